@@ -1,0 +1,323 @@
+// Package config loads and validates the balancer's JSON configuration.
+//
+// The seed format (proxy_port, backend_servers, durations in seconds, ...) loads
+// unchanged; new keys sit beside the seed's, each with a default. Loading is strict:
+// every unknown key, wrongly typed value and impossible combination is reported,
+// one line per problem, naming the key and the value.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Algorithms lists the balancing algorithms, in documentation order.
+var Algorithms = []string{
+	"round_robin", "weighted_round_robin", "least_connections", "ip_hash",
+	"random", "power_of_two", "least_latency",
+}
+
+// Config is the balancer's configuration. Zero values are never used directly:
+// Load starts from Default and overwrites the keys present in the file.
+type Config struct {
+	// Seed keys.
+	ProxyPort           int       `json:"proxy_port"`
+	ProxyHost           string    `json:"proxy_host"`
+	Algorithm           string    `json:"algorithm"`
+	BackendServers      []Backend `json:"backend_servers"`
+	HealthCheckInterval Duration  `json:"health_check_interval"`
+	HealthCheckTimeout  Duration  `json:"health_check_timeout"`
+	MaxConnections      int       `json:"max_connections"`
+	ConnectionTimeout   Duration  `json:"connection_timeout"`
+	RequestTimeout      Duration  `json:"request_timeout"`
+	EnableLogging       bool      `json:"enable_logging"`
+	EnableMetrics       bool      `json:"enable_metrics"`
+
+	// Mode is "http" (layer 7, the default) or "tcp" (layer 4). In tcp mode the
+	// proxy port relays raw TCP connections; the status endpoints, Prometheus
+	// /metrics and the runtime API are served only on the admin listener, so
+	// admin_port is required. connection_timeout bounds a connect to a backend,
+	// idle_timeout closes a connection with no data either way for that long,
+	// max_connections bounds open client connections and health checks are TCP
+	// connects unless health_check_path is given.
+	Mode string `json:"mode"`
+
+	// Admin listener: status endpoints, Prometheus /metrics and the runtime API.
+	AdminHost  string `json:"admin_host"`
+	AdminPort  int    `json:"admin_port"`
+	AdminToken string `json:"admin_token"`
+
+	// Active health checks.
+	HealthCheckPath    string `json:"health_check_path"`
+	HealthCheckStatus  string `json:"health_check_status"`
+	HealthyThreshold   int    `json:"healthy_threshold"`
+	UnhealthyThreshold int    `json:"unhealthy_threshold"`
+
+	// Passive health checks (outlier detection).
+	MaxFails     int      `json:"max_fails"`
+	FailTimeout  Duration `json:"fail_timeout"`
+	PassiveOn5xx bool     `json:"passive_5xx"`
+
+	// Retries and recovery.
+	Retries        int      `json:"retries"`
+	RetryBodyLimit int64    `json:"retry_body_limit"`
+	SlowStart      Duration `json:"slow_start"`
+
+	// Client side.
+	TrustedProxies    []string `json:"trusted_proxies"`
+	ReadHeaderTimeout Duration `json:"read_header_timeout"`
+	IdleTimeout       Duration `json:"idle_timeout"`
+	MaxHeaderBytes    int      `json:"max_header_bytes"`
+	ShutdownTimeout   Duration `json:"shutdown_timeout"`
+
+	// Backend side.
+	MaxIdleConnsPerBackend int      `json:"max_idle_conns_per_backend"`
+	ResolveInterval        Duration `json:"resolve_interval"`
+
+	// keys holds the top-level keys present in the file (see IsSet).
+	keys map[string]bool
+}
+
+// IsSet reports whether the file gave key (a top-level JSON key such as
+// "health_check_path") rather than leaving it to its default. A Config not
+// made by Parse or Load has no key set.
+func (c *Config) IsSet(key string) bool { return c.keys[key] }
+
+// Backend is one backend_servers entry. A host that is a DNS name resolving to
+// several addresses stands for one backend per address (see ResolveInterval).
+type Backend struct {
+	Host   string `json:"host"`
+	Port   int    `json:"port"`
+	Weight int    `json:"weight"`
+	// Name is an optional display name; the default is host:port.
+	Name string `json:"name"`
+}
+
+func (b *Backend) setDefaults() { b.Weight = 1 }
+
+// Address returns host:port.
+func (b Backend) Address() string { return net.JoinHostPort(b.Host, strconv.Itoa(b.Port)) }
+
+// Default returns the configuration used for every key the file leaves out.
+func Default() Config {
+	return Config{
+		ProxyPort:              8080,
+		ProxyHost:              "0.0.0.0",
+		Algorithm:              "round_robin",
+		HealthCheckInterval:    Duration(10 * time.Second),
+		HealthCheckTimeout:     Duration(2 * time.Second),
+		MaxConnections:         10000,
+		ConnectionTimeout:      Duration(5 * time.Second),
+		RequestTimeout:         Duration(30 * time.Second),
+		EnableLogging:          false,
+		EnableMetrics:          true,
+		Mode:                   "http",
+		AdminHost:              "127.0.0.1",
+		HealthCheckPath:        "/health",
+		HealthCheckStatus:      "200-399",
+		HealthyThreshold:       2,
+		UnhealthyThreshold:     3,
+		MaxFails:               3,
+		FailTimeout:            Duration(10 * time.Second),
+		Retries:                2,
+		RetryBodyLimit:         1 << 20,
+		ReadHeaderTimeout:      Duration(10 * time.Second),
+		IdleTimeout:            Duration(120 * time.Second),
+		MaxHeaderBytes:         64 << 10,
+		ShutdownTimeout:        Duration(15 * time.Second),
+		MaxIdleConnsPerBackend: 512,
+		ResolveInterval:        Duration(5 * time.Second),
+	}
+}
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes and validates a JSON configuration. The error, when not nil,
+// joins one error per problem found.
+func Parse(data []byte) (*Config, error) {
+	c := Default()
+	if errs := decodeStrict(data, &c, ""); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err == nil { // decodeStrict checked it is an object
+		c.keys = make(map[string]bool, len(top))
+		for k := range top {
+			c.keys[k] = true
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate reports every bad value and impossible combination, one error each.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key string, val any, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %v: %s", key, val, fmt.Sprintf(format, args...)))
+	}
+	port := func(key string, p int, zeroOK bool) {
+		if p < 0 || p > 65535 || (p == 0 && !zeroOK) {
+			bad(key, p, "port must be between 1 and 65535")
+		}
+	}
+	port("proxy_port", c.ProxyPort, false)
+	port("admin_port", c.AdminPort, true)
+	if c.AdminPort != 0 && c.AdminPort == c.ProxyPort && c.AdminHost == c.ProxyHost {
+		bad("admin_port", c.AdminPort, "must differ from proxy_port")
+	}
+	if c.ProxyHost == "" {
+		bad("proxy_host", `""`, "must not be empty (use 0.0.0.0 for every interface)")
+	}
+	if !slices.Contains(Algorithms, c.Algorithm) {
+		bad("algorithm", strconv.Quote(c.Algorithm), "unknown algorithm; use one of %s", strings.Join(Algorithms, ", "))
+	}
+	if c.Mode != "http" && c.Mode != "tcp" {
+		bad("mode", strconv.Quote(c.Mode), `must be "http" or "tcp"`)
+	}
+	if c.Mode == "tcp" && c.AdminPort == 0 {
+		bad("admin_port", c.AdminPort, `"mode": "tcp" serves status, metrics and the runtime API only on the admin listener; set admin_port (e.g. 9090)`)
+	}
+	if len(c.BackendServers) == 0 {
+		errs = append(errs, errors.New("backend_servers: no backends: give at least one {\"host\", \"port\"}"))
+	}
+	seen := map[string]int{}
+	for i, b := range c.BackendServers {
+		key := fmt.Sprintf("backend_servers[%d]", i)
+		if strings.TrimSpace(b.Host) == "" {
+			bad(key+".host", `""`, "must not be empty")
+		} else if strings.ContainsAny(b.Host, "/ :") && net.ParseIP(b.Host) == nil {
+			bad(key+".host", strconv.Quote(b.Host), "must be a host name or IP address, without scheme, port or path")
+		}
+		port(key+".port", b.Port, false)
+		if b.Weight < 1 || b.Weight > 1000 {
+			bad(key+".weight", b.Weight, "must be between 1 and 1000")
+		}
+		if j, dup := seen[b.Address()]; dup {
+			bad(key, b.Address(), "duplicate of backend_servers[%d]", j)
+		}
+		seen[b.Address()] = i
+	}
+	positive := func(key string, d Duration) {
+		if d <= 0 {
+			bad(key, d, "must be greater than 0")
+		}
+	}
+	nonNegative := func(key string, d Duration) {
+		if d < 0 {
+			bad(key, d, "must not be negative")
+		}
+	}
+	nonNegative("health_check_interval", c.HealthCheckInterval)
+	positive("health_check_timeout", c.HealthCheckTimeout)
+	if c.HealthCheckInterval > 0 && c.HealthCheckTimeout >= c.HealthCheckInterval {
+		bad("health_check_timeout", c.HealthCheckTimeout, "must be shorter than health_check_interval (%s)", c.HealthCheckInterval)
+	}
+	positive("connection_timeout", c.ConnectionTimeout)
+	positive("request_timeout", c.RequestTimeout)
+	positive("fail_timeout", c.FailTimeout)
+	nonNegative("slow_start", c.SlowStart)
+	positive("read_header_timeout", c.ReadHeaderTimeout)
+	positive("idle_timeout", c.IdleTimeout)
+	positive("shutdown_timeout", c.ShutdownTimeout)
+	positive("resolve_interval", c.ResolveInterval)
+	if c.MaxConnections < 0 {
+		bad("max_connections", c.MaxConnections, "must not be negative (0 means no limit)")
+	}
+	if !strings.HasPrefix(c.HealthCheckPath, "/") || strings.ContainsAny(c.HealthCheckPath, " \t\r\n#") {
+		bad("health_check_path", strconv.Quote(c.HealthCheckPath), `must be a URL path starting with "/"`)
+	}
+	if _, err := ParseStatusSet(c.HealthCheckStatus); err != nil {
+		bad("health_check_status", strconv.Quote(c.HealthCheckStatus), "%v", err)
+	}
+	if c.HealthyThreshold < 1 {
+		bad("healthy_threshold", c.HealthyThreshold, "must be at least 1")
+	}
+	if c.UnhealthyThreshold < 1 {
+		bad("unhealthy_threshold", c.UnhealthyThreshold, "must be at least 1")
+	}
+	if c.MaxFails < 0 {
+		bad("max_fails", c.MaxFails, "must not be negative (0 turns passive checks off)")
+	}
+	if c.Retries < 0 || c.Retries > 10 {
+		bad("retries", c.Retries, "must be between 0 and 10")
+	}
+	if c.RetryBodyLimit < 0 {
+		bad("retry_body_limit", c.RetryBodyLimit, "must not be negative")
+	}
+	if c.MaxHeaderBytes < 1024 {
+		bad("max_header_bytes", c.MaxHeaderBytes, "must be at least 1024")
+	}
+	if c.MaxIdleConnsPerBackend < 0 {
+		bad("max_idle_conns_per_backend", c.MaxIdleConnsPerBackend, "must not be negative")
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			bad(fmt.Sprintf("trusted_proxies[%d]", i), strconv.Quote(p), "must be an IP address or CIDR prefix")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePrefix parses an IP address or CIDR prefix; a bare address is a /32 or /128.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// StatusSet is a set of HTTP status codes, parsed from "200-399" or "200,204".
+type StatusSet []struct{ Lo, Hi int }
+
+// Contains reports whether code is in the set.
+func (s StatusSet) Contains(code int) bool {
+	for _, r := range s {
+		if code >= r.Lo && code <= r.Hi {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseStatusSet parses a comma-separated list of codes and lo-hi ranges.
+func ParseStatusSet(spec string) (StatusSet, error) {
+	var set StatusSet
+	for part := range strings.SplitSeq(spec, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if err1 != nil || err2 != nil || a < 100 || b > 599 || a > b {
+			return nil, fmt.Errorf("%q is not a status code or range like 200-399", part)
+		}
+		set = append(set, struct{ Lo, Hi int }{a, b})
+	}
+	return set, nil
+}

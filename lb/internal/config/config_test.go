@@ -1,0 +1,129 @@
+package config
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadSeedConfig(t *testing.T) {
+	c, err := Load("testdata/seed.json")
+	require.NoError(t, err)
+	assert.Equal(t, 8080, c.ProxyPort)
+	assert.Equal(t, "0.0.0.0", c.ProxyHost)
+	assert.Equal(t, "round_robin", c.Algorithm)
+	assert.Equal(t, []Backend{{Host: "localhost", Port: 8001, Weight: 1}}, c.BackendServers)
+	assert.Equal(t, 30*time.Second, c.HealthCheckInterval.D())
+	assert.Equal(t, 5*time.Second, c.HealthCheckTimeout.D())
+	assert.Equal(t, 1000, c.MaxConnections)
+	assert.Equal(t, 30*time.Second, c.ConnectionTimeout.D())
+	assert.Equal(t, 30*time.Second, c.RequestTimeout.D())
+	assert.True(t, c.EnableLogging)
+	assert.True(t, c.EnableMetrics)
+	// New keys take their defaults.
+	assert.Equal(t, "http", c.Mode)
+	assert.Equal(t, "/health", c.HealthCheckPath)
+	assert.Equal(t, 2, c.HealthyThreshold)
+	assert.Equal(t, 3, c.UnhealthyThreshold)
+	assert.Equal(t, 2, c.Retries)
+	assert.Equal(t, 0, c.AdminPort)
+}
+
+func TestDurations(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want time.Duration
+	}{
+		{"integer seconds", `30`, 30 * time.Second},
+		{"fraction", `0.5`, 500 * time.Millisecond},
+		{"go string", `"250ms"`, 250 * time.Millisecond},
+		{"compound", `"1m30s"`, 90 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d Duration
+			require.NoError(t, json.Unmarshal([]byte(tt.json), &d))
+			assert.Equal(t, tt.want, d.D())
+		})
+	}
+}
+
+// base is a valid config that each bad case changes one key of.
+const base = `"backend_servers": [{"host": "127.0.0.1", "port": 8001}]`
+
+func TestBadConfigNamesKeyAndValue(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want []string // each must appear in the error, one line per problem
+	}{
+		{"unknown key", `{` + base + `, "algoritm": "ip_hash"}`, []string{`algoritm: unknown key (did you mean "algorithm"?)`}},
+		{"wrong type", `{` + base + `, "proxy_port": "8080"}`, []string{`proxy_port: "8080": wrong type: expected an integer, got string`}},
+		{"unknown algorithm", `{` + base + `, "algorithm": "fastest"}`, []string{`algorithm: "fastest": unknown algorithm`}},
+		{"port out of range", `{` + base + `, "proxy_port": 70000}`, []string{"proxy_port: 70000: port must be between 1 and 65535"}},
+		{"no backends", `{"backend_servers": []}`, []string{"backend_servers: no backends"}},
+		{"missing backends", `{}`, []string{"backend_servers: no backends"}},
+		{"negative weight", `{"backend_servers": [{"host": "a", "port": 1, "weight": -1}]}`, []string{"backend_servers[0].weight: -1: must be between 1 and 1000"}},
+		{"negative timeout", `{` + base + `, "request_timeout": -1}`, []string{"request_timeout: -1s: must be greater than 0"}},
+		{"bad duration string", `{` + base + `, "request_timeout": "soon"}`, []string{`request_timeout: "soon": "soon" is not a duration`}},
+		{"timeout not below interval", `{` + base + `, "health_check_interval": 2, "health_check_timeout": 2}`, []string{"health_check_timeout: 2s: must be shorter than health_check_interval (2s)"}},
+		{"threshold below one", `{` + base + `, "healthy_threshold": 0}`, []string{"healthy_threshold: 0: must be at least 1"}},
+		{"malformed path", `{` + base + `, "health_check_path": "health"}`, []string{`health_check_path: "health": must be a URL path`}},
+		{"bad status set", `{` + base + `, "health_check_status": "2xx"}`, []string{`health_check_status: "2xx"`}},
+		{"unknown backend key", `{"backend_servers": [{"host": "a", "port": 1, "wieght": 2}]}`, []string{`backend_servers[0].wieght: unknown key (did you mean "weight"?)`}},
+		{"host with scheme", `{"backend_servers": [{"host": "http://a", "port": 1}]}`, []string{`backend_servers[0].host: "http://a": must be a host name or IP address`}},
+		{"duplicate backend", `{"backend_servers": [{"host": "a", "port": 1}, {"host": "a", "port": 1}]}`, []string{"backend_servers[1]: a:1: duplicate of backend_servers[0]"}},
+		{"bad mode", `{` + base + `, "mode": "udp"}`, []string{`mode: "udp": must be "http" or "tcp"`}},
+		{"bad trusted proxy", `{` + base + `, "trusted_proxies": ["10.0.0.0/33"]}`, []string{`trusted_proxies[0]: "10.0.0.0/33"`}},
+		{"not an object", `[1,2]`, []string{"config: wrong type"}},
+		{"syntax error", "{\n\"proxy_port\": 80,\n}", []string{"config: invalid JSON at line 3"}},
+		{"several problems at once", `{"proxy_port": 0, "algorithm": "x", "backend_servers": []}`,
+			[]string{"proxy_port: 0", `algorithm: "x"`, "backend_servers: no backends"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.json))
+			require.Error(t, err)
+			lines := strings.Split(err.Error(), "\n")
+			for _, want := range tt.want {
+				assert.Contains(t, err.Error(), want)
+			}
+			assert.Len(t, lines, len(tt.want), "one line per problem: %q", err.Error())
+		})
+	}
+}
+
+func TestStatusSet(t *testing.T) {
+	s, err := ParseStatusSet("200-299, 304")
+	require.NoError(t, err)
+	for code, want := range map[int]bool{199: false, 200: true, 299: true, 300: false, 304: true, 500: false} {
+		assert.Equal(t, want, s.Contains(code), "code %d", code)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{` + base + `}`))
+	f.Add([]byte(`{"proxy_port": 8080, "backend_servers": [{"host": "localhost", "port": 8001, "weight": 1}], "health_check_interval": 0.5}`))
+	f.Add([]byte(`{"backend_servers": [{"host": "a", "port": 1}], "request_timeout": "1m"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			if c != nil {
+				t.Fatal("config returned with an error")
+			}
+			if strings.TrimSpace(err.Error()) == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		// Whatever parses must validate and have at least one backend.
+		require.NoError(t, c.Validate())
+		require.NotEmpty(t, c.BackendServers)
+	})
+}

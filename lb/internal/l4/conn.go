@@ -1,0 +1,275 @@
+package l4
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/lb/internal/proxy"
+)
+
+// reason says why a connection ended; it labels lblab_tcp_connections_closed_total.
+type reason int32
+
+const (
+	reasonNone        reason = iota
+	reasonClosed             // both sides ended their direction (EOF each way)
+	reasonReset              // a read or write failed (reset, broken pipe)
+	reasonIdle               // no data either way for IdleTimeout
+	reasonShutdown           // cut by Close
+	reasonNoBackend          // no backend available
+	reasonConnect            // every connect tried failed
+	reasonConnectTime        // the last connect tried timed out
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"", "closed", "reset", "idle_timeout", "shutdown", "no_backend", "connect_failed", "connect_timeout"}
+
+func (r reason) String() string { return reasonNames[r] }
+
+// status maps an outcome to the HTTP mode's status codes, for the seed-shaped
+// /__metrics__: a relayed connection is a 200, the rest are the errors a
+// client of the HTTP mode would have seen.
+func (r reason) status() int {
+	switch r {
+	case reasonNoBackend:
+		return 503
+	case reasonConnect:
+		return 502
+	case reasonConnectTime:
+		return 504
+	}
+	return 200
+}
+
+// conn is one client connection and, once connected, its backend connection.
+type conn struct {
+	client  *net.TCPConn
+	backend atomic.Pointer[net.TCPConn]
+	start   time.Time
+	// forced is the reason the server cut the connection (idle, shutdown);
+	// reasonNone while it has not.
+	forced atomic.Int32
+	// up and down count the bytes relayed client->backend and back.
+	up, down atomic.Uint64
+}
+
+// abort cuts both sides, recording why (the first reason given wins).
+func (c *conn) abort(r reason) {
+	c.forced.CompareAndSwap(int32(reasonNone), int32(r))
+	c.client.Close()
+	if b := c.backend.Load(); b != nil {
+		b.Close()
+	}
+}
+
+// handle serves one client connection from connect to close.
+func (s *Server) handle(c *conn) {
+	defer s.handlers.Done()
+	defer s.releaseSlot()
+	defer s.untrack(c)
+	s.stats.active.Add(1)
+	defer s.stats.active.Add(-1)
+
+	key := ""
+	bal := s.bal.Load()
+	if bal.name == "ip_hash" {
+		key = clientIP(c.client.RemoteAddr())
+	}
+	b, bc, retries, err := s.connect(bal, key)
+	if err != nil {
+		c.client.Close()
+		r := reasonConnect
+		var ne net.Error
+		switch {
+		case errors.Is(err, proxy.ErrNoBackend):
+			r = reasonNoBackend
+		case s.ctx.Err() != nil:
+			r = reasonShutdown
+		case errors.As(err, &ne) && ne.Timeout():
+			r = reasonConnectTime
+		}
+		if r != reasonShutdown { // each failed connect was logged as a warning already
+			s.log.Debug("client connection closed without a backend", "client", c.client.RemoteAddr().String(), "reason", r.String(), "error", err, "retries", retries)
+		}
+		s.finish(c, nil, r, 0, 0, retries, err)
+		return
+	}
+	defer b.Release()
+	c.backend.Store(bc)
+	if s.ctx.Err() != nil { // Close ran while we connected and missed bc
+		c.abort(reasonShutdown)
+	}
+	bs := s.stats.backend(b)
+
+	w := s.watchIdle(c)
+	up, down, err := s.relay(c, bc, bs)
+	w.stop()
+	c.client.Close()
+	bc.Close()
+
+	r := reason(c.forced.Load())
+	switch {
+	case r != reasonNone:
+	case err != nil:
+		r = reasonReset
+	default:
+		r = reasonClosed
+	}
+	if r == reasonReset || r == reasonIdle {
+		s.log.Debug("connection ended abnormally", "client", c.client.RemoteAddr().String(), "backend", b.Name,
+			"reason", r.String(), "error", err, "bytes_in", up, "bytes_out", down)
+	}
+	s.finish(c, b, r, up, down, retries, err)
+}
+
+// finish records a connection that ended.
+func (s *Server) finish(c *conn, b *pool.Backend, r reason, up, down int64, retries int, err error) {
+	d := time.Since(c.start)
+	s.stats.observe(r, d)
+	if s.cfg.AccessLog == nil {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("client", c.client.RemoteAddr().String()),
+		slog.String("backend", ""),
+		slog.String("reason", r.String()),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1e3),
+		slog.Int64("bytes_in", up),
+		slog.Int64("bytes_out", down),
+		slog.Int("retries", retries),
+	}
+	if b != nil {
+		attrs[1] = slog.String("backend", b.Name)
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.cfg.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "connection", attrs...)
+}
+
+// connect picks a backend and connects to it, trying up to Retries other
+// backends (never one already tried) when a connect fails. No client byte
+// has been read yet, so a retry is invisible to the client. The backend
+// returned has been Acquired; the caller Releases it.
+func (s *Server) connect(bal *namedBalancer, key string) (*pool.Backend, *net.TCPConn, int, error) {
+	var (
+		tried   []*pool.Backend
+		lastErr error
+	)
+	for attempt := 0; attempt <= s.cfg.Retries; attempt++ {
+		cands := s.cfg.Pool.Available()
+		if len(tried) > 0 {
+			cands = pool.Without(cands, tried)
+		}
+		b := bal.Pick(cands, key)
+		if b == nil {
+			if lastErr == nil {
+				lastErr = proxy.ErrNoBackend
+			}
+			return nil, nil, len(tried), lastErr
+		}
+		b.Acquire() // before the connect, so least_connections sees connects in progress
+		t0 := time.Now()
+		nc, err := s.dialer.DialContext(s.ctx, "tcp", b.Addr)
+		if err == nil {
+			now := time.Now()
+			b.ObserveLatency(now.Sub(t0), now)
+			s.stats.connectTime.Observe(now.Sub(t0).Seconds())
+			return b, nc.(*net.TCPConn), len(tried), nil
+		}
+		b.Release()
+		if s.ctx.Err() != nil { // closing: not the backend's fault
+			return nil, nil, len(tried), err
+		}
+		b.CountError()
+		s.stats.connectErrors.Add(1)
+		s.stats.backend(b).connectErrors.Add(1)
+		s.cfg.Pool.Fail(b, s.cfg.MaxFails, s.cfg.FailTimeout, "connect: "+err.Error())
+		retry := attempt < s.cfg.Retries
+		s.log.Warn("connect to backend failed", "backend", b.Name, "address", b.Addr, "error", err, "retry", retry)
+		if retry {
+			s.stats.retries.Add(1)
+			s.cfg.Metrics.Retry(b)
+		}
+		tried = append(tried, b)
+		lastErr = err
+	}
+	return nil, nil, len(tried), lastErr
+}
+
+// clientIP returns the IP address of a TCP peer, the ip_hash key.
+func clientIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap().String()
+		}
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// relay copies client->backend and backend->client until both directions
+// have ended. A direction that reaches EOF half-closes its destination
+// (CloseWrite), so the other direction goes on; a direction that fails
+// closes both connections, so the other one ends too. It returns the bytes
+// relayed each way and the first error. The byte counters of c, bs and the
+// server are added to as the bytes move.
+func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats) (up, down int64, err error) {
+	client := c.client
+	var (
+		wg    sync.WaitGroup
+		upErr error
+	)
+	wg.Go(func() {
+		up, upErr = pipe(backend, client, &c.up, &bs.up, &s.stats.up)
+		if upErr != nil {
+			client.Close()
+			backend.Close()
+			return
+		}
+		backend.CloseWrite()
+	})
+	down, downErr := pipe(client, backend, &c.down, &bs.down, &s.stats.down)
+	if downErr != nil {
+		client.Close()
+		backend.Close()
+	} else {
+		client.CloseWrite()
+	}
+	wg.Wait()
+	if upErr != nil && !errors.Is(upErr, net.ErrClosed) {
+		return up, down, upErr
+	}
+	return up, down, cmp.Or(downErr, upErr)
+}
+
+// pipe copies src to dst until src's EOF (returning a nil error) or a
+// failure, in steps of chunk bytes so that the counters stay current.
+func pipe(dst, src *net.TCPConn, counters ...*atomic.Uint64) (int64, error) {
+	var n int64
+	for {
+		m, err := io.CopyN(dst, src, chunk)
+		n += m
+		for _, c := range counters {
+			c.Add(uint64(m))
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}

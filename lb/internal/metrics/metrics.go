@@ -1,0 +1,285 @@
+// Package metrics collects the balancer's request metrics: Prometheus
+// collectors on the balancer's own registry, and the JSON snapshot served at
+// /__metrics__. Recording is lock-free; every method is safe for concurrent use.
+package metrics
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/lblab/lblab/lb/internal/pool"
+)
+
+// latencyBuckets spans 50µs to about 2 minutes in steps of 15%, fine enough for
+// the JSON percentiles to be within a few percent of the true value.
+var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 1.15, 106)
+
+// Metrics records requests. Create it with New.
+type Metrics struct {
+	reg   *prometheus.Registry
+	start time.Time
+
+	total  atomic.Uint64
+	errors atomic.Uint64
+	codes  [600]atomic.Uint64 // index = status code; 0 holds codes out of range
+	minNs  atomic.Int64
+	maxNs  atomic.Int64
+	sumNs  atomic.Int64
+
+	latency      prometheus.Histogram
+	byBackend    *prometheus.HistogramVec
+	retries      *prometheus.CounterVec
+	transitions  *prometheus.CounterVec
+	checks       *prometheus.CounterVec
+	backendStats sync.Map // *pool.Backend -> *backendStats
+}
+
+type backendStats struct {
+	latency prometheus.Observer
+	codes   [600]atomic.Uint64
+}
+
+// New returns metrics registered on a fresh registry, with a collector that
+// reports each backend of p (state, in-flight, requests by status code).
+func New(p *pool.Pool) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), start: time.Now()}
+	m.minNs.Store(math.MaxInt64)
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "lblab_response_time_seconds", Help: "Time to serve a proxied request, all backends.",
+		Buckets: latencyBuckets,
+	})
+	m.byBackend = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "lblab_backend_response_time_seconds", Help: "Time to serve a proxied request, by backend.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"backend"})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lblab_retries_total", Help: "Requests or connections retried on another backend, by the backend that failed.",
+	}, []string{"backend"})
+	m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lblab_backend_transitions_total", Help: "Backend state changes, by backend and new state.",
+	}, []string{"backend", "state"})
+	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lblab_health_checks_total", Help: "Active health checks, by backend and result.",
+	}, []string{"backend", "result"})
+	m.reg.MustRegister(m.latency, m.byBackend, m.retries, m.transitions, m.checks,
+		&poolCollector{m: m, pool: p},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the registry, for packages that add their own collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+func (m *Metrics) stats(b *pool.Backend) *backendStats {
+	if s, ok := m.backendStats.Load(b); ok {
+		return s.(*backendStats)
+	}
+	s, _ := m.backendStats.LoadOrStore(b, &backendStats{latency: m.byBackend.WithLabelValues(b.Name)})
+	return s.(*backendStats)
+}
+
+// Forget drops the per-backend series of a removed backend.
+func (m *Metrics) Forget(b *pool.Backend) {
+	m.backendStats.Delete(b)
+	m.byBackend.DeleteLabelValues(b.Name)
+}
+
+// Observe records one finished request: the status sent to the client, the
+// backend that served it (nil when none did) and the time it took. Codes of 500
+// and above count as errors.
+func (m *Metrics) Observe(b *pool.Backend, code int, d time.Duration) {
+	m.total.Add(1)
+	if code >= 500 {
+		m.errors.Add(1)
+	}
+	idx := code
+	if idx < 0 || idx >= len(m.codes) {
+		idx = 0
+	}
+	m.codes[idx].Add(1)
+	ns := int64(d)
+	m.sumNs.Add(ns)
+	for cur := m.minNs.Load(); ns < cur && !m.minNs.CompareAndSwap(cur, ns); cur = m.minNs.Load() {
+	}
+	for cur := m.maxNs.Load(); ns > cur && !m.maxNs.CompareAndSwap(cur, ns); cur = m.maxNs.Load() {
+	}
+	secs := d.Seconds()
+	m.latency.Observe(secs)
+	if b != nil {
+		s := m.stats(b)
+		s.latency.Observe(secs)
+		s.codes[idx].Add(1)
+	}
+}
+
+// Retry counts a retry away from backend b.
+func (m *Metrics) Retry(b *pool.Backend) { m.retries.WithLabelValues(b.Name).Inc() }
+
+// Transition counts a backend state change.
+func (m *Metrics) Transition(b *pool.Backend, to pool.State) {
+	m.transitions.WithLabelValues(b.Name, to.String()).Inc()
+}
+
+// Check counts an active health check result ("ok" or "fail").
+func (m *Metrics) Check(b *pool.Backend, ok bool) {
+	result := "ok"
+	if !ok {
+		result = "fail"
+	}
+	m.checks.WithLabelValues(b.Name, result).Inc()
+}
+
+// ResponseTimes are in milliseconds.
+type ResponseTimes struct {
+	Average float64 `json:"average"`
+	Minimum float64 `json:"minimum"`
+	Maximum float64 `json:"maximum"`
+	P50     float64 `json:"p50"`
+	P95     float64 `json:"p95"`
+	P99     float64 `json:"p99"`
+}
+
+// Snapshot is the JSON served at /__metrics__ (the seed's shape).
+type Snapshot struct {
+	UptimeSeconds     float64           `json:"uptime_seconds"`
+	TotalRequests     uint64            `json:"total_requests"`
+	TotalErrors       uint64            `json:"total_errors"`
+	RequestsPerSecond float64           `json:"requests_per_second"`
+	ErrorRate         float64           `json:"error_rate"`
+	ResponseTimes     ResponseTimes     `json:"response_times"`
+	StatusCodes       map[string]uint64 `json:"status_codes"`
+}
+
+// Snapshot returns the current figures. error_rate is a percentage, as in the
+// seed; requests_per_second is the mean since start.
+func (m *Metrics) Snapshot() Snapshot {
+	up := time.Since(m.start).Seconds()
+	s := Snapshot{
+		UptimeSeconds: round2(up),
+		TotalRequests: m.total.Load(),
+		TotalErrors:   m.errors.Load(),
+		StatusCodes:   map[string]uint64{},
+	}
+	if up > 0 {
+		s.RequestsPerSecond = round2(float64(s.TotalRequests) / up)
+	}
+	if s.TotalRequests > 0 {
+		s.ErrorRate = round2(100 * float64(s.TotalErrors) / float64(s.TotalRequests))
+		s.ResponseTimes.Average = round2(float64(m.sumNs.Load()) / float64(s.TotalRequests) / 1e6)
+		s.ResponseTimes.Minimum = round2(float64(m.minNs.Load()) / 1e6)
+		s.ResponseTimes.Maximum = round2(float64(m.maxNs.Load()) / 1e6)
+		var pm dto.Metric
+		if err := m.latency.Write(&pm); err == nil {
+			h := pm.GetHistogram()
+			rt := &s.ResponseTimes
+			// Interpolation within a bucket may overshoot the observed extremes.
+			clamp := func(v float64) float64 { return round2(min(max(v*1e3, rt.Minimum), rt.Maximum)) }
+			rt.P50 = clamp(Quantile(0.50, h))
+			rt.P95 = clamp(Quantile(0.95, h))
+			rt.P99 = clamp(Quantile(0.99, h))
+		}
+	}
+	for code := range m.codes {
+		if n := m.codes[code].Load(); n > 0 {
+			key := strconv.Itoa(code)
+			if code == 0 {
+				key = "other"
+			}
+			s.StatusCodes[key] = n
+		}
+	}
+	return s
+}
+
+// BackendCodes returns the status codes sent for requests served by b.
+func (m *Metrics) BackendCodes(b *pool.Backend) map[string]uint64 {
+	out := map[string]uint64{}
+	v, ok := m.backendStats.Load(b)
+	if !ok {
+		return out
+	}
+	st := v.(*backendStats)
+	for code := range st.codes {
+		if n := st.codes[code].Load(); n > 0 {
+			out[strconv.Itoa(code)] = n
+		}
+	}
+	return out
+}
+
+// Quantile estimates the q-quantile of a cumulative Prometheus histogram by
+// linear interpolation within the bucket holding it, as PromQL's
+// histogram_quantile does. It returns 0 for an empty histogram.
+func Quantile(q float64, h *dto.Histogram) float64 {
+	total := h.GetSampleCount()
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	lower, prevCount := 0.0, uint64(0)
+	for _, bk := range h.GetBucket() {
+		upper, cum := bk.GetUpperBound(), bk.GetCumulativeCount()
+		if float64(cum) >= rank {
+			inBucket := cum - prevCount
+			if inBucket == 0 {
+				return upper
+			}
+			return lower + (upper-lower)*(rank-float64(prevCount))/float64(inBucket)
+		}
+		lower, prevCount = upper, cum
+	}
+	return lower // beyond the last bucket: report its bound
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// poolCollector reports each backend's live state at scrape time, so the hot
+// path pays nothing for these gauges.
+type poolCollector struct {
+	m    *Metrics
+	pool *pool.Pool
+}
+
+var (
+	descUp       = prometheus.NewDesc("lblab_backend_up", "1 when the backend takes new requests (state up), else 0.", []string{"backend", "address"}, nil)
+	descState    = prometheus.NewDesc("lblab_backend_state", "1 for the backend's current state.", []string{"backend", "state"}, nil)
+	descInFlight = prometheus.NewDesc("lblab_backend_in_flight", "Requests or connections in flight to the backend.", []string{"backend"}, nil)
+	descRequests = prometheus.NewDesc("lblab_requests_total", "Proxied requests by backend and status code sent to the client.", []string{"backend", "code"}, nil)
+	descHealthy  = prometheus.NewDesc("lblab_healthy_backends", "Backends taking new requests.", nil, nil)
+)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUp, descState, descInFlight, descRequests, descHealthy} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, float64(len(c.pool.Available())))
+	for _, b := range c.pool.All() {
+		up := 0.0
+		if b.Available() {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, b.Name, b.Addr)
+		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, b.Name, b.State().String())
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.InFlight()), b.Name)
+		for code, n := range c.m.BackendCodes(b) {
+			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), b.Name, code)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+)
+
+// ErrNoBackend is the one error for "no healthy backend to send this to"; it
+// becomes a 503.
+var ErrNoBackend = errors.New("no healthy backend")
+
+// StatusFor maps an error from a backend round trip to the status sent to the
+// client: 504 for timeouts, 503 for ErrNoBackend, 502 for everything else.
+func StatusFor(err error) int {
+	if errors.Is(err, ErrNoBackend) {
+		return http.StatusServiceUnavailable
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// failure classifies why a round trip to a backend failed.
+type failure int
+
+const (
+	// failNone: not a backend failure (e.g. the client went away).
+	failNone failure = iota
+	// failConnect: the connection to the backend could not be made, so nothing
+	// of the request reached it. Safe to retry for every method.
+	failConnect
+	// failReset: the connection broke before any response (reset, EOF). The
+	// backend may have seen the request: retried only for idempotent methods.
+	failReset
+	// failTimeout and failOther: not retried.
+	failTimeout
+	failOther
+)
+
+// classify tells what kind of backend failure err is. clientGone reports
+// whether the client's own context ended first, which is never the backend's fault.
+func classify(err error, clientGone bool) failure {
+	if clientGone || errors.Is(err, context.Canceled) {
+		return failNone
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return failConnect
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return failTimeout
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return failReset
+	}
+	return failOther
+}
+
+// idempotent reports whether a request may be sent twice (RFC 9110 9.2.2).
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	_, keyed := r.Header["Idempotency-Key"]
+	return keyed
+}

@@ -1,0 +1,324 @@
+// Package proxy is the layer-7 data path: it picks a backend with the
+// configured algorithm, forwards the request with httputil.ReverseProxy,
+// retries safely on another backend, feeds passive health checks and records
+// metrics and the access log.
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lblab/lblab/lb/internal/balance"
+	"github.com/lblab/lblab/lb/internal/metrics"
+	"github.com/lblab/lblab/lb/internal/pool"
+)
+
+// Config configures a Proxy.
+type Config struct {
+	Pool      *pool.Pool
+	Algorithm string
+	Metrics   *metrics.Metrics
+	// Logger receives debug and error logs. Default: slog.Default().
+	Logger *slog.Logger
+	// AccessLog, when set, receives one line per request.
+	AccessLog *slog.Logger
+	// Transport carries requests to backends; see NewTransport.
+	Transport http.RoundTripper
+	// Retries bounds how many other backends a failed request is tried on.
+	Retries int
+	// RetryBodyLimit is the largest request body buffered so that it can be
+	// replayed on a retry; larger bodies are streamed and not retried.
+	RetryBodyLimit int64
+	// MaxFails failures within FailTimeout take a backend down (0: off).
+	MaxFails    int
+	FailTimeout time.Duration
+	// Passive5xx counts 5xx responses as backend failures.
+	Passive5xx bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+}
+
+// TransportConfig configures the connection pool to the backends.
+type TransportConfig struct {
+	// DialTimeout bounds connecting to a backend (connection_timeout).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a backend's response headers
+	// (request_timeout); past it the client gets a 504.
+	ResponseHeaderTimeout time.Duration
+	// MaxIdleConnsPerHost is the keep-alive pool size per backend.
+	MaxIdleConnsPerHost int
+}
+
+// NewTransport returns an http.Transport tuned for a reverse proxy: keep-alive
+// pools per backend, bounded dials and response-header waits, no proxy from
+// the environment, no transparent compression.
+func NewTransport(c TransportConfig) *http.Transport {
+	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   c.MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     false,
+	}
+}
+
+// Proxy is an http.Handler that balances requests over a pool. It is safe for
+// concurrent use; the algorithm can be switched at run time.
+type Proxy struct {
+	cfg     Config
+	log     *slog.Logger
+	errLog  *slog.Logger
+	bal     atomic.Pointer[namedBalancer]
+	proxies sync.Map // *pool.Backend -> *httputil.ReverseProxy
+	buffers bufferPool
+	mu      sync.Mutex // serialises SetAlgorithm
+}
+
+type namedBalancer struct {
+	name string
+	balance.Balancer
+}
+
+// New returns a proxy for cfg.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = NewTransport(TransportConfig{DialTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second, MaxIdleConnsPerHost: 256})
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, errLog: cfg.Logger.With("component", "reverseproxy")}
+	if err := p.SetAlgorithm(cfg.Algorithm); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Algorithm returns the name of the algorithm in use.
+func (p *Proxy) Algorithm() string { return p.bal.Load().name }
+
+// SetAlgorithm switches to the named algorithm; requests already picked are
+// not affected.
+func (p *Proxy) SetAlgorithm(name string) error {
+	b, err := balance.New(name, balance.Options{})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.bal.Swap(&namedBalancer{name: name, Balancer: b})
+	if old != nil && old.name != name {
+		p.log.Info("algorithm changed", "from", old.name, "to", name)
+	}
+	return nil
+}
+
+// Forget drops what the proxy cached for a backend removed from the pool.
+func (p *Proxy) Forget(b *pool.Backend) { p.proxies.Delete(b) }
+
+// ServeHTTP forwards r to a backend, retrying on others where it is safe.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	body, replayable, err := p.bufferBody(r)
+	if err != nil {
+		writeJSONError(rec, http.StatusBadRequest, "cannot read request body")
+		p.finish(r, rec, nil, start, 0)
+		return
+	}
+	key := ""
+	bal := p.bal.Load()
+	if bal.name == "ip_hash" {
+		key = ClientIP(r, p.cfg.TrustedProxies)
+	}
+
+	var (
+		served  *pool.Backend
+		lastErr error
+		tried   []*pool.Backend
+	)
+	for attempt := 0; ; attempt++ {
+		cands := p.cfg.Pool.Available()
+		if len(tried) > 0 {
+			cands = pool.Without(cands, tried)
+		}
+		b := bal.Pick(cands, key)
+		if b == nil {
+			if lastErr == nil {
+				lastErr = ErrNoBackend
+			}
+			break
+		}
+		if body != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		rec.err = nil
+		served = b
+		b.Acquire()
+		t0 := time.Now()
+		p.reverseProxy(b).ServeHTTP(rec, r)
+		b.Release()
+		if rec.err == nil {
+			lastErr = nil
+			b.ObserveLatency(time.Since(t0), time.Now())
+			if rec.status >= 500 {
+				b.CountError()
+				if p.cfg.Passive5xx {
+					p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, fmt.Sprintf("HTTP %d", rec.status))
+				}
+			}
+			break
+		}
+		lastErr = rec.err
+		kind := classify(rec.err, r.Context().Err() != nil)
+		if kind == failNone {
+			break
+		}
+		b.CountError()
+		p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, rec.err.Error())
+		retry := attempt < p.cfg.Retries && !rec.wroteHeader && replayable &&
+			(kind == failConnect || (kind == failReset && idempotent(r)))
+		p.log.Debug("backend failed", "backend", b.Name, "error", rec.err, "retry", retry)
+		if !retry {
+			break
+		}
+		p.cfg.Metrics.Retry(b)
+		tried = append(tried, b)
+	}
+	if lastErr != nil && !rec.wroteHeader {
+		if r.Context().Err() != nil {
+			rec.status = 499 // client closed the request (nginx's convention); nothing is sent
+		} else {
+			code := StatusFor(lastErr)
+			writeJSONError(rec, code, errorText(code))
+		}
+	}
+	p.finish(r, rec, served, start, len(tried))
+}
+
+// bufferBody reads a request body of up to RetryBodyLimit bytes into memory so
+// it can be replayed. It returns the bytes (nil when there is no body or it is
+// too large to buffer) and whether the request can be replayed at all.
+func (p *Proxy) bufferBody(r *http.Request) ([]byte, bool, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil, true, nil
+	}
+	limit := p.cfg.RetryBodyLimit
+	if limit <= 0 || r.ContentLength > limit {
+		return nil, false, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(buf)) > limit { // chunked body larger than the limit: stream the rest
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+		return nil, false, nil
+	}
+	r.Body.Close()
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	return buf, true, nil
+}
+
+func (p *Proxy) finish(r *http.Request, rec *recorder, b *pool.Backend, start time.Time, retries int) {
+	d := time.Since(start)
+	status := rec.status
+	if status == 0 && rec.wroteHeader {
+		status = http.StatusOK
+	}
+	if status == 0 && r.Header.Get("Upgrade") != "" {
+		status = http.StatusSwitchingProtocols
+	}
+	p.cfg.Metrics.Observe(b, status, d)
+	if p.cfg.AccessLog == nil {
+		return
+	}
+	backend := ""
+	if b != nil {
+		backend = b.Name
+	}
+	p.cfg.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("client", r.RemoteAddr),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.String("backend", backend),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1e3),
+		slog.Int64("bytes", rec.bytes),
+		slog.Int("retries", retries),
+	)
+}
+
+func (p *Proxy) reverseProxy(b *pool.Backend) *httputil.ReverseProxy {
+	if v, ok := p.proxies.Load(b); ok {
+		return v.(*httputil.ReverseProxy)
+	}
+	target := b.URL
+	trusted := p.cfg.TrustedProxies
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // pass the client's Host, as HAProxy and Traefik do
+			if len(trusted) > 0 && isTrusted(peerIP(pr.In), trusted) {
+				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			}
+			pr.SetXForwarded()
+		},
+		Transport:  p.cfg.Transport,
+		BufferPool: &p.buffers,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			if rec, ok := w.(*recorder); ok {
+				rec.err = err
+				return
+			}
+			writeJSONError(w, StatusFor(err), errorText(StatusFor(err)))
+		},
+		ErrorLog: slog.NewLogLogger(p.errLog.Handler(), slog.LevelDebug),
+	}
+	v, _ := p.proxies.LoadOrStore(b, rp)
+	return v.(*httputil.ReverseProxy)
+}
+
+func peerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func errorText(code int) string {
+	switch code {
+	case http.StatusServiceUnavailable:
+		return ErrNoBackend.Error()
+	case http.StatusGatewayTimeout:
+		return "backend timeout"
+	}
+	return "backend failed"
+}
+
+// writeJSONError sends {"error": msg, "status": code}.
+func writeJSONError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"error": msg, "status": code})
+}

@@ -1,0 +1,286 @@
+// Package server wires the balancer together from a Config: pool, discovery,
+// health checks, metrics, the proxy (or TCP mode) and the admin listener, and
+// runs them under one context with a graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/lblab/lblab/lb/internal/admin"
+	"github.com/lblab/lblab/lb/internal/config"
+	"github.com/lblab/lblab/lb/internal/discovery"
+	"github.com/lblab/lblab/lb/internal/health"
+	"github.com/lblab/lblab/lb/internal/l4"
+	"github.com/lblab/lblab/lb/internal/metrics"
+	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/lb/internal/proxy"
+)
+
+// Options are what a Server needs besides its Config.
+type Options struct {
+	Logger *slog.Logger
+	// AccessLog receives the access log when enable_logging is true.
+	AccessLog *slog.Logger
+	// ProxyListener and AdminListener, when set, are used instead of listening
+	// on the configured addresses (tests pass listeners on port 0).
+	ProxyListener net.Listener
+	AdminListener net.Listener
+}
+
+// Server is a running balancer.
+type Server struct {
+	cfg     *config.Config
+	opts    Options
+	log     *slog.Logger
+	Pool    *pool.Pool
+	Metrics *metrics.Metrics
+	Proxy   *proxy.Proxy
+	// L4 serves the proxy port in tcp mode (nil in http mode).
+	L4     *l4.Server
+	Admin  *admin.Server
+	health *health.Checker
+	disc   *discovery.Discoverer
+
+	ready     chan struct{}
+	proxyAddr net.Addr
+	adminAddr net.Addr
+}
+
+// New builds a server for cfg; Run starts it.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, ready: make(chan struct{})}
+	var m *metrics.Metrics
+	s.Pool = pool.New(pool.Options{
+		Logger:    opts.Logger,
+		SlowStart: cfg.SlowStart.D(),
+		OnChange:  func(b *pool.Backend, _, to pool.State, _ string) { m.Transition(b, to) },
+		OnRemove: func(b *pool.Backend) {
+			m.Forget(b)
+			if s.Proxy != nil {
+				s.Proxy.Forget(b)
+			}
+		},
+	})
+	m = metrics.New(s.Pool)
+	s.Metrics = m
+
+	var trusted []netip.Prefix
+	for _, t := range cfg.TrustedProxies {
+		p, _ := config.ParsePrefix(t) // validated by config
+		trusted = append(trusted, p)
+	}
+	var accessLog *slog.Logger
+	if cfg.EnableLogging {
+		accessLog = opts.AccessLog
+	}
+	var err error
+	s.Proxy, err = proxy.New(proxy.Config{
+		Pool: s.Pool, Algorithm: cfg.Algorithm, Metrics: m, Logger: opts.Logger, AccessLog: accessLog,
+		Transport: proxy.NewTransport(proxy.TransportConfig{
+			DialTimeout:           cfg.ConnectionTimeout.D(),
+			ResponseHeaderTimeout: cfg.RequestTimeout.D(),
+			MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerBackend,
+		}),
+		Retries: cfg.Retries, RetryBodyLimit: cfg.RetryBodyLimit,
+		MaxFails: cfg.MaxFails, FailTimeout: cfg.FailTimeout.D(), Passive5xx: cfg.PassiveOn5xx,
+		TrustedProxies: trusted,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var switcher admin.Switcher = s.Proxy
+	var extra func() map[string]any
+	if cfg.Mode == "tcp" {
+		if s.L4, err = l4.New(l4.FromConfig(cfg, s.Pool, m, opts.Logger, accessLog)); err != nil {
+			return nil, err
+		}
+		switcher, extra = s.L4, s.L4.StatusExtra
+	}
+
+	expect, _ := config.ParseStatusSet(cfg.HealthCheckStatus) // validated by config
+	check := health.HTTPCheck(health.NewHTTPClient(), cfg.HealthCheckPath, expect.Contains)
+	if cfg.Mode == "tcp" && !cfg.IsSet("health_check_path") {
+		check = health.TCPCheck()
+	}
+	s.health = health.New(health.Config{
+		Pool: s.Pool, Interval: cfg.HealthCheckInterval.D(), Timeout: cfg.HealthCheckTimeout.D(),
+		Rise: cfg.HealthyThreshold, Fall: cfg.UnhealthyThreshold, FailTimeout: cfg.FailTimeout.D(),
+		Check:   check,
+		OnCheck: func(b *pool.Backend, err error) { m.Check(b, err == nil) },
+		Logger:  opts.Logger,
+	})
+	s.disc = discovery.New(discovery.Config{
+		Pool: s.Pool, Entries: cfg.BackendServers, Interval: cfg.ResolveInterval.D(),
+		DrainTimeout: cfg.ShutdownTimeout.D(), Logger: opts.Logger,
+	})
+	s.Admin = admin.New(admin.Config{
+		Pool: s.Pool, Metrics: m, Switcher: switcher, Mode: cfg.Mode, Token: cfg.AdminToken,
+		DrainTimeout: cfg.ShutdownTimeout.D(), Logger: opts.Logger, Extra: extra,
+	})
+	return s, nil
+}
+
+// ProxyAddr returns the proxy listener's address once Run has started.
+func (s *Server) ProxyAddr() net.Addr { <-s.ready; return s.proxyAddr }
+
+// AdminAddr returns the admin listener's address (nil when off) once Run has started.
+func (s *Server) AdminAddr() net.Addr { <-s.ready; return s.adminAddr }
+
+// Ready is closed once the listeners are open.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Run serves until ctx ends, then stops accepting, lets in-flight requests
+// finish for up to shutdown_timeout, and returns nil on a clean stop.
+func (s *Server) Run(ctx context.Context) error {
+	cfg := s.cfg
+	s.disc.Sync(ctx)
+	if len(s.Pool.All()) == 0 {
+		s.log.Warn("no backend resolved yet; answering 503 until one does")
+	}
+
+	pl, err := s.listen(s.opts.ProxyListener, cfg.ProxyHost, cfg.ProxyPort, "proxy_port")
+	if err != nil {
+		return err
+	}
+	if cfg.MaxConnections > 0 && s.L4 == nil { // l4 bounds its own: it needs the bare *net.TCPConn
+		pl = netutil.LimitListener(pl, cfg.MaxConnections)
+	}
+	s.proxyAddr = pl.Addr()
+	var al net.Listener
+	if s.opts.AdminListener != nil || cfg.AdminPort != 0 {
+		if al, err = s.listen(s.opts.AdminListener, cfg.AdminHost, cfg.AdminPort, "admin_port"); err != nil {
+			pl.Close()
+			return err
+		}
+		s.adminAddr = al.Addr()
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.health.Run(runCtx) })
+	if s.disc.Dynamic() {
+		wg.Go(func() { s.disc.Run(runCtx) })
+	}
+
+	var proxySrv service = s.httpServer(s.proxyHandler())
+	adminHandler := s.Admin.Handler()
+	if s.L4 != nil {
+		proxySrv, adminHandler = s.L4, s.L4.AdminHandler(adminHandler)
+	}
+	servers := []service{proxySrv}
+	listeners := []net.Listener{pl}
+	if al != nil {
+		servers = append(servers, s.httpServer(adminHandler))
+		listeners = append(listeners, al)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	s.log.Info("lb started", "mode", cfg.Mode, "listen", s.proxyAddr.String(), "admin", addrString(s.adminAddr),
+		"algorithm", cfg.Algorithm, "backends", len(s.Pool.All()))
+	close(s.ready)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down", "grace", cfg.ShutdownTimeout.String())
+	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout.D())
+	defer done()
+	var errs []error
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && !errors.Is(serveErr, l4.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", serveErr))
+	}
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w (in-flight requests cut after %s)", err, cfg.ShutdownTimeout))
+			srv.Close()
+		}
+	}
+	cancel()
+	wg.Wait()
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// service is what Run starts and stops: an *http.Server or, in tcp mode, the
+// *l4.Server on the proxy port.
+type service interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout.D(),
+		IdleTimeout:       s.cfg.IdleTimeout.D(),
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// proxyHandler answers the status endpoints itself (when enable_metrics is
+// true) and forwards everything else.
+func (s *Server) proxyHandler() http.Handler {
+	if !s.cfg.EnableMetrics {
+		return s.Proxy
+	}
+	status := s.Admin.StatusHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if admin.IsStatusPath(r.URL.Path) {
+			status.ServeHTTP(w, r)
+			return
+		}
+		s.Proxy.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) listen(given net.Listener, host string, port int, key string) (net.Listener, error) {
+	if given != nil {
+		return given, nil
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, key, err)
+	}
+	return ln, nil
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return a.String()
+}
+
+// WaitReady waits until s is listening or ctx ends.
+func WaitReady(ctx context.Context, s *Server) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(30 * time.Second):
+		return errors.New("server did not start within 30s")
+	}
+}
