@@ -1,0 +1,10 @@
+module github.com/lblab/lblab/backend
+
+go 1.26
+
+require (
+	github.com/gorilla/websocket v1.5.3
+	github.com/stretchr/testify v1.12.1
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
