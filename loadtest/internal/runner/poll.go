@@ -1,0 +1,87 @@
+package runner
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/lblab/lblab/loadtest/internal/report"
+)
+
+// pollEvery is how often the balancer's status is read during a run.
+const pollEvery = 250 * time.Millisecond
+
+// poll reads the balancer's status until ctx ends and returns every change
+// of a backend's state (the first sample of each backend included). It gives
+// up quietly if the status cannot be read: the figures it feeds are extras.
+func (r *runner) poll(ctx context.Context, start time.Time) []report.BalancerEvent {
+	var out []report.BalancerEvent
+	type key struct{ name, address string }
+	last := map[key]string{}
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	failures := 0
+	for {
+		st, err := r.opts.Balancer.Status(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures++
+			r.log.Debug("poll balancer status", "err", err)
+			if failures >= 5 && len(last) == 0 {
+				r.log.Info("balancer status not readable; figures from it are left out", "err", err)
+				return out
+			}
+		case err == nil:
+			at := ms(time.Since(start))
+			seen := map[key]bool{}
+			for _, b := range st.Backends {
+				k := key{b.Name, b.Address}
+				seen[k] = true
+				state := b.State
+				switch {
+				case state == "":
+					state = map[bool]string{true: "up", false: "down"}[b.Healthy]
+				case state == "up" && !b.Healthy:
+					state = "down"
+				}
+				if last[k] != state {
+					last[k] = state
+					out = append(out, report.BalancerEvent{AtMs: at, Name: b.Name, Address: b.Address, State: state})
+				}
+			}
+			for k, state := range last {
+				if !seen[k] && state != "gone" {
+					last[k] = "gone"
+					out = append(out, report.BalancerEvent{AtMs: at, Name: k.name, Address: k.address, State: "gone"})
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return out
+		case <-tick.C:
+		}
+	}
+}
+
+// nameEvents fills in the X-Backend name of each event's backend, from the
+// balancer's name for it: the container name (as reverse DNS gives it), with
+// the port and any domain dropped.
+func (r *runner) nameEvents(events []report.BalancerEvent) []report.BalancerEvent {
+	if events == nil {
+		return []report.BalancerEvent{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, e := range events {
+		host := e.Name
+		if i := strings.LastIndex(host, ":"); i > 0 {
+			host = host[:i]
+		}
+		host, _, _ = strings.Cut(host, ".")
+		if x, ok := r.seen[host]; ok {
+			events[i].Backend = x
+		}
+	}
+	return events
+}

@@ -1,0 +1,426 @@
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults applied by Load and SetDefaults.
+const (
+	DefaultMethod   = "GET"
+	DefaultTimeout  = 10 * time.Second
+	DefaultPhase    = "steady"
+	DefaultAdminURL = "http://127.0.0.1:9090"
+	DefaultService  = "backend"
+	DefaultSettle   = time.Second
+	DefaultSlow     = time.Second
+	// DefaultWaitTimeout bounds wait_healthy.
+	DefaultWaitTimeout = 30 * time.Second
+	// DefaultStopTimeout is the grace period of stop and restart.
+	DefaultStopTimeout = 10 * time.Second
+	// WarmupPhase names the warm-up phase.
+	WarmupPhase = "warm-up"
+)
+
+// Load reads, decodes, completes with defaults and validates a scenario file.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a scenario from data (YAML or JSON); file names it in errors.
+// Unknown fields are errors. It applies defaults and validates.
+func Parse(file string, data []byte) (*Scenario, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fileErr(file, err)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty scenario file", file)
+	}
+	if doc := root.Content[0]; doc.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: a scenario is a mapping of fields (name, target, rate, ...)", file, doc.Line)
+	}
+	s := &Scenario{File: file, root: &root}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(s); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fileErr(file, err)
+	}
+	s.SetDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+var lineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// fileErr rewrites yaml's "line N: msg" errors as "file:N: msg", one per line.
+func fileErr(file string, err error) error {
+	var te *yaml.TypeError
+	var msgs []string
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	errs := make([]error, 0, len(msgs))
+	for _, m := range msgs {
+		if sm := lineRe.FindStringSubmatch(m); sm != nil {
+			errs = append(errs, fmt.Errorf("%s:%s: %s", file, sm[1], m[len(sm[0]):]))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %s", file, strings.TrimPrefix(m, "yaml: ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetDefaults fills the fields left empty with their defaults.
+func (s *Scenario) SetDefaults() {
+	if s.Name == "" && s.File != "" {
+		s.Name = strings.TrimSuffix(filepath.Base(s.File), filepath.Ext(s.File))
+	}
+	if s.Method == "" {
+		s.Method = DefaultMethod
+	}
+	if s.Timeout == 0 {
+		s.Timeout = Duration(DefaultTimeout)
+	}
+	if s.Phase == "" {
+		s.Phase = DefaultPhase
+	}
+	if s.Admin.URL == "" {
+		s.Admin.URL = DefaultAdminURL
+	}
+	if s.Admin.Token == "" {
+		s.Admin.Token = os.Getenv("LBLAB_ADMIN_TOKEN")
+	}
+	if s.Lab.Service == "" {
+		s.Lab.Service = DefaultService
+	}
+	if s.Settle == 0 {
+		s.Settle = Duration(DefaultSettle)
+	}
+	if s.Slow == 0 {
+		s.Slow = Duration(DefaultSlow)
+	}
+}
+
+// Validate checks the scenario and returns every problem found, each naming
+// the file, line and field where known.
+func (s *Scenario) Validate() error {
+	v := &validator{s: s}
+	if s.Name == "" {
+		v.add("name is required", "name")
+	} else if strings.ContainsAny(s.Name, `/\`) {
+		v.add(fmt.Sprintf("name %q must not contain slashes (it becomes a file name)", s.Name), "name")
+	}
+	switch {
+	case s.Target == "":
+		v.add("target is required: the URL to send requests to, e.g. http://127.0.0.1:8080/", "target")
+	default:
+		u, err := url.Parse(s.Target)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(fmt.Sprintf("target %q is not an http(s) URL with a host", s.Target), "target")
+		}
+	}
+	if s.Rate < 0 {
+		v.add(fmt.Sprintf("rate %d is negative", s.Rate), "rate")
+	}
+	if s.Concurrency < 0 {
+		v.add(fmt.Sprintf("concurrency %d is negative", s.Concurrency), "concurrency")
+	}
+	if s.Requests < 0 {
+		v.add(fmt.Sprintf("requests %d is negative", s.Requests), "requests")
+	}
+	if s.Rate == 0 && s.Concurrency == 0 {
+		v.add("set rate (requests per second, open model) or concurrency (workers, closed model)", "rate")
+	}
+	if s.Duration < 0 {
+		v.add(fmt.Sprintf("duration %s is negative", s.Duration), "duration")
+	}
+	if s.Duration == 0 && s.Requests == 0 {
+		v.add("duration is required (e.g. 60s) unless requests is set", "duration")
+	}
+	if s.Warmup < 0 {
+		v.add(fmt.Sprintf("warmup %s is negative", s.Warmup), "warmup")
+	} else if s.Duration > 0 && s.Warmup >= s.Duration {
+		v.add(fmt.Sprintf("warmup %s leaves nothing of the duration %s", s.Warmup, s.Duration), "warmup")
+	}
+	if s.Timeout < 0 {
+		v.add(fmt.Sprintf("timeout %s is negative", s.Timeout), "timeout")
+	}
+	if s.Slow < 0 {
+		v.add(fmt.Sprintf("slow %s is negative", s.Slow), "slow")
+	}
+	if s.Settle < 0 {
+		v.add(fmt.Sprintf("settle %s is negative", s.Settle), "settle")
+	}
+	if s.Phase == WarmupPhase {
+		v.add(fmt.Sprintf("phase %q is reserved for the warm-up", s.Phase), "phase")
+	}
+	if u, err := url.Parse(s.Admin.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(fmt.Sprintf("admin url %q is not an http(s) URL with a host", s.Admin.URL), "admin", "url")
+	}
+	seenAlg := map[string]bool{}
+	for i, a := range s.Algorithms {
+		if !slices.Contains(Algorithms, a) {
+			v.add(fmt.Sprintf("unknown algorithm %q; known: %s", a, strings.Join(Algorithms, ", ")), "algorithms", i)
+		} else if seenAlg[a] {
+			v.add(fmt.Sprintf("algorithm %q is listed twice", a), "algorithms", i)
+		}
+		seenAlg[a] = true
+	}
+	if s.Requests > 0 && s.Duration == 0 && len(s.Timeline) > 0 {
+		v.add("a timeline needs a duration", "timeline")
+	}
+	phases := map[string]bool{s.Phase: true}
+	var prev time.Duration
+	for i, a := range s.Timeline {
+		v.action(i, a, prev)
+		if a.At.D() > prev {
+			prev = a.At.D()
+		}
+		if a.Phase != "" {
+			if a.Phase == WarmupPhase {
+				v.add(fmt.Sprintf("phase %q is reserved for the warm-up", a.Phase), "timeline", i, "phase")
+			} else if phases[a.Phase] {
+				v.add(fmt.Sprintf("phase %q is used twice", a.Phase), "timeline", i, "phase")
+			}
+			phases[a.Phase] = true
+		}
+	}
+	v.limits(s.Expect.Limits, "expect")
+	if d := s.Expect.MaxTimeToDetect; d != nil && *d < 0 {
+		v.add("max_time_to_detect is negative", "expect", "max_time_to_detect")
+	}
+	if d := s.Expect.MaxTimeToRecover; d != nil && *d < 0 {
+		v.add("max_time_to_recover is negative", "expect", "max_time_to_recover")
+	}
+	names := make([]string, 0, len(s.Expect.Phases))
+	for name := range s.Expect.Phases {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		pe := s.Expect.Phases[name]
+		if !phases[name] {
+			v.add(fmt.Sprintf("no phase %q; phases: %s", name, strings.Join(s.Phases(), ", ")), "expect", "phases", name)
+		}
+		v.limits(pe.Limits, "expect", "phases", name)
+		for i, t := range pe.NoTrafficTo {
+			if _, err := ParseTarget(t, s.Lab.Service); err != nil {
+				v.add(err.Error(), "expect", "phases", name, "no_traffic_to", i)
+			}
+		}
+		for i, t := range pe.TrafficTo {
+			if _, err := ParseTarget(t, s.Lab.Service); err != nil {
+				v.add(err.Error(), "expect", "phases", name, "traffic_to", i)
+			}
+		}
+	}
+	return v.err()
+}
+
+// action checks one timeline entry.
+func (v *validator) action(i int, a Action, prev time.Duration) {
+	s := v.s
+	switch {
+	case a.Action == "":
+		v.add("action is required; one of: "+strings.Join(Actions, ", "), "timeline", i)
+		return
+	case !slices.Contains(Actions, a.Action):
+		v.add(fmt.Sprintf("unknown action %q; known: %s", a.Action, strings.Join(Actions, ", ")), "timeline", i, "action")
+		return
+	}
+	switch {
+	case a.At < 0:
+		v.add(fmt.Sprintf("at %s is negative", a.At), "timeline", i, "at")
+	case s.Duration > 0 && a.At > s.Duration:
+		v.add(fmt.Sprintf("at %s is past the duration %s", a.At, s.Duration), "timeline", i, "at")
+	case a.At.D() < prev:
+		v.add(fmt.Sprintf("at %s comes before the previous action (%s); list actions in time order", a.At, Duration(prev)), "timeline", i, "at")
+	}
+	if NeedsTarget(a.Action) {
+		if a.Target == "" {
+			v.add(fmt.Sprintf("%s needs a target (a replica number like 2, service:number, or a container name)", a.Action), "timeline", i)
+		} else if _, err := ParseTarget(a.Target, s.Lab.Service); err != nil {
+			v.add(err.Error(), "timeline", i, "target")
+		}
+	} else if a.Target != "" {
+		v.add(fmt.Sprintf("%s takes no target", a.Action), "timeline", i, "target")
+	}
+	switch a.Action {
+	case Scale:
+		if a.Replicas == nil {
+			v.add("scale needs replicas", "timeline", i)
+		} else if *a.Replicas < 0 || *a.Replicas > 50 {
+			v.add(fmt.Sprintf("replicas %d is out of range 0..50", *a.Replicas), "timeline", i, "replicas")
+		}
+	case SetAlgorithm:
+		if !slices.Contains(Algorithms, a.Algorithm) {
+			v.add(fmt.Sprintf("set_algorithm needs algorithm, one of: %s (got %q)", strings.Join(Algorithms, ", "), a.Algorithm), "timeline", i, "algorithm")
+		}
+	case Mark:
+		if a.Phase == "" {
+			v.add("mark needs phase: the name of the phase it starts", "timeline", i)
+		}
+	}
+	if a.Replicas != nil && a.Action != Scale {
+		v.add(fmt.Sprintf("%s takes no replicas", a.Action), "timeline", i, "replicas")
+	}
+	if a.Algorithm != "" && a.Action != SetAlgorithm {
+		v.add(fmt.Sprintf("%s takes no algorithm", a.Action), "timeline", i, "algorithm")
+	}
+	if a.Timeout < 0 {
+		v.add("timeout is negative", "timeline", i, "timeout")
+	}
+}
+
+func (v *validator) limits(l Limits, path ...any) {
+	p := func(f string) []any { return append(slices.Clone(path), f) }
+	if l.MaxErrors != nil && *l.MaxErrors < 0 {
+		v.add("max_errors is negative", p("max_errors")...)
+	}
+	for name, d := range map[string]*Duration{"max_p50": l.MaxP50, "max_p95": l.MaxP95, "max_p99": l.MaxP99} {
+		if d != nil && *d <= 0 {
+			v.add(name+" must be positive", p(name)...)
+		}
+	}
+	if l.MinRate != nil && *l.MinRate < 0 {
+		v.add("min_rate is negative", p("min_rate")...)
+	}
+}
+
+// Target is a parsed action target.
+type Target struct {
+	// Service and Number select a replica (com.docker.compose.container-number).
+	Service string
+	Number  int
+	// Name selects a container by name (or ID prefix) when Number is 0.
+	Name string
+}
+
+// String formats the target as written in scenario files.
+func (t Target) String() string {
+	if t.Number > 0 {
+		return t.Service + ":" + strconv.Itoa(t.Number)
+	}
+	return t.Name
+}
+
+var nameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ParseTarget parses "2" (replica 2 of defaultService), "svc:2", or a
+// container name.
+func ParseTarget(s, defaultService string) (Target, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 {
+			return Target{}, fmt.Errorf("target %q: replica numbers start at 1", s)
+		}
+		return Target{Service: defaultService, Number: n}, nil
+	}
+	if svc, num, ok := strings.Cut(s, ":"); ok {
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 || !nameRe.MatchString(svc) {
+			return Target{}, fmt.Errorf("target %q: want service:number, e.g. backend:2", s)
+		}
+		return Target{Service: svc, Number: n}, nil
+	}
+	if !nameRe.MatchString(strings.TrimPrefix(s, "/")) {
+		return Target{}, fmt.Errorf("target %q: want a replica number (2), service:number (backend:2) or a container name", s)
+	}
+	return Target{Name: strings.TrimPrefix(s, "/")}, nil
+}
+
+type validator struct {
+	s    *Scenario
+	errs []error
+}
+
+func (v *validator) add(msg string, path ...any) {
+	file := v.s.File
+	if file == "" {
+		file = "scenario"
+	}
+	field := fieldPath(path)
+	if line := lineOf(v.s.root, path); line > 0 {
+		v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", file, line, field, msg))
+		return
+	}
+	v.errs = append(v.errs, fmt.Errorf("%s: %s: %s", file, field, msg))
+}
+
+func (v *validator) err() error { return errors.Join(v.errs...) }
+
+// fieldPath formats a path like timeline[2].at.
+func fieldPath(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch p := p.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", p)
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+// lineOf finds the line of the node at path, or of its deepest existing
+// ancestor (a missing field is reported where it belongs); 0 when unknown.
+func lineOf(root *yaml.Node, path []any) int {
+	if root == nil || len(root.Content) == 0 {
+		return 0
+	}
+	n := root.Content[0]
+	line := 0
+	for _, p := range path {
+		var next *yaml.Node
+		switch p := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						line = n.Content[i].Line // the key's line
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
+				next = n.Content[p]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			if line == 0 {
+				line = n.Line
+			}
+			return line
+		}
+		n = next
+	}
+	return line
+}
