@@ -1,0 +1,62 @@
+# Load-test scenarios (issue 5): each target builds the binaries, brings the
+# Compose lab up (lab-up / lab-up-slow / lab-up-tcp / lab-start, from
+# mk/lab.mk), runs one scenario file and prints its tables; results go to
+# results/<scenario>-<time>.json and .html. Exit status: non-zero when a
+# scenario's expectations fail.
+#
+#   make scenario-failover                       # the README's first command
+#   make scenarios                               # all of them, one after another
+#   make scenario-hang LOADTEST_FLAGS=--quiet     # extra flags for bin/loadtest run
+#   make scenario-failover LB_PORT=18080 ADMIN_PORT=19090 COMPOSE_PROJECT_NAME=mylab
+#   make scenario-tcp LB_TCP_PORT=18081 ADMIN_TCP_PORT=19091
+
+LB_PORT          ?= 8080
+ADMIN_PORT       ?= 9090
+LB_TCP_PORT      ?= 8081
+ADMIN_TCP_PORT   ?= 9091
+RESULTS          ?= results
+LOADTEST_FLAGS   ?=
+# Requests each backend serves at once during scenario-scaling: with 50 ms
+# requests, 2 makes three backends a ceiling of 120 req/s (the scenario sends 130).
+SCALING_CAPACITY ?= 2
+SCENARIOS        := failover hang scaling partition algorithms tcp
+
+# loadtest_run LB_PORT,ADMIN_PORT: bin/loadtest run against those ports.
+loadtest_run = $(BIN)/loadtest run --out $(RESULTS) \
+	--target http://127.0.0.1:$(1) --admin http://127.0.0.1:$(2) \
+	$(if $(COMPOSE_PROJECT_NAME),--project $(COMPOSE_PROJECT_NAME)) $(LOADTEST_FLAGS)
+LOADTEST_RUN     = $(call loadtest_run,$(LB_PORT),$(ADMIN_PORT))
+LOADTEST_RUN_TCP = $(call loadtest_run,$(LB_TCP_PORT),$(ADMIN_TCP_PORT))
+
+.PHONY: scenarios $(addprefix scenario-,$(SCENARIOS))
+
+scenario-failover: build lab-up ## kill a backend under load, start it again: failed requests, time to detect/recover
+	$(LOADTEST_RUN) scenarios/failover.yaml
+
+scenario-hang: build lab-up ## pause (hang) a backend under load, then unpause it
+	$(LOADTEST_RUN) scenarios/hang.yaml
+
+# The backends are (re)started with a capacity limit, so that three of them
+# are saturated; the next lab-up (any other scenario, make up) recreates them
+# without it.
+scenario-scaling: build images ## load above what 3 backends serve (capacity-limited); scale to 5, back to 3
+	@$(MAKE) --no-print-directory lab-start BACKEND_CAPACITY=$(SCALING_CAPACITY)
+	$(LOADTEST_RUN) scenarios/scaling.yaml
+
+scenario-partition: build lab-up ## cut a backend off the network and reconnect it
+	$(LOADTEST_RUN) scenarios/partition.yaml
+
+scenario-algorithms: build lab-up-slow ## the same load once per algorithm, against fast and slow backends
+	$(LOADTEST_RUN) scenarios/algorithms.yaml
+
+scenario-tcp: build lab-up-tcp ## TCP mode (lb-tcp): kill a backend under a stream of new connections, start it again
+	$(LOADTEST_RUN_TCP) scenarios/tcp-failover.yaml
+
+# One after another (never in parallel: they share the lab); keeps going
+# after a failure and fails at the end if any failed.
+scenarios: build ## run every scenario in turn
+	@failed=""; for s in $(SCENARIOS); do \
+	  $(MAKE) --no-print-directory scenario-$$s || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "scenarios failed:$$failed"; exit 1; fi; \
+	echo "all scenarios passed"
