@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,8 @@ type Config struct {
 	Logger     *slog.Logger
 	// Extra, when set, adds fields to /__status__ (e.g. TCP mode's figures).
 	Extra func() map[string]any
+	// Pprof serves net/http/pprof under /debug/pprof/ (behind Token).
+	Pprof bool
 }
 
 // Server holds the admin handlers.
@@ -91,6 +94,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/backends", s.auth(s.addBackend))
 	mux.HandleFunc("DELETE /api/backends/{address}", s.auth(s.removeBackend))
 	mux.HandleFunc("POST /api/backends/{address}/{action}", s.auth(s.backendAction))
+	if s.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", s.auth(pprof.Index))
+		mux.HandleFunc("GET /debug/pprof/cmdline", s.auth(pprof.Cmdline))
+		mux.HandleFunc("GET /debug/pprof/profile", s.auth(pprof.Profile))
+		mux.HandleFunc("GET /debug/pprof/symbol", s.auth(pprof.Symbol))
+		mux.HandleFunc("GET /debug/pprof/trace", s.auth(pprof.Trace))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -54,6 +54,9 @@ type Config struct {
 	AdminHost  string `json:"admin_host"`
 	AdminPort  int    `json:"admin_port"`
 	AdminToken string `json:"admin_token"`
+	// EnablePprof serves net/http/pprof under /debug/pprof/ on the admin
+	// listener (behind admin_token when set), to profile the balancer under load.
+	EnablePprof bool `json:"enable_pprof"`
 
 	// Active health checks.
 	HealthCheckPath    string `json:"health_check_path"`
@@ -191,6 +194,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Mode != "http" && c.Mode != "tcp" {
 		bad("mode", strconv.Quote(c.Mode), `must be "http" or "tcp"`)
+	}
+	if c.EnablePprof && c.AdminPort == 0 {
+		bad("enable_pprof", c.EnablePprof, "profiles are served on the admin listener; set admin_port (e.g. 9090)")
 	}
 	if c.Mode == "tcp" && c.AdminPort == 0 {
 		bad("admin_port", c.AdminPort, `"mode": "tcp" serves status, metrics and the runtime API only on the admin listener; set admin_port (e.g. 9090)`)

@@ -128,7 +128,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		DrainTimeout: cfg.ShutdownTimeout.D(), Logger: opts.Logger,
 	})
 	s.Admin = admin.New(admin.Config{
-		Pool: s.Pool, Metrics: m, Switcher: switcher, Mode: cfg.Mode, Token: cfg.AdminToken,
+		Pool: s.Pool, Metrics: m, Switcher: switcher, Mode: cfg.Mode, Token: cfg.AdminToken, Pprof: cfg.EnablePprof,
 		DrainTimeout: cfg.ShutdownTimeout.D(), Logger: opts.Logger, Extra: extra,
 	})
 	return s, nil

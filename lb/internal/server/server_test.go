@@ -506,3 +506,34 @@ func mustParse(t *testing.T, js string) *config.Config {
 	require.NoError(t, err)
 	return cfg
 }
+
+func TestPprofOnAdminListener(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra string
+		auth  string
+		want  int
+	}{
+		{"off by default", ``, "", 404},
+		{"on, no token", `, "enable_pprof": true, "admin_port": 1`, "", 200},
+		{"on, token missing", `, "enable_pprof": true, "admin_port": 1, "admin_token": "s3cret"`, "", 401},
+		{"on, token given", `, "enable_pprof": true, "admin_port": 1, "admin_token": "s3cret"`, "Bearer s3cret", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _, _ := startLB(t, tt.extra, newBackend(t, "a", nil))
+			req, _ := http.NewRequest("GET", "http://"+srv.AdminAddr().String()+"/debug/pprof/heap?debug=1", nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, tt.want, resp.StatusCode)
+			if tt.want == 200 {
+				assert.Contains(t, string(body), "heap profile")
+			}
+		})
+	}
+}
