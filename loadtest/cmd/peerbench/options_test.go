@@ -1,0 +1,124 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseList(t *testing.T) {
+	valid := []string{"direct", "lb", "haproxy", "nginx"}
+	tests := []struct {
+		name, in string
+		want     []string
+		err      string
+	}{
+		{"empty means all", "", valid, ""},
+		{"blank means all", "  ", valid, ""},
+		{"canonical order", "nginx,lb", []string{"lb", "nginx"}, ""},
+		{"repeats and spaces", " lb , lb,haproxy,", []string{"lb", "haproxy"}, ""},
+		{"unknown lists the valid ones", "lb,envoy", nil, `unknown target "envoy"; valid targets: direct, lb, haproxy, nginx`},
+		{"only commas", ",,", nil, "no target named; valid targets: direct, lb, haproxy, nginx"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseList(tc.in, valid, "target")
+			if tc.err != "" {
+				require.EqualError(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		err   string
+		check func(t *testing.T, o options)
+	}{
+		{name: "defaults", check: func(t *testing.T, o options) {
+			assert.Equal(t, "./bin", o.Bin)
+			assert.Equal(t, "bench/peers", o.Peers)
+			assert.Equal(t, "bench/out", o.Out)
+			assert.Equal(t, 3, o.Rounds)
+			assert.Equal(t, 5*time.Second, o.Duration)
+			assert.Equal(t, 18000, o.PortBase)
+			assert.Equal(t, caseIDs(allCases), caseIDs(o.Cases))
+			assert.Equal(t, allTargets, o.Targets)
+		}},
+		{name: "filters", args: []string{"--cases", "tcp,c64", "--targets", "haproxy,lb", "--rounds", "1", "--duration", "2s"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, []string{"c64", "tcp"}, caseIDs(o.Cases))
+				assert.Equal(t, []string{"lb", "haproxy"}, o.Targets)
+				assert.Equal(t, 1, o.Rounds)
+				assert.Equal(t, 2*time.Second, o.Duration)
+			}},
+		{name: "unknown case", args: []string{"--cases", "c65"},
+			err: `--cases: unknown case "c65"; valid cases: c64, c512, close, body64k, rate5000, rate7000, tcp`},
+		{name: "zero rounds", args: []string{"--rounds", "0"}, err: "--rounds 0: need at least 1"},
+		{name: "fractional duration", args: []string{"--duration", "1500ms"}, err: "--duration 1.5s: need a whole number of seconds, at least 1s (wrk counts in seconds)"},
+		{name: "low port base", args: []string{"--port-base", "80"}, err: "--port-base 80: need 1024 to 65435"},
+		{name: "stray argument", args: []string{"extra"}, err: `unexpected argument "extra"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseOptions(tc.args, io.Discard)
+			if tc.err != "" {
+				require.EqualError(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, o)
+		})
+	}
+}
+
+func TestRotate(t *testing.T) {
+	ts := []string{"a", "b", "c", "d"}
+	tests := []struct {
+		round int
+		want  []string
+	}{
+		{0, []string{"a", "b", "c", "d"}},
+		{1, []string{"b", "c", "d", "a"}},
+		{3, []string{"d", "a", "b", "c"}},
+		{4, []string{"a", "b", "c", "d"}},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, rotate(ts, tc.round), "round %d", tc.round)
+	}
+	assert.Equal(t, []string{"a", "b", "c", "d"}, ts, "rotate must not modify its input")
+	assert.Nil(t, rotate(nil, 2))
+}
+
+func TestNeeds(t *testing.T) {
+	pick := func(ids ...string) []benchCase {
+		var out []benchCase
+		for _, id := range ids {
+			c, err := caseByID(id)
+			require.NoError(t, err)
+			out = append(out, c)
+		}
+		return out
+	}
+	tests := []struct {
+		cases               []benchCase
+		http, tcp, needsWrk bool
+	}{
+		{pick("c64"), true, false, true},
+		{pick("tcp"), false, true, true},
+		{pick("rate5000"), true, false, false},
+		{pick("rate7000", "tcp"), true, true, true},
+	}
+	for _, tc := range tests {
+		h, tcp, w := needs(tc.cases)
+		assert.Equal(t, []bool{tc.http, tc.tcp, tc.needsWrk}, []bool{h, tcp, w}, "%v", caseIDs(tc.cases))
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPlanPorts(t *testing.T) {
+	p := planPorts(18000)
+	assert.Equal(t, [3]int{18001, 18002, 18003}, p.Backends)
+	assert.Equal(t, []int{18080, 18081, 18082, 18090, 18091, 18092, 18099},
+		[]int{p.LBHTTP, p.HAProxyHTTP, p.NginxHTTP, p.LBTCP, p.HAProxyTCP, p.NginxTCP, p.LBAdmin})
+}
+
+func TestNeededPorts(t *testing.T) {
+	p := planPorts(18000)
+	names := func(ps []namedPort) []string {
+		var out []string
+		for _, x := range ps {
+			out = append(out, x.Name)
+		}
+		return out
+	}
+	backends := []string{"backend-1", "backend-2", "backend-3"}
+	tests := []struct {
+		name      string
+		targets   []string
+		http, tcp bool
+		want      []string
+	}{
+		{"direct only", []string{"direct"}, true, true, backends},
+		{"http cases", allTargets, true, false, append(backends, "lb http", "haproxy http", "nginx http")},
+		{"tcp only", []string{"lb", "nginx"}, false, true, append(backends, "lb tcp", "lb tcp admin", "nginx http", "nginx tcp")},
+		{"everything", allTargets, true, true, append(backends, "lb http", "lb tcp", "lb tcp admin",
+			"haproxy http", "haproxy tcp", "nginx http", "nginx tcp")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, names(p.needed(tc.targets, tc.http, tc.tcp)))
+		})
+	}
+}
+
+func TestCheckPortsFree(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer held.Close()
+	heldPort := held.Addr().(*net.TCPAddr).Port
+
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	freePort := free.Addr().(*net.TCPAddr).Port
+	require.NoError(t, free.Close())
+
+	tests := []struct {
+		name  string
+		ports []namedPort
+		err   string
+	}{
+		{"none", nil, ""},
+		{"free", []namedPort{{freePort, "lb http"}}, ""},
+		{"taken", []namedPort{{freePort, "lb http"}, {heldPort, "haproxy http"}},
+			"port " + strconv.Itoa(heldPort) + " (haproxy http) is in use; free it or pass --port-base"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkPortsFree(tc.ports)
+			if tc.err == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.EqualError(t, err, tc.err)
+			}
+		})
+	}
+}
