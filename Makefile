@@ -44,7 +44,6 @@ clean: ## remove binaries and benchmark output
 
 include $(wildcard mk/*.mk)
 
-bench: build ## benchmarks: algorithm pick path; loopback req/s and p99 direct vs bin/lb; TCP mode vs direct vs HTTP mode
+bench: build ## benchmarks: algorithm pick path, then direct vs bin/lb vs HAProxy vs nginx on loopback, HTTP and TCP (ROUNDS=3 DURATION=5s; see mk/bench.mk)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300ms ./lb/internal/balance/
-	$(GO) test -run '^$$' -bench Loopback -benchtime 20000x -count 3 ./lb/test/e2ebench/
-	$(GO) test -run '^$$' -bench . -benchtime 3000x ./lb/internal/l4/
+	@$(MAKE) --no-print-directory bench-compare
