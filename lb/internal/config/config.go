@@ -82,6 +82,10 @@ type Config struct {
 	ShutdownTimeout   Duration `json:"shutdown_timeout"`
 
 	// Backend side.
+	// Forwarder is "lean" (plain HTTP/1.x requests take the lean forwarder;
+	// upgrades, Expect and chunked uploads take httputil.ReverseProxy) or
+	// "reverseproxy" (every request takes httputil.ReverseProxy).
+	Forwarder              string   `json:"forwarder"`
 	MaxIdleConnsPerBackend int      `json:"max_idle_conns_per_backend"`
 	ResolveInterval        Duration `json:"resolve_interval"`
 
@@ -136,6 +140,7 @@ func Default() Config {
 		IdleTimeout:            Duration(120 * time.Second),
 		MaxHeaderBytes:         64 << 10,
 		ShutdownTimeout:        Duration(15 * time.Second),
+		Forwarder:              "lean",
 		MaxIdleConnsPerBackend: 512,
 		ResolveInterval:        Duration(5 * time.Second),
 	}
@@ -270,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxHeaderBytes < 1024 {
 		bad("max_header_bytes", c.MaxHeaderBytes, "must be at least 1024")
+	}
+	if c.Forwarder != "lean" && c.Forwarder != "reverseproxy" {
+		bad("forwarder", strconv.Quote(c.Forwarder), `must be "lean" or "reverseproxy"`)
 	}
 	if c.MaxIdleConnsPerBackend < 0 {
 		bad("max_idle_conns_per_backend", c.MaxIdleConnsPerBackend, "must not be negative")

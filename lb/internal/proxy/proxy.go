@@ -32,7 +32,14 @@ type Config struct {
 	Logger *slog.Logger
 	// AccessLog, when set, receives one line per request.
 	AccessLog *slog.Logger
-	// Transport carries requests to backends; see NewTransport.
+	// Forwarder is "lean" (the default: plain HTTP/1.x requests take the lean
+	// forwarder, everything else httputil.ReverseProxy) or "reverseproxy"
+	// (every request takes httputil.ReverseProxy).
+	Forwarder string
+	// Conn configures the connections to the backends, for both forwarders.
+	Conn ConnPoolConfig
+	// Transport, when set, replaces the http.Transport that ReverseProxy
+	// uses (made from Conn by default).
 	Transport http.RoundTripper
 	// Retries bounds how many other backends a failed request is tried on.
 	Retries int
@@ -48,28 +55,17 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 }
 
-// TransportConfig configures the connection pool to the backends.
-type TransportConfig struct {
-	// DialTimeout bounds connecting to a backend (connection_timeout).
-	DialTimeout time.Duration
-	// ResponseHeaderTimeout bounds the wait for a backend's response headers
-	// (request_timeout); past it the client gets a 504.
-	ResponseHeaderTimeout time.Duration
-	// MaxIdleConnsPerHost is the keep-alive pool size per backend.
-	MaxIdleConnsPerHost int
-}
-
 // NewTransport returns an http.Transport tuned for a reverse proxy: keep-alive
 // pools per backend, bounded dials and response-header waits, no proxy from
 // the environment, no transparent compression.
-func NewTransport(c TransportConfig) *http.Transport {
+func NewTransport(c ConnPoolConfig) *http.Transport {
 	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
 		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   c.MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   c.MaxIdle,
+		IdleConnTimeout:       c.IdleTimeout,
 		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
@@ -85,6 +81,8 @@ type Proxy struct {
 	errLog  *slog.Logger
 	bal     atomic.Pointer[namedBalancer]
 	proxies sync.Map // *pool.Backend -> *httputil.ReverseProxy
+	pools   sync.Map // *pool.Backend -> *connPool (lean forwarder)
+	lean    bool
 	buffers bufferPool
 	mu      sync.Mutex // serialises SetAlgorithm
 }
@@ -99,10 +97,21 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Transport == nil {
-		cfg.Transport = NewTransport(TransportConfig{DialTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second, MaxIdleConnsPerHost: 256})
+	if cfg.Conn == (ConnPoolConfig{}) {
+		cfg.Conn = ConnPoolConfig{DialTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second, MaxIdle: 256}
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Logger, errLog: cfg.Logger.With("component", "reverseproxy")}
+	if cfg.Conn.IdleTimeout <= 0 {
+		cfg.Conn.IdleTimeout = 90 * time.Second
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = NewTransport(cfg.Conn)
+	}
+	switch cfg.Forwarder {
+	case "", "lean", "reverseproxy":
+	default:
+		return nil, fmt.Errorf("forwarder %q: must be \"lean\" or \"reverseproxy\"", cfg.Forwarder)
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, errLog: cfg.Logger.With("component", "reverseproxy"), lean: cfg.Forwarder != "reverseproxy"}
 	if err := p.SetAlgorithm(cfg.Algorithm); err != nil {
 		return nil, err
 	}
@@ -128,8 +137,23 @@ func (p *Proxy) SetAlgorithm(name string) error {
 	return nil
 }
 
-// Forget drops what the proxy cached for a backend removed from the pool.
-func (p *Proxy) Forget(b *pool.Backend) { p.proxies.Delete(b) }
+// Forget drops what the proxy cached for a backend removed from the pool and
+// closes its idle connections.
+func (p *Proxy) Forget(b *pool.Backend) {
+	p.proxies.Delete(b)
+	if v, ok := p.pools.LoadAndDelete(b); ok {
+		v.(*connPool).close()
+	}
+}
+
+// CloseIdleConnections closes every idle keep-alive connection to the
+// backends (on shutdown).
+func (p *Proxy) CloseIdleConnections() {
+	p.pools.Range(func(_, v any) bool { v.(*connPool).close(); return true })
+	if t, ok := p.cfg.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
 
 // ServeHTTP forwards r to a backend, retrying on others where it is safe.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -151,6 +175,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		served  *pool.Backend
 		lastErr error
 		tried   []*pool.Backend
+		aborted bool
 	)
 	for attempt := 0; ; attempt++ {
 		cands := p.cfg.Pool.Available()
@@ -169,10 +194,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rec.err = nil
 		served = b
-		b.Acquire()
 		t0 := time.Now()
-		p.reverseProxy(b).ServeHTTP(rec, r)
-		b.Release()
+		if p.try(b, rec, r) {
+			aborted = true
+		}
 		if rec.err == nil {
 			lastErr = nil
 			b.ObserveLatency(time.Since(t0), time.Now())
@@ -209,6 +234,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.finish(r, rec, served, start, len(tried))
+	if aborted {
+		// The response was cut off after its headers went out: abort the
+		// client connection so the client sees a truncated response.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// try sends r to b once, with the lean forwarder when r allows it. It reports
+// whether the client connection must be aborted (the response was cut off).
+func (p *Proxy) try(b *pool.Backend, rec *recorder, r *http.Request) (aborted bool) {
+	b.Acquire()
+	defer b.Release()
+	if p.lean && leanOK(r) {
+		return p.leanForward(p.leanPool(b), rec, r) == errAbort
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			aborted = true // ReverseProxy cut off a response body
+		}
+	}()
+	p.reverseProxy(b).ServeHTTP(rec, r)
+	return false
 }
 
 // bufferBody reads a request body of up to RetryBodyLimit bytes into memory so

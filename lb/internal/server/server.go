@@ -90,11 +90,12 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	var err error
 	s.Proxy, err = proxy.New(proxy.Config{
 		Pool: s.Pool, Algorithm: cfg.Algorithm, Metrics: m, Logger: opts.Logger, AccessLog: accessLog,
-		Transport: proxy.NewTransport(proxy.TransportConfig{
+		Forwarder: cfg.Forwarder,
+		Conn: proxy.ConnPoolConfig{
 			DialTimeout:           cfg.ConnectionTimeout.D(),
 			ResponseHeaderTimeout: cfg.RequestTimeout.D(),
-			MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerBackend,
-		}),
+			MaxIdle:               cfg.MaxIdleConnsPerBackend,
+		},
 		Retries: cfg.Retries, RetryBodyLimit: cfg.RetryBodyLimit,
 		MaxFails: cfg.MaxFails, FailTimeout: cfg.FailTimeout.D(), Passive5xx: cfg.PassiveOn5xx,
 		TrustedProxies: trusted,
@@ -216,6 +217,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	cancel()
 	wg.Wait()
+	s.Proxy.CloseIdleConnections()
 	s.log.Info("stopped")
 	return errors.Join(errs...)
 }
