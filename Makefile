@@ -44,6 +44,6 @@ clean: ## remove binaries and benchmark output
 
 include $(wildcard mk/*.mk)
 
-bench: build ## benchmarks: algorithm pick path, then direct vs bin/lb vs HAProxy vs nginx on loopback, HTTP and TCP (ROUNDS=3 DURATION=5s; see mk/bench.mk)
+bench: build ## benchmarks: algorithm pick path, then direct vs bin/lb vs lb-rp vs HAProxy vs nginx on loopback, HTTP and TCP (ROUNDS=3 DURATION=5s; see mk/bench.mk)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300ms ./lb/internal/balance/
 	@$(MAKE) --no-print-directory bench-compare

@@ -3,13 +3,15 @@
 #
 #   make bench                          balance pick microbenchmarks, then bench-compare
 #   make bench ROUNDS=1 DURATION=2s     a short run
-#   make bench-compare CASES=c64,tcp TARGETS=lb,haproxy PORT_BASE=19000
+#   make bench-compare CASES=c64,tcp TARGETS=lb,lb-rp,haproxy PORT_BASE=19000
 #   make bench-peers                    install haproxy, nginx (+stream module), wrk if missing
 #   make bench-go                       the older Go-only loopback benchmarks
 #
 # bench-compare runs loadtest/cmd/peerbench: direct (one backend), bin/lb,
+# lb-rp (a second bin/lb with "forwarder": "reverseproxy"; HTTP cases only),
 # HAProxy and nginx side by side on 127.0.0.1 in front of the same three
 # bin/backend processes; table on stdout, JSON and Markdown in $(BENCH_OUT).
+# TARGETS picks among direct,lb,lb-rp,haproxy,nginx (default all).
 
 ROUNDS          ?= 3
 DURATION        ?= 5s
@@ -50,7 +52,7 @@ bench-peers: ## install haproxy, nginx, libnginx-mod-stream and wrk with apt-get
 	  echo "bench-peers: could not install:$$missing (tried: $${sudo:+$$sudo }apt-get install -y$$want)" >&2; exit 1; fi; \
 	echo "bench-peers: installed$$want"
 
-bench-compare: build bench-peers ## direct vs bin/lb vs HAProxy vs nginx on loopback, HTTP and TCP (ROUNDS=3 DURATION=5s CASES= TARGETS= PORT_BASE=18000)
+bench-compare: build bench-peers ## direct vs bin/lb vs lb-rp (ReverseProxy forwarder) vs HAProxy vs nginx on loopback, HTTP and TCP (ROUNDS=3 DURATION=5s CASES= TARGETS= PORT_BASE=18000)
 	@CGO_ENABLED=0 $(GO) build -o $(BIN)/peerbench ./loadtest/cmd/peerbench
 	$(BIN)/peerbench --bin $(BIN) --peers bench/peers --out $(BENCH_OUT) \
 	  --rounds $(ROUNDS) --duration $(DURATION) --port-base $(PORT_BASE) \

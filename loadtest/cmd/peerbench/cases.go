@@ -2,16 +2,38 @@ package main
 
 import "fmt"
 
-// Target names, in table order. "direct" is one backend without a proxy.
+// Target names, in table order. "direct" is one backend without a proxy;
+// "lb-rp" is a second bin/lb with the lb target's config plus
+// "forwarder": "reverseproxy" (every request through httputil.ReverseProxy),
+// HTTP cases only.
 const (
 	targetDirect  = "direct"
 	targetLB      = "lb"
+	targetLBRP    = "lb-rp"
 	targetHAProxy = "haproxy"
 	targetNginx   = "nginx"
 )
 
 // allTargets lists every target, in the order of the table and of round 1.
-var allTargets = []string{targetDirect, targetLB, targetHAProxy, targetNginx}
+var allTargets = []string{targetDirect, targetLB, targetLBRP, targetHAProxy, targetNginx}
+
+// takesPart reports whether target is measured in case c: every target in
+// the HTTP cases; in the TCP case all but lb-rp, which has no TCP mode (the
+// forwarder only matters to HTTP mode).
+func takesPart(c benchCase, target string) bool {
+	return !c.TCP || target != targetLBRP
+}
+
+// caseTargets returns the targets that take part in case c, in the order given.
+func caseTargets(c benchCase, targets []string) []string {
+	var out []string
+	for _, t := range targets {
+		if takesPart(c, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // caseKind says which load generator a case uses.
 type caseKind int
@@ -33,6 +55,16 @@ type benchCase struct {
 	Close bool // a new connection per request (Connection: close)
 	Body  string
 	TCP   bool // through the TCP-mode proxies instead of the HTTP ones
+}
+
+// cellCount returns the number of (case, target) pairs that take part: the
+// measurements of one round.
+func cellCount(cases []benchCase, targets []string) int {
+	n := 0
+	for _, c := range cases {
+		n += len(caseTargets(c, targets))
+	}
+	return n
 }
 
 // allCases lists every case, in the order of the table.

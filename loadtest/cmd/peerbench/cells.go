@@ -38,7 +38,7 @@ type measurementKey struct {
 }
 
 // computeCells turns the measurements of every round into one cell per
-// (case, target), in case then target order.
+// (case, target) that takes part, in case then target order.
 func computeCells(cases []benchCase, targets []string, ms []measurement) []cell {
 	byKey := map[measurementKey]measurement{}
 	rounds := 0
@@ -53,7 +53,7 @@ func computeCells(cases []benchCase, targets []string, ms []measurement) []cell 
 	var cells []cell
 	for _, c := range cases {
 		rate := c.Kind == constantRate
-		for _, t := range targets {
+		for _, t := range caseTargets(c, targets) {
 			out := cell{Case: c.ID, Target: t, Rate: rate}
 			var rps, p50, p99, maxMs, cpu, vsH, cpuVsH, overDirect []float64
 			for r := 1; r <= rounds; r++ {

@@ -76,6 +76,28 @@ func TestComputeCells(t *testing.T) {
 	assert.Equal(t, "p99", n.Worst.Figure)
 }
 
+func TestLBRPLeftOutOfTCP(t *testing.T) {
+	c64, _ := caseByID("c64")
+	tcp, _ := caseByID("tcp")
+	assert.Equal(t, allTargets, caseTargets(c64, allTargets))
+	assert.Equal(t, []string{"direct", "lb", "haproxy", "nginx"}, caseTargets(tcp, allTargets))
+	assert.Equal(t, []string{"haproxy", "nginx", "direct", "lb"}, caseTargets(tcp, rotate(allTargets, 3)), "rotated order kept")
+	assert.Empty(t, caseTargets(tcp, []string{"lb-rp"}))
+	assert.Equal(t, 5+4, cellCount([]benchCase{c64, tcp}, allTargets))
+	assert.Equal(t, 0, cellCount([]benchCase{tcp}, []string{"lb-rp"}))
+
+	cells := computeCells([]benchCase{c64, tcp}, []string{"lb", "lb-rp"}, []measurement{
+		{Round: 1, Case: "c64", Target: "lb", Requests: 10, ReqPerSec: 5},
+		{Round: 1, Case: "c64", Target: "lb-rp", Requests: 8, ReqPerSec: 4},
+		{Round: 1, Case: "tcp", Target: "lb", Requests: 12, ReqPerSec: 6},
+	})
+	var names []string
+	for _, c := range cells {
+		names = append(names, c.Case+"/"+c.Target)
+	}
+	assert.Equal(t, []string{"c64/lb", "c64/lb-rp", "tcp/lb"}, names, "no tcp/lb-rp row")
+}
+
 func TestComputeCellsWithoutHAProxy(t *testing.T) {
 	c64, _ := caseByID("c64")
 	cells := computeCells([]benchCase{c64}, []string{"lb"}, []measurement{

@@ -1,10 +1,13 @@
-// Command peerbench measures, side by side on loopback, four HTTP targets:
-// direct (one bin/backend, no proxy), bin/lb, HAProxy and nginx, all three
-// proxies balancing the same three bin/backend processes with keep-alive to
-// them, plus their TCP modes (bin/lb "mode":"tcp", HAProxy mode tcp, nginx
-// stream). It is the second half of `make bench` (target bench-compare).
+// Command peerbench measures, side by side on loopback, five HTTP targets:
+// direct (one bin/backend, no proxy), bin/lb, lb-rp (a second bin/lb with
+// "forwarder": "reverseproxy", every request through httputil.ReverseProxy),
+// HAProxy and nginx, all four proxies balancing the same three bin/backend
+// processes with keep-alive to them, plus the TCP modes of bin/lb, HAProxy
+// and nginx (bin/lb "mode":"tcp", HAProxy mode tcp, nginx stream; lb-rp has
+// none). It is the second half of `make bench` (target bench-compare).
 //
-// Every round runs each case against every target, the target order rotated
+// Every round runs each case against every target that takes part in it
+// (all of them, but lb-rp not in tcp), the target order rotated
 // from round to round; the figures quoted are medians over rounds, the
 // comparisons medians of same-round ratios, and the spread across rounds is
 // reported as noise. Output: a table on stdout, progress on stderr,
@@ -104,7 +107,7 @@ func bench(ctx context.Context, o options, procs *procSet, stdout, stderr io.Wri
 	clk := clockTicks()
 	rep.Environment = collectEnvironment(t, nofile, clk)
 
-	est := time.Duration(o.Rounds*len(o.Cases)*len(o.Targets)) * (o.Duration + pause)
+	est := time.Duration(o.Rounds*cellCount(o.Cases, o.Targets)) * (o.Duration + pause)
 	fmt.Fprintf(stderr, "peerbench: %d round(s) × %d case(s) × %d target(s) × %s: about %s; starting processes (logs in %s)\n",
 		o.Rounds, len(o.Cases), len(o.Targets), o.Duration, est.Round(time.Second), procs.logDir)
 	l, err := startLab(ctx, o, t, plan, nofile, procs)
@@ -121,7 +124,7 @@ func bench(ctx context.Context, o options, procs *procSet, stdout, stderr io.Wri
 					return err
 				}
 			}
-			for _, tg := range order {
+			for _, tg := range caseTargets(c, order) {
 				if err := procs.alive(); err != nil {
 					return fmt.Errorf("round %d %s %s: %w", r, c.ID, tg, err)
 				}

@@ -37,8 +37,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.PortBase, "port-base", 18000, "first port of the range the run listens on (base+1 .. base+99)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: peerbench [flags]")
-		fmt.Fprintln(stderr, "Measures direct (one backend), bin/lb, HAProxy and nginx side by side on loopback,")
-		fmt.Fprintln(stderr, "in front of the same three bin/backend processes. Needs haproxy, nginx (stream module) and wrk.")
+		fmt.Fprintln(stderr, "Measures direct (one backend), bin/lb, lb-rp (bin/lb with \"forwarder\": \"reverseproxy\"; HTTP cases only),")
+		fmt.Fprintln(stderr, "HAProxy and nginx side by side on loopback, in front of the same three bin/backend processes.")
+		fmt.Fprintln(stderr, "Needs haproxy, nginx (stream module) and wrk.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +67,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Targets, err = parseList(targets, allTargets, "target"); err != nil {
 		return o, fmt.Errorf("--targets: %w", err)
+	}
+	if cellCount(o.Cases, o.Targets) == 0 {
+		return o, fmt.Errorf("--targets %s --cases %s: nothing to measure (lb-rp has no TCP mode and is left out of tcp)",
+			strings.Join(o.Targets, ","), strings.Join(caseIDs(o.Cases), ","))
 	}
 	return o, nil
 }

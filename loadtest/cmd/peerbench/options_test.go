@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseList(t *testing.T) {
-	valid := []string{"direct", "lb", "haproxy", "nginx"}
+	valid := []string{"direct", "lb", "lb-rp", "haproxy", "nginx"}
 	tests := []struct {
 		name, in string
 		want     []string
@@ -18,10 +18,10 @@ func TestParseList(t *testing.T) {
 	}{
 		{"empty means all", "", valid, ""},
 		{"blank means all", "  ", valid, ""},
-		{"canonical order", "nginx,lb", []string{"lb", "nginx"}, ""},
+		{"canonical order", "nginx,lb-rp,lb", []string{"lb", "lb-rp", "nginx"}, ""},
 		{"repeats and spaces", " lb , lb,haproxy,", []string{"lb", "haproxy"}, ""},
-		{"unknown lists the valid ones", "lb,envoy", nil, `unknown target "envoy"; valid targets: direct, lb, haproxy, nginx`},
-		{"only commas", ",,", nil, "no target named; valid targets: direct, lb, haproxy, nginx"},
+		{"unknown lists the valid ones", "lb,envoy", nil, `unknown target "envoy"; valid targets: direct, lb, lb-rp, haproxy, nginx`},
+		{"only commas", ",,", nil, "no target named; valid targets: direct, lb, lb-rp, haproxy, nginx"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,7 +51,7 @@ func TestParseOptions(t *testing.T) {
 			assert.Equal(t, 5*time.Second, o.Duration)
 			assert.Equal(t, 18000, o.PortBase)
 			assert.Equal(t, caseIDs(allCases), caseIDs(o.Cases))
-			assert.Equal(t, allTargets, o.Targets)
+			assert.Equal(t, []string{"direct", "lb", "lb-rp", "haproxy", "nginx"}, o.Targets)
 		}},
 		{name: "filters", args: []string{"--cases", "tcp,c64", "--targets", "haproxy,lb", "--rounds", "1", "--duration", "2s"},
 			check: func(t *testing.T, o options) {
@@ -60,6 +60,16 @@ func TestParseOptions(t *testing.T) {
 				assert.Equal(t, 1, o.Rounds)
 				assert.Equal(t, 2*time.Second, o.Duration)
 			}},
+		{name: "lb-rp selected", args: []string{"--targets", "haproxy,lb-rp,lb", "--cases", "c64,tcp"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, []string{"lb", "lb-rp", "haproxy"}, o.Targets)
+			}},
+		{name: "lb-rp excluded", args: []string{"--targets", "direct,lb,haproxy,nginx"},
+			check: func(t *testing.T, o options) {
+				assert.NotContains(t, o.Targets, "lb-rp")
+			}},
+		{name: "lb-rp has no tcp", args: []string{"--targets", "lb-rp", "--cases", "tcp"},
+			err: "--targets lb-rp --cases tcp: nothing to measure (lb-rp has no TCP mode and is left out of tcp)"},
 		{name: "unknown case", args: []string{"--cases", "c65"},
 			err: `--cases: unknown case "c65"; valid cases: c64, c512, close, body64k, rate5000, rate7000, tcp`},
 		{name: "zero rounds", args: []string{"--rounds", "0"}, err: "--rounds 0: need at least 1"},

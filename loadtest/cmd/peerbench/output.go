@@ -159,7 +159,8 @@ last responses included); p50/p99/max: latency;
 p99 over direct: rate cases, p99 minus direct's p99 in the same round; CPU: the proxy's user+system
 seconds per 100k requests (nginx: master and workers); failed: socket errors and error statuses,
 total over all rounds; vs haproxy: req/s ÷ HAProxy's (rate cases: p99 − HAProxy's p99) and CPU per
-request ÷ HAProxy's, medians of same-round comparisons.`
+request ÷ HAProxy's, medians of same-round comparisons. lb-rp: bin/lb with "forwarder": "reverseproxy"
+(every request through httputil.ReverseProxy), otherwise lb's config; HTTP cases only.`
 
 // markdown renders latest.md: what was measured, the table, the notes and the noise.
 func markdown(r *report) string {

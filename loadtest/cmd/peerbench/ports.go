@@ -10,10 +10,12 @@ import (
 
 // portPlan is where everything of a run listens, all on 127.0.0.1, at fixed
 // offsets from --port-base (default 18000: backends 18001-18003, HTTP
-// proxies 18080-18082, TCP proxies 18090-18092, lb's TCP-mode admin 18099).
+// proxies 18080-18083 (lb, haproxy, nginx, lb-rp), TCP proxies 18090-18092,
+// lb's TCP-mode admin 18099).
 type portPlan struct {
 	Backends    [3]int
 	LBHTTP      int
+	LBRPHTTP    int // the second bin/lb, "forwarder": "reverseproxy"
 	HAProxyHTTP int
 	NginxHTTP   int
 	LBTCP       int
@@ -27,6 +29,7 @@ func planPorts(base int) portPlan {
 	return portPlan{
 		Backends:    [3]int{base + 1, base + 2, base + 3},
 		LBHTTP:      base + 80,
+		LBRPHTTP:    base + 83,
 		HAProxyHTTP: base + 81,
 		NginxHTTP:   base + 82,
 		LBTCP:       base + 90,
@@ -57,6 +60,10 @@ func (p portPlan) needed(targets []string, http, tcp bool) []namedPort {
 			}
 			if tcp {
 				out = append(out, namedPort{p.LBTCP, "lb tcp"}, namedPort{p.LBAdmin, "lb tcp admin"})
+			}
+		case targetLBRP:
+			if http {
+				out = append(out, namedPort{p.LBRPHTTP, "lb-rp http"})
 			}
 		case targetHAProxy:
 			// One HAProxy serves both; the HTTP frontend is always there.

@@ -12,8 +12,8 @@ import (
 func TestPlanPorts(t *testing.T) {
 	p := planPorts(18000)
 	assert.Equal(t, [3]int{18001, 18002, 18003}, p.Backends)
-	assert.Equal(t, []int{18080, 18081, 18082, 18090, 18091, 18092, 18099},
-		[]int{p.LBHTTP, p.HAProxyHTTP, p.NginxHTTP, p.LBTCP, p.HAProxyTCP, p.NginxTCP, p.LBAdmin})
+	assert.Equal(t, []int{18080, 18081, 18082, 18083, 18090, 18091, 18092, 18099},
+		[]int{p.LBHTTP, p.HAProxyHTTP, p.NginxHTTP, p.LBRPHTTP, p.LBTCP, p.HAProxyTCP, p.NginxTCP, p.LBAdmin})
 }
 
 func TestNeededPorts(t *testing.T) {
@@ -33,10 +33,11 @@ func TestNeededPorts(t *testing.T) {
 		want      []string
 	}{
 		{"direct only", []string{"direct"}, true, true, backends},
-		{"http cases", allTargets, true, false, append(backends, "lb http", "haproxy http", "nginx http")},
-		{"tcp only", []string{"lb", "nginx"}, false, true, append(backends, "lb tcp", "lb tcp admin", "nginx http", "nginx tcp")},
+		{"http cases", allTargets, true, false, append(backends, "lb http", "lb-rp http", "haproxy http", "nginx http")},
+		{"tcp only", []string{"lb", "lb-rp", "nginx"}, false, true, append(backends, "lb tcp", "lb tcp admin", "nginx http", "nginx tcp")},
+		{"lb-rp alone", []string{"lb-rp"}, true, true, append(backends, "lb-rp http")},
 		{"everything", allTargets, true, true, append(backends, "lb http", "lb tcp", "lb tcp admin",
-			"haproxy http", "haproxy tcp", "nginx http", "nginx tcp")},
+			"lb-rp http", "haproxy http", "haproxy tcp", "nginx http", "nginx tcp")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,5 +76,27 @@ func TestCheckPortsFree(t *testing.T) {
 				assert.EqualError(t, err, tc.err)
 			}
 		})
+	}
+}
+
+func TestLabURLs(t *testing.T) {
+	l := &lab{plan: planPorts(18000)}
+	tests := []struct {
+		target string
+		tcp    bool
+		want   string
+	}{
+		{"direct", false, "http://127.0.0.1:18001/bench"},
+		{"lb", false, "http://127.0.0.1:18080/bench"},
+		{"lb-rp", false, "http://127.0.0.1:18083/bench"},
+		{"haproxy", false, "http://127.0.0.1:18081/bench"},
+		{"nginx", false, "http://127.0.0.1:18082/bench"},
+		{"direct", true, "http://127.0.0.1:18001/bench"},
+		{"lb", true, "http://127.0.0.1:18090/bench"},
+		{"haproxy", true, "http://127.0.0.1:18091/bench"},
+		{"nginx", true, "http://127.0.0.1:18092/bench"},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, l.url(tc.target, tc.tcp), "%s tcp=%v", tc.target, tc.tcp)
 	}
 }

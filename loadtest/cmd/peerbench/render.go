@@ -13,6 +13,7 @@ type templateData struct {
 	HTTPPort     int    // the proxy's HTTP listener
 	TCPPort      int    // its TCP-mode listener; 0 leaves TCP mode out
 	AdminPort    int    // lb's admin listener in TCP mode
+	Forwarder    string // lb's "forwarder" key; empty leaves it out (lb's default, lean)
 	Backends     []int  // backend ports on 127.0.0.1
 	Prefix       string // nginx: absolute directory for pid, logs and temp files
 	Root         bool   // nginx: running as root (adds "user root;")

@@ -97,18 +97,31 @@ func TestRenderNginx(t *testing.T) {
 
 func TestRenderLBConfigs(t *testing.T) {
 	d := templateData{HTTPPort: 18080, TCPPort: 18090, AdminPort: 18099, Backends: []int{18001, 18002, 18003}}
+	lbWant := map[string]any{"proxy_host": "127.0.0.1", "proxy_port": 18080.0, "algorithm": "round_robin",
+		"health_check_interval": 2.0, "health_check_timeout": 1.0, "max_connections": 10000.0,
+		"connection_timeout": 5.0, "request_timeout": 30.0, "enable_logging": false, "enable_metrics": true,
+		"forwarder": nil}
+	// lb-rp: lb's config on its own port, plus the forwarder.
+	rpWant := map[string]any{}
+	for k, v := range lbWant {
+		rpWant[k] = v
+	}
+	rpWant["proxy_port"], rpWant["forwarder"] = 18083.0, "reverseproxy"
 	tests := []struct {
-		file string
-		want map[string]any
+		name, file string
+		port       int
+		forwarder  string
+		want       map[string]any
 	}{
-		{"lb.json", map[string]any{"proxy_host": "127.0.0.1", "proxy_port": 18080.0, "algorithm": "round_robin",
-			"health_check_interval": 2.0, "health_check_timeout": 1.0, "max_connections": 10000.0,
-			"connection_timeout": 5.0, "request_timeout": 30.0, "enable_logging": false, "enable_metrics": true}},
-		{"lb-tcp.json", map[string]any{"mode": "tcp", "proxy_port": 18090.0, "admin_host": "127.0.0.1",
+		{"lb", "lb.json", 18080, "", lbWant},
+		{"lb-rp", "lb.json", 18083, "reverseproxy", rpWant},
+		{"lb-tcp", "lb-tcp.json", 18080, "", map[string]any{"mode": "tcp", "proxy_port": 18090.0, "admin_host": "127.0.0.1",
 			"admin_port": 18099.0, "idle_timeout": 60.0, "enable_logging": false}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
+			d := d
+			d.HTTPPort, d.Forwarder = tc.port, tc.forwarder
 			var cfg map[string]any
 			require.NoError(t, json.Unmarshal([]byte(renderPeer(t, tc.file, d)), &cfg))
 			for k, v := range tc.want {

@@ -66,7 +66,7 @@ func findTools(o options) (tools, error) {
 		return abs
 	}
 	t.Backend = binary("backend")
-	if has(o.Targets, targetLB) && (http || tcp) {
+	if (has(o.Targets, targetLB) && (http || tcp)) || (has(o.Targets, targetLBRP) && http) {
 		t.LB = binary("lb")
 	}
 	tool := func(name, pkg string) string {
@@ -179,26 +179,31 @@ func startLab(ctx context.Context, o options, t tools, plan portPlan, nofile uin
 		}
 	}
 
-	if t.LB != "" && needHTTP {
+	// lb and lb-rp: the same bin/lb and template, lb-rp with every request
+	// through httputil.ReverseProxy.
+	for _, v := range []struct{ target, forwarder string }{{targetLB, ""}, {targetLBRP, "reverseproxy"}} {
+		if t.LB == "" || !needHTTP || !has(o.Targets, v.target) {
+			continue
+		}
 		d := data
-		d.HTTPPort = plan.LBHTTP
-		cfg := filepath.Join(scratch, "lb.json")
+		d.HTTPPort, d.Forwarder = l.httpPort(v.target), v.forwarder
+		cfg := filepath.Join(scratch, v.target+".json")
 		if err := renderFile(tmpl("lb.json"), cfg, d); err != nil {
 			return nil, err
 		}
-		if err := runCheck(ctx, "lb", t.LB, "--config", cfg, "--check"); err != nil {
+		if err := runCheck(ctx, v.target, t.LB, "--config", cfg, "--check"); err != nil {
 			return nil, err
 		}
-		p, err := procs.start("lb", t.LB, "--config", cfg)
+		p, err := procs.start(v.target, t.LB, "--config", cfg)
 		if err != nil {
 			return nil, err
 		}
-		if err := waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/__health__", plan.LBHTTP), startTimeout); err != nil {
+		if err := waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/__health__", d.HTTPPort), startTimeout); err != nil {
 			return nil, err
 		}
-		l.http[targetLB] = p
+		l.http[v.target] = p
 	}
-	if t.LB != "" && needTCP {
+	if t.LB != "" && needTCP && has(o.Targets, targetLB) {
 		d := data
 		d.TCPPort, d.AdminPort = plan.LBTCP, plan.LBAdmin
 		cfg := filepath.Join(scratch, "lb-tcp.json")
@@ -294,21 +299,34 @@ func (l *lab) proc(target string, tcp bool) *proc {
 // url returns the URL that the load goes to for target.
 func (l *lab) url(target string, tcp bool) string {
 	port := l.plan.Backends[0]
-	switch {
-	case target == targetLB && tcp:
-		port = l.plan.LBTCP
-	case target == targetLB:
-		port = l.plan.LBHTTP
-	case target == targetHAProxy && tcp:
-		port = l.plan.HAProxyTCP
-	case target == targetHAProxy:
-		port = l.plan.HAProxyHTTP
-	case target == targetNginx && tcp:
-		port = l.plan.NginxTCP
-	case target == targetNginx:
-		port = l.plan.NginxHTTP
+	if tcp {
+		switch target {
+		case targetLB:
+			port = l.plan.LBTCP
+		case targetHAProxy:
+			port = l.plan.HAProxyTCP
+		case targetNginx:
+			port = l.plan.NginxTCP
+		}
+	} else if p := l.httpPort(target); p != 0 {
+		port = p
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d/bench", port)
+}
+
+// httpPort returns the HTTP listener of a proxy target (0 for direct).
+func (l *lab) httpPort(target string) int {
+	switch target {
+	case targetLB:
+		return l.plan.LBHTTP
+	case targetLBRP:
+		return l.plan.LBRPHTTP
+	case targetHAProxy:
+		return l.plan.HAProxyHTTP
+	case targetNginx:
+		return l.plan.NginxHTTP
+	}
+	return 0
 }
 
 // setResponseSize sets every backend's response size at run time
