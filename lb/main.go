@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -27,7 +28,19 @@ import (
 var version = "dev"
 
 func main() {
+	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// defaultGOGC is the GC target lb runs with unless GOGC is set: a proxy's
+// live heap is small and its garbage is per-request, so collecting at 5x the
+// live heap instead of 2x spends less CPU at the cost of a few MB.
+const defaultGOGC = 400
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
 }
 
 // run is main without the exit, for tests. Exit codes: 0 ok, 1 runtime

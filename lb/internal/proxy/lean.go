@@ -158,16 +158,20 @@ func (e errRequestBody) Unwrap() error { return e.err }
 // for the retry logic, as ReverseProxy's ErrorHandler would set it, and the
 // return value is errAbort when the client connection must be aborted.
 func (p *Proxy) leanForward(cp *connPool, rec *recorder, r *http.Request) error {
-	now := time.Now()
-	c, reused, err := cp.get(r.Context(), now)
+	ctx := r.Context()
+	c, reused, err := cp.get(ctx, time.Now())
 	if err != nil {
 		rec.err = err
 		return nil
 	}
+	// One watch per connection covers the whole exchange: a client that goes
+	// away unblocks whatever read or write is waiting on the backend.
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
 	resp, err := p.roundTrip(cp, c, r)
 	if err != nil && reused && retryOnFresh(r, err) {
 		// The backend closed the idle connection just as it was reused: send
 		// the request again on a new connection, as http.Transport does.
+		stop()
 		c.Close()
 		if r.GetBody != nil {
 			if r.Body, err = r.GetBody(); err != nil {
@@ -175,19 +179,20 @@ func (p *Proxy) leanForward(cp *connPool, rec *recorder, r *http.Request) error 
 				return nil
 			}
 		}
-		c, _, err = cp.dial(r.Context())
-		if err != nil {
+		if c, _, err = cp.dial(ctx); err != nil {
 			rec.err = err
 			return nil
 		}
+		stop = context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
 		resp, err = p.roundTrip(cp, c, r)
 	}
 	if err != nil {
+		stop()
 		c.Close()
 		rec.err = err
 		return nil
 	}
-	return p.copyResponse(cp, c, rec, r, resp)
+	return p.copyResponse(cp, c, rec, r, resp, stop)
 }
 
 // retryOnFresh reports whether a failure on a reused connection is the
@@ -209,8 +214,6 @@ var errNoResponse = errors.New("backend closed the connection before responding"
 // roundTrip writes r on c and reads the response headers.
 func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.Response, error) {
 	ctx := r.Context()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
-	defer stop()
 	if err := p.writeRequest(c.bw, r, cp.addr); err != nil {
 		return nil, err
 	}
@@ -243,7 +246,9 @@ func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.
 			}
 			continue // informational (e.g. 103 Early Hints): not forwarded
 		}
-		if cp.cfg.ResponseHeaderTimeout > 0 {
+		if cp.cfg.ResponseHeaderTimeout > 0 && (resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength) {
+			// More of the body is to be read: it may take longer than the
+			// header timeout. (A body already buffered needs no more reads.)
 			c.SetReadDeadline(time.Time{})
 		}
 		if ctx.Err() != nil {
@@ -257,7 +262,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // copyResponse sends resp to the client and puts c back in the pool when
 // the body was read to its end and the backend keeps the connection open.
-func (p *Proxy) copyResponse(cp *connPool, c *backendConn, rec *recorder, r *http.Request, resp *http.Response) error {
+// stop ends the watch on the client's context that leanForward set up.
+func (p *Proxy) copyResponse(cp *connPool, c *backendConn, rec *recorder, r *http.Request, resp *http.Response, stop func() bool) error {
 	dst := rec.Header()
 	for k, vv := range resp.Header {
 		if !hopByHop(k) {
@@ -283,7 +289,6 @@ func (p *Proxy) copyResponse(cp *connPool, c *backendConn, rec *recorder, r *htt
 	rec.WriteHeader(resp.StatusCode)
 
 	stream := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
-	stop := context.AfterFunc(r.Context(), func() { c.SetDeadline(aLongTimeAgo) })
 	bufp := p.buffers.Get()
 	werr, rerr := copyBody(rec, resp.Body, bufp, stream)
 	p.buffers.Put(bufp)
@@ -299,7 +304,9 @@ func (p *Proxy) copyResponse(cp *connPool, c *backendConn, rec *recorder, r *htt
 	for k, vv := range resp.Trailer {
 		dst[http.TrailerPrefix+k] = vv
 	}
-	if resp.Close || r.Close {
+	// The client's Connection: close is hop-by-hop: it ends the client's
+	// connection, not this one, which stays for the next request.
+	if resp.Close {
 		c.Close()
 	} else {
 		cp.put(c, time.Now())
