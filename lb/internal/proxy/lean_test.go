@@ -1,0 +1,325 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lblab/lblab/lb/internal/metrics"
+	"github.com/lblab/lblab/lb/internal/pool"
+)
+
+// rawBackend is a TCP server on 127.0.0.1 that reads one HTTP request at a
+// time and answers with what serve returns, so tests control every byte and
+// can see every connection.
+type rawBackend struct {
+	ln    net.Listener
+	conns atomic.Int64
+	mu    sync.Mutex
+	reqs  []*http.Request
+}
+
+// serve gets the request (body already read) and returns the raw response
+// bytes and whether to close the connection afterwards.
+func newRawBackend(t *testing.T, serve func(r *http.Request, n int) (string, bool)) *rawBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	rb := &rawBackend{ln: ln}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			rb.conns.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(strings.NewReader(string(body)))
+					rb.mu.Lock()
+					rb.reqs = append(rb.reqs, r)
+					n := len(rb.reqs)
+					rb.mu.Unlock()
+					out, closeAfter := serve(r, n)
+					if _, err := io.WriteString(c, out); err != nil || closeAfter {
+						return
+					}
+				}
+			})
+		}
+	})
+	return rb
+}
+
+func (rb *rawBackend) addr() string { return rb.ln.Addr().String() }
+
+func (rb *rawBackend) request(i int) *http.Request {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	return rb.reqs[i]
+}
+
+// leanProxy serves a Proxy (lean forwarder) in front of addrs.
+func leanProxy(t *testing.T, cfg Config, addrs ...string) *httptest.Server {
+	t.Helper()
+	var bs []*pool.Backend
+	for _, a := range addrs {
+		bs = append(bs, pool.NewBackend("", a, 1))
+	}
+	cfg.Pool = pool.New(pool.Options{}, bs...)
+	cfg.Metrics = metrics.New(cfg.Pool)
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = "round_robin"
+	}
+	if cfg.RetryBodyLimit == 0 {
+		cfg.RetryBodyLimit = 1 << 20
+	}
+	p, err := New(cfg)
+	require.NoError(t, err)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	t.Cleanup(p.CloseIdleConnections)
+	return srv
+}
+
+func ok(body string) string {
+	return "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+func TestLeanReusesBackendConnections(t *testing.T) {
+	tests := []struct {
+		name      string
+		clientHdr map[string]string
+		wantConns int64
+	}{
+		{"keep-alive client", nil, 1},
+		// The client's Connection: close is hop-by-hop: the backend connection stays.
+		{"client sends Connection: close", map[string]string{"Connection": "close"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return ok("hi"), false })
+			srv := leanProxy(t, Config{}, rb.addr())
+			for range 5 {
+				req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
+				for k, v := range tt.clientHdr {
+					req.Header.Set(k, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, "hi", string(body))
+			}
+			assert.Equal(t, tt.wantConns, rb.conns.Load())
+			assert.Empty(t, rb.request(4).Header.Get("Connection"), "Connection is not forwarded")
+		})
+	}
+}
+
+func TestLeanRetriesAStaleIdleConnection(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		body   string
+	}{
+		{"GET", "GET", ""},
+		{"POST with a buffered body", "POST", "payload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The backend answers, then closes the connection without saying
+			// so: the proxy's pooled connection is dead when it is reused.
+			rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok("n" + strconv.Itoa(n)), true })
+			srv := leanProxy(t, Config{}, rb.addr())
+			for i := 1; i <= 3; i++ {
+				var body io.Reader
+				if tt.body != "" {
+					body = strings.NewReader(tt.body)
+				}
+				req, _ := http.NewRequest(tt.method, srv.URL+"/", body)
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, 200, resp.StatusCode, "request %d", i)
+				assert.Equal(t, "n"+strconv.Itoa(i), string(got))
+			}
+			for i := range 3 {
+				b, _ := io.ReadAll(rb.request(i).Body)
+				assert.Equal(t, tt.body, string(b), "request %d reached the backend whole, once", i)
+			}
+		})
+	}
+}
+
+func TestLeanRequestHeaders(t *testing.T) {
+	rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nX-Reply: r\r\n\r\nok", false
+	})
+	srv := leanProxy(t, Config{}, rb.addr())
+	req, _ := http.NewRequest("GET", srv.URL+"/p/a%20th?q=1&r=2", nil)
+	req.Host = "site.test"
+	req.Header.Set("Connection", "X-Hop")
+	req.Header.Set("X-Hop", "dropped")
+	req.Header.Set("Proxy-Authorization", "dropped")
+	req.Header.Set("X-Forwarded-For", "6.6.6.6") // an untrusted peer's claim is replaced
+	req.Header.Set("Te", "trailers, deflate")
+	req.Header.Add("X-Multi", "1")
+	req.Header.Add("X-Multi", "2")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+
+	got := rb.request(0)
+	assert.Equal(t, "/p/a%20th?q=1&r=2", got.RequestURI)
+	assert.Equal(t, "site.test", got.Host)
+	assert.Empty(t, got.Header.Get("X-Hop"))
+	assert.Empty(t, got.Header.Get("Proxy-Authorization"))
+	assert.Equal(t, "127.0.0.1", got.Header.Get("X-Forwarded-For"))
+	assert.Equal(t, "site.test", got.Header.Get("X-Forwarded-Host"))
+	assert.Equal(t, "http", got.Header.Get("X-Forwarded-Proto"))
+	assert.Equal(t, "trailers", got.Header.Get("Te"))
+	assert.Equal(t, []string{"1", "2"}, got.Header.Values("X-Multi"))
+
+	assert.Equal(t, "r", resp.Header.Get("X-Reply"))
+	assert.Empty(t, resp.Header.Get("X-Secret"), "headers named in the backend's Connection are dropped")
+	assert.Empty(t, resp.Header.Get("Keep-Alive"))
+}
+
+func TestLeanResponses(t *testing.T) {
+	tests := []struct {
+		name     string
+		method   string
+		raw      string
+		wantCode int
+		wantBody string
+		wantTrl  string
+	}{
+		{"chunked with trailer", "GET", "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n", 200, "abcde", "5"},
+		{"HEAD has no body", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 200, "", ""},
+		{"103 Early Hints then 204", "GET", "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 204, "", ""},
+		{"HTTP/1.0 body until close", "GET", "HTTP/1.0 200 OK\r\n\r\nall of it", 200, "all of it", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			closeAfter := strings.HasPrefix(tt.raw, "HTTP/1.0")
+			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.raw, closeAfter })
+			srv := leanProxy(t, Config{}, rb.addr())
+			for range 2 { // the second request checks the connection was left clean
+				req, _ := http.NewRequest(tt.method, srv.URL+"/", nil)
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				body, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.Equal(t, tt.wantCode, resp.StatusCode)
+				assert.Equal(t, tt.wantBody, string(body))
+				assert.Equal(t, tt.wantTrl, resp.Trailer.Get("X-Sum"))
+			}
+		})
+	}
+}
+
+func TestLeanCutOffBodyAbortsTheClient(t *testing.T) {
+	// Content-Length promises more than the backend sends before it closes.
+	tests := []struct{ name, sent string }{
+		{"cut before the headers were flushed", "short"},
+		{"cut after the headers went out", strings.Repeat("x", 64<<10)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
+				return "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + tt.sent, true
+			})
+			srv := leanProxy(t, Config{}, rb.addr())
+			resp, err := http.Get(srv.URL + "/")
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the client sees the truncation")
+			}
+			require.Error(t, err, "a truncated response never looks complete")
+		})
+	}
+}
+
+func TestLeanBackendTimeoutAndClientGone(t *testing.T) {
+	hang := make(chan struct{})
+	rb := newRawBackend(t, func(*http.Request, int) (string, bool) { <-hang; return "", true })
+	t.Cleanup(func() { close(hang) }) // runs before the backend's cleanup waits for its goroutines
+	srv := leanProxy(t, Config{Conn: ConnPoolConfig{DialTimeout: time.Second, ResponseHeaderTimeout: 200 * time.Millisecond, MaxIdle: 8}}, rb.addr())
+
+	t0 := time.Now()
+	resp, err := http.Get(srv.URL + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
+	assert.Less(t, time.Since(t0), 5*time.Second)
+
+	// A client that gives up frees the proxy's goroutine long before the
+	// response-header timeout would.
+	srv2 := leanProxy(t, Config{Conn: ConnPoolConfig{DialTimeout: time.Second, ResponseHeaderTimeout: time.Hour, MaxIdle: 8}}, rb.addr())
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	_, err = client.Get(srv2.URL + "/")
+	require.Error(t, err)
+	srv2.Close() // waits for the handler: hangs if the proxy still waits on the backend
+}
+
+func TestLeanFallsBackToReverseProxy(t *testing.T) {
+	tests := []struct {
+		name string
+		req  func(url string) *http.Request
+		want bool
+	}{
+		{"plain GET", func(u string) *http.Request { r, _ := http.NewRequest("GET", u, nil); return r }, true},
+		{"POST with length", func(u string) *http.Request { r, _ := http.NewRequest("POST", u, strings.NewReader("x")); return r }, true},
+		{"chunked upload", func(u string) *http.Request {
+			r, _ := http.NewRequest("POST", u, io.MultiReader(strings.NewReader("x")))
+			r.ContentLength = -1
+			return r
+		}, false},
+		{"upgrade", func(u string) *http.Request {
+			r, _ := http.NewRequest("GET", u, nil)
+			r.Header.Set("Upgrade", "websocket")
+			return r
+		}, false},
+		{"expect", func(u string) *http.Request {
+			r, _ := http.NewRequest("PUT", u, strings.NewReader("x"))
+			r.Header.Set("Expect", "100-continue")
+			return r
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got bool
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = leanOK(r) }))
+			defer srv.Close()
+			resp, err := http.DefaultClient.Do(tt.req(srv.URL))
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
