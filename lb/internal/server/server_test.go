@@ -149,48 +149,55 @@ func TestWeightedRoundRobinShares(t *testing.T) {
 	assert.Equal(t, map[string]int{"a": 150, "b": 50}, counts)
 }
 
+// TestPassThrough runs with both forwarders: the lean one and plain
+// httputil.ReverseProxy must forward the same bytes and headers.
 func TestPassThrough(t *testing.T) {
-	var gotHost, gotXFF, gotCustom string
-	echo := newBackend(t, "echo", func(w http.ResponseWriter, r *http.Request) {
-		gotHost, gotXFF, gotCustom = r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Custom")
-		w.Header().Set("X-Reply", "yes")
-		w.Header().Add("Set-Cookie", "a=1")
-		w.Header().Add("Set-Cookie", "b=2")
-		in, _ := io.ReadAll(r.Body) // HTTP/1: read the body before writing
-		w.WriteHeader(http.StatusCreated)
-		w.Write(in)
-	})
-	_, url, access := startLB(t, "", echo)
+	for _, fw := range []string{"lean", "reverseproxy"} {
+		t.Run(fw, func(t *testing.T) {
+			var gotHost, gotXFF, gotCustom string
+			echo := newBackend(t, "echo", func(w http.ResponseWriter, r *http.Request) {
+				gotHost, gotXFF, gotCustom = r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Custom")
+				w.Header().Set("X-Reply", "yes")
+				w.Header().Add("Set-Cookie", "a=1")
+				w.Header().Add("Set-Cookie", "b=2")
+				in, _ := io.ReadAll(r.Body) // HTTP/1: read the body before writing
+				w.WriteHeader(http.StatusCreated)
+				w.Write(in)
+			})
+			_, url, access := startLB(t, `, "forwarder": "`+fw+`"`, echo)
 
-	body := make([]byte, 3<<20) // larger than retry_body_limit: streamed through
-	rand.Read(body)
-	for _, size := range []int{0, 1, 64 << 10, len(body)} {
-		t.Run(fmt.Sprintf("POST %d bytes", size), func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, url+"/echo?q=1", bytes.NewReader(body[:size]))
-			req.Host = "example.test"
-			req.Header.Set("X-Custom", "kept")
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			got, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			assert.Equal(t, http.StatusCreated, resp.StatusCode)
-			assert.True(t, bytes.Equal(body[:size], got), "body byte-exact")
-			assert.Equal(t, "yes", resp.Header.Get("X-Reply"))
-			assert.Equal(t, []string{"a=1", "b=2"}, resp.Header.Values("Set-Cookie"))
-			assert.Equal(t, "example.test", gotHost)
-			assert.Equal(t, "127.0.0.1", gotXFF)
-			assert.Equal(t, "kept", gotCustom)
+			body := make([]byte, 3<<20) // larger than retry_body_limit: streamed through
+			rand.Read(body)
+			for _, size := range []int{0, 1, 64 << 10, len(body)} {
+				t.Run(fmt.Sprintf("POST %d bytes", size), func(t *testing.T) {
+					req, _ := http.NewRequest(http.MethodPost, url+"/echo?q=1", bytes.NewReader(body[:size]))
+					req.Host = "example.test"
+					req.Header.Set("X-Custom", "kept")
+					resp, err := http.DefaultClient.Do(req)
+					require.NoError(t, err)
+					defer resp.Body.Close()
+					got, err := io.ReadAll(resp.Body)
+					require.NoError(t, err)
+					assert.Equal(t, http.StatusCreated, resp.StatusCode)
+					assert.True(t, bytes.Equal(body[:size], got), "body byte-exact")
+					assert.Equal(t, "yes", resp.Header.Get("X-Reply"))
+					assert.Equal(t, []string{"a=1", "b=2"}, resp.Header.Values("Set-Cookie"))
+					assert.Equal(t, "example.test", gotHost)
+					assert.Equal(t, "127.0.0.1", gotXFF)
+					assert.Equal(t, "kept", gotCustom)
+				})
+			}
+			var line map[string]any
+			first, _, _ := strings.Cut(access.String(), "\n")
+			require.NoError(t, json.Unmarshal([]byte(first), &line))
+			for _, k := range []string{"time", "client", "method", "path", "status", "backend", "duration_ms", "bytes", "retries"} {
+				assert.Contains(t, line, k)
+			}
+			assert.Equal(t, "POST", line["method"])
+			assert.Equal(t, strings.TrimPrefix(echo.URL, "http://"), line["backend"])
+
 		})
 	}
-	var line map[string]any
-	first, _, _ := strings.Cut(access.String(), "\n")
-	require.NoError(t, json.Unmarshal([]byte(first), &line))
-	for _, k := range []string{"time", "client", "method", "path", "status", "backend", "duration_ms", "bytes", "retries"} {
-		assert.Contains(t, line, k)
-	}
-	assert.Equal(t, "POST", line["method"])
-	assert.Equal(t, strings.TrimPrefix(echo.URL, "http://"), line["backend"])
 }
 
 func TestStreamingFlushesEachChunk(t *testing.T) {
