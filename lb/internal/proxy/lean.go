@@ -91,21 +91,26 @@ func newConnPool(addr string, cfg ConnPoolConfig) *connPool {
 	return &connPool{addr: addr, cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}}
 }
 
-// get returns an idle connection (reused=true) or dials a new one.
-func (cp *connPool) get(ctx context.Context, now time.Time) (c *backendConn, reused bool, err error) {
-	cp.mu.Lock()
-	for n := len(cp.idle); n > 0; n = len(cp.idle) {
+// get returns an idle connection (reused=true) or dials a new one. With
+// check set, an idle connection is first checked to be still open (see
+// alive): for requests whose body cannot be replayed on a fresh connection.
+func (cp *connPool) get(ctx context.Context, now time.Time, check bool) (c *backendConn, reused bool, err error) {
+	for {
+		cp.mu.Lock()
+		n := len(cp.idle)
+		if n == 0 {
+			cp.mu.Unlock()
+			return cp.dial(ctx)
+		}
 		c = cp.idle[n-1]
 		cp.idle[n-1] = nil
 		cp.idle = cp.idle[:n-1]
-		if now.Sub(c.idleAt) < cp.cfg.IdleTimeout {
-			cp.mu.Unlock()
+		cp.mu.Unlock()
+		if now.Sub(c.idleAt) < cp.cfg.IdleTimeout && (!check || (c.br.Buffered() == 0 && alive(c.Conn))) {
 			return c, true, nil
 		}
 		c.Close()
 	}
-	cp.mu.Unlock()
-	return cp.dial(ctx)
 }
 
 func (cp *connPool) dial(ctx context.Context) (*backendConn, bool, error) {
@@ -159,7 +164,8 @@ func (e errRequestBody) Unwrap() error { return e.err }
 // return value is errAbort when the client connection must be aborted.
 func (p *Proxy) leanForward(cp *connPool, rec *recorder, r *http.Request) error {
 	ctx := r.Context()
-	c, reused, err := cp.get(ctx, time.Now())
+	spent := r.Body != nil && r.Body != http.NoBody && r.GetBody == nil
+	c, reused, err := cp.get(ctx, time.Now(), spent)
 	if err != nil {
 		rec.err = err
 		return nil

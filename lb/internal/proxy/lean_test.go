@@ -323,3 +323,23 @@ func TestLeanFallsBackToReverseProxy(t *testing.T) {
 		})
 	}
 }
+
+func TestLeanChecksIdleConnectionBeforeAStreamedBody(t *testing.T) {
+	// The body is larger than retry_body_limit, so it is streamed and cannot
+	// be sent twice: the pool must not hand out a connection the backend has
+	// already closed.
+	rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok("n" + strconv.Itoa(n)), true })
+	srv := leanProxy(t, Config{RetryBodyLimit: 16}, rb.addr())
+	payload := strings.Repeat("p", 1000)
+	for i := 1; i <= 3; i++ {
+		resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader(payload))
+		require.NoError(t, err)
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, "request %d", i)
+		assert.Equal(t, "n"+strconv.Itoa(i), string(got))
+		b, _ := io.ReadAll(rb.request(i - 1).Body)
+		assert.Len(t, b, len(payload))
+	}
+	assert.Equal(t, int64(3), rb.conns.Load(), "a fresh connection for each request")
+}
