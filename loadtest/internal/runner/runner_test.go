@@ -46,6 +46,12 @@ type fakeContainer struct {
 
 const detectDelay = 300 * time.Millisecond
 
+// startupDelay is how long a started container takes before it answers. It
+// also keeps a request stamped just before a start (and handled a little
+// late on a busy machine) from reaching the restarted backend and counting
+// in the phase before it.
+const startupDelay = 60 * time.Millisecond
+
 func newFakeLab(n int) *fakeLab {
 	l := &fakeLab{}
 	for i := 1; i <= n; i++ {
@@ -162,7 +168,8 @@ func (l *fakeLab) Restore(context.Context) error {
 
 // balancer returns a fake balancer in front of the lab: round robin over the
 // containers; one taken out still gets requests (which fail with 502, no
-// X-Backend) until detectDelay has passed.
+// X-Backend) until detectDelay has passed; one started gets requests once
+// startupDelay has passed.
 func (l *fakeLab) balancer(t *testing.T) *httptest.Server {
 	var mu sync.Mutex
 	next := 0
@@ -174,7 +181,8 @@ func (l *fakeLab) balancer(t *testing.T) *httptest.Server {
 			c := l.cs[next%len(l.cs)]
 			next++
 			mu.Unlock()
-			if c.State == "running" || time.Since(c.since) < detectDelay {
+			ready := c.State == "running" && time.Since(c.since) >= startupDelay
+			if ready || (c.State != "running" && time.Since(c.since) < detectDelay) {
 				pick = c
 				break
 			}
