@@ -84,10 +84,8 @@ type backendConn struct {
 	idleAt time.Time
 }
 
+// newConnPool returns an empty pool; cfg has its defaults set (see New).
 func newConnPool(addr string, cfg ConnPoolConfig) *connPool {
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 90 * time.Second
-	}
 	return &connPool{addr: addr, cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}}
 }
 
@@ -151,19 +149,13 @@ func (cp *connPool) close() {
 // client: the client connection must be aborted so the client sees it.
 var errAbort = errors.New("response body cut off")
 
-// errRequestBody wraps a failure to read the client's request body: the
-// client's fault, not the backend's.
-type errRequestBody struct{ err error }
-
-func (e errRequestBody) Error() string { return "reading request body: " + e.err.Error() }
-func (e errRequestBody) Unwrap() error { return e.err }
-
 // leanForward sends r to b over cp and copies the response to rec. It
 // returns nil when the response reached the client; otherwise rec.err is set
 // for the retry logic, as ReverseProxy's ErrorHandler would set it, and the
 // return value is errAbort when the client connection must be aborted.
 func (p *Proxy) leanForward(cp *connPool, rec *recorder, r *http.Request) error {
 	ctx := r.Context()
+	// spent: the body streams from the client and cannot be sent twice.
 	spent := r.Body != nil && r.Body != http.NoBody && r.GetBody == nil
 	c, reused, err := cp.get(ctx, time.Now(), spent)
 	if err != nil {
@@ -172,9 +164,12 @@ func (p *Proxy) leanForward(cp *connPool, rec *recorder, r *http.Request) error 
 	}
 	// One watch per connection covers the whole exchange: a client that goes
 	// away unblocks whatever read or write is waiting on the backend.
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+	watch := func(c *backendConn) func() bool {
+		return context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+	}
+	stop := watch(c)
 	resp, err := p.roundTrip(cp, c, r)
-	if err != nil && reused && retryOnFresh(r, err) {
+	if err != nil && reused && !spent && ctx.Err() == nil && errors.Is(err, errNoResponse) {
 		// The backend closed the idle connection just as it was reused: send
 		// the request again on a new connection, as http.Transport does.
 		stop()
@@ -189,7 +184,7 @@ func (p *Proxy) leanForward(cp *connPool, rec *recorder, r *http.Request) error 
 			rec.err = err
 			return nil
 		}
-		stop = context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+		stop = watch(c)
 		resp, err = p.roundTrip(cp, c, r)
 	}
 	if err != nil {
@@ -201,20 +196,9 @@ func (p *Proxy) leanForward(cp *connPool, rec *recorder, r *http.Request) error 
 	return p.copyResponse(cp, c, rec, r, resp, stop)
 }
 
-// retryOnFresh reports whether a failure on a reused connection is the
-// backend having closed it while idle, so that the request never reached it.
-func retryOnFresh(r *http.Request, err error) bool {
-	var rb errRequestBody
-	if errors.As(err, &rb) || r.Context().Err() != nil {
-		return false
-	}
-	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
-		return false // the body is spent
-	}
-	return errors.Is(err, errNoResponse)
-}
-
-// errNoResponse marks a connection that ended before any byte of a response.
+// errNoResponse marks a connection that ended before any byte of a response:
+// on a reused connection, the backend closed it while it sat idle, so the
+// request never reached it and is sent again on a new connection.
 var errNoResponse = errors.New("backend closed the connection before responding")
 
 // roundTrip writes r on c and reads the response headers.
@@ -234,7 +218,7 @@ func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
+			if classify(err, false) == failReset || errors.Is(err, net.ErrClosed) {
 				return nil, fmt.Errorf("%w: %w", errNoResponse, err)
 			}
 			return nil, err
@@ -256,9 +240,6 @@ func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.
 			// More of the body is to be read: it may take longer than the
 			// header timeout. (A body already buffered needs no more reads.)
 			c.SetReadDeadline(time.Time{})
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
 		}
 		return resp, nil
 	}
@@ -362,15 +343,9 @@ func (p *Proxy) writeRequest(bw *bufio.Writer, r *http.Request, addr string) err
 	bw.WriteString(host)
 	bw.WriteString("\r\n")
 
-	var connTokens []string
-	if conn, ok := r.Header["Connection"]; ok {
-		connTokens = conn
-	}
+	connTokens := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if hopByHop(k) || forwardedHeader(k) || listedIn(connTokens, k) {
-			continue
-		}
-		if k == "Te" {
+		if hopByHop(k) || forwardedHeader(k) || headerHasToken(connTokens, k) {
 			continue
 		}
 		for _, v := range vv {
@@ -420,7 +395,7 @@ func (p *Proxy) writeRequest(bw *bufio.Writer, r *http.Request, addr string) err
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return errRequestBody{err}
+		return fmt.Errorf("reading request body: %w", err)
 	}
 	return nil
 }
@@ -430,7 +405,7 @@ func (p *Proxy) writeRequest(bw *bufio.Writer, r *http.Request, addr string) err
 func hopByHop(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Trailer", "Transfer-Encoding", "Upgrade":
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
 		return true
 	}
 	return false
@@ -445,18 +420,8 @@ func forwardedHeader(k string) bool {
 	return false
 }
 
-// listedIn reports whether header k is named in Connection header values.
-func listedIn(conn []string, k string) bool {
-	for _, v := range conn {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(f), k) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
+// headerHasToken reports whether the comma-separated values vv (e.g. of a
+// Connection header) name token, ignoring case.
 func headerHasToken(vv []string, token string) bool {
 	for _, v := range vv {
 		for f := range strings.SplitSeq(v, ",") {
@@ -467,8 +432,6 @@ func headerHasToken(vv []string, token string) bool {
 	}
 	return false
 }
-
-func isReset(err error) bool { return classify(err, false) == failReset }
 
 // leanPool returns b's connection pool, made on first use.
 func (p *Proxy) leanPool(b *pool.Backend) *connPool {

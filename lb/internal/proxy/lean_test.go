@@ -284,7 +284,13 @@ func TestLeanBackendTimeoutAndClientGone(t *testing.T) {
 	client := &http.Client{Timeout: 100 * time.Millisecond}
 	_, err = client.Get(srv2.URL + "/")
 	require.Error(t, err)
-	srv2.Close() // waits for the handler: hangs if the proxy still waits on the backend
+	closed := make(chan struct{})
+	go func() { srv2.Close(); close(closed) }() // Close waits for the handler
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler still waits on the backend after the client left")
+	}
 }
 
 func TestLeanFallsBackToReverseProxy(t *testing.T) {

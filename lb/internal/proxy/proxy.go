@@ -195,9 +195,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.err = nil
 		served = b
 		t0 := time.Now()
-		if p.try(b, rec, r) {
-			aborted = true
-		}
+		aborted = p.try(b, rec, r)
 		if rec.err == nil {
 			lastErr = nil
 			b.ObserveLatency(time.Since(t0), time.Now())
