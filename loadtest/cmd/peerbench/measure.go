@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
-	"net/http"
 	"os/exec"
 	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/lblab/lblab/loadtest/internal/attack"
 )
 
 // measurement is one case against one target in one round.
@@ -100,35 +100,20 @@ func successRatio(requests, failed int64) float64 {
 	return math.Max(0, float64(requests-failed)/float64(requests))
 }
 
-// rateWorkers and rateConns size vegeta: enough workers and keep-alive
-// connections that the client never holds the rate back.
-const (
-	rateWorkers    = 64
-	rateMaxWorkers = 1024
-	rateConns      = 1024
-)
+// rateMaxWorkers caps vegeta's workers: enough that the client never holds
+// the rate back while a proxy stalls.
+const rateMaxWorkers = 1024
 
-// runRate sends rate GET requests per second to url for d with vegeta, over
-// keep-alive connections, and summarizes the results.
+// runRate sends rate GET requests per second to url for d with the load
+// tester's attack engine (vegeta, keep-alive connections) and summarizes the
+// results.
 func runRate(ctx context.Context, url string, rate int, d time.Duration) (measurement, error) {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        rateConns,
-		MaxIdleConnsPerHost: rateConns,
-		DisableCompression:  true,
+	results, err := attack.Run(ctx, attack.Config{URL: url, Rate: rate, Duration: d, Concurrency: rateMaxWorkers, Name: "peerbench"})
+	if err != nil {
+		return measurement{}, err
 	}
-	defer tr.CloseIdleConnections()
-	atk := vegeta.NewAttacker(
-		vegeta.Client(&http.Client{Transport: tr, Timeout: 10 * time.Second}),
-		vegeta.Workers(rateWorkers), vegeta.MaxWorkers(rateMaxWorkers),
-		vegeta.KeepAlive(true), vegeta.Connections(rateConns),
-		vegeta.MaxBody(0), vegeta.Redirects(vegeta.NoFollow),
-	)
-	stop := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stop()
 	var vm vegeta.Metrics
-	tg := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url})
-	for res := range atk.Attack(tg, vegeta.ConstantPacer{Freq: rate, Per: time.Second}, d, "peerbench") {
+	for res := range results {
 		vm.Add(res)
 	}
 	vm.Close()
