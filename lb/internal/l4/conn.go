@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lblab/lblab/lb/internal/balance"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/proxy"
 )
@@ -80,8 +81,8 @@ func (s *Server) handle(c *conn) {
 	defer s.stats.active.Add(-1)
 
 	key := ""
-	bal := s.bal.Load()
-	if bal.name == "ip_hash" {
+	bal := s.Current()
+	if bal.Name == "ip_hash" {
 		key = clientIP(c.client.RemoteAddr())
 	}
 	b, bc, retries, err := s.connect(bal, key)
@@ -160,7 +161,7 @@ func (s *Server) finish(c *conn, b *pool.Backend, r reason, up, down int64, retr
 // backends (never one already tried) when a connect fails. No client byte
 // has been read yet, so a retry is invisible to the client. The backend
 // returned has been Acquired; the caller Releases it.
-func (s *Server) connect(bal *namedBalancer, key string) (*pool.Backend, *net.TCPConn, int, error) {
+func (s *Server) connect(bal *balance.Named, key string) (*pool.Backend, *net.TCPConn, int, error) {
 	var (
 		tried   []*pool.Backend
 		lastErr error

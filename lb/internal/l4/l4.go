@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,11 +75,12 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	dialer net.Dialer
-	bal    atomic.Pointer[namedBalancer]
-	algMu  sync.Mutex    // serialises SetAlgorithm
-	sem    chan struct{} // one token per open client connection; nil: no bound
-	stats  *stats
-	start  time.Time
+	// Switch is the algorithm in use (Algorithm, SetAlgorithm); a switch
+	// applies to connections accepted from then on.
+	*balance.Switch
+	sem   chan struct{} // one token per open client connection; nil: no bound
+	stats *stats
+	start time.Time
 
 	// ctx is cancelled by Close: it aborts connects in progress and accept
 	// back-offs.
@@ -93,11 +93,6 @@ type Server struct {
 	conns     map[*conn]struct{}
 	serving   sync.WaitGroup // Serve loops
 	handlers  sync.WaitGroup // connection goroutines
-}
-
-type namedBalancer struct {
-	name string
-	balance.Balancer
 }
 
 // New returns a server for cfg and registers its collectors on
@@ -129,7 +124,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConnections > 0 {
 		s.sem = make(chan struct{}, cfg.MaxConnections)
 	}
-	if err := s.SetAlgorithm(cfg.Algorithm); err != nil {
+	var err error
+	if s.Switch, err = balance.NewSwitch(cfg.Algorithm, s.log); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -139,24 +135,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("register tcp metrics: %w", err)
 	}
 	return s, nil
-}
-
-// Algorithm returns the name of the algorithm in use.
-func (s *Server) Algorithm() string { return s.bal.Load().name }
-
-// SetAlgorithm switches to the named algorithm for the connections accepted
-// from now on.
-func (s *Server) SetAlgorithm(name string) error {
-	b, err := balance.New(name, balance.Options{})
-	if err != nil {
-		return err
-	}
-	s.algMu.Lock()
-	defer s.algMu.Unlock()
-	if old := s.bal.Swap(&namedBalancer{name: name, Balancer: b}); old != nil && old.name != name {
-		s.log.Info("algorithm changed", "from", old.name, "to", name)
-	}
-	return nil
 }
 
 // Serve accepts connections on ln and balances each one until Shutdown or

@@ -15,7 +15,6 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/balance"
@@ -76,20 +75,16 @@ func NewTransport(c ConnPoolConfig) *http.Transport {
 // Proxy is an http.Handler that balances requests over a pool. It is safe for
 // concurrent use; the algorithm can be switched at run time.
 type Proxy struct {
-	cfg     Config
-	log     *slog.Logger
-	errLog  *slog.Logger
-	bal     atomic.Pointer[namedBalancer]
+	cfg    Config
+	log    *slog.Logger
+	errLog *slog.Logger
+	// Switch is the algorithm in use (Algorithm, SetAlgorithm); requests
+	// already picked are not affected by a switch.
+	*balance.Switch
 	proxies sync.Map // *pool.Backend -> *httputil.ReverseProxy
 	pools   sync.Map // *pool.Backend -> *connPool (lean forwarder)
 	lean    bool
 	buffers bufferPool
-	mu      sync.Mutex // serialises SetAlgorithm
-}
-
-type namedBalancer struct {
-	name string
-	balance.Balancer
 }
 
 // New returns a proxy for cfg.
@@ -112,29 +107,11 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, fmt.Errorf("forwarder %q: must be \"lean\" or \"reverseproxy\"", cfg.Forwarder)
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, errLog: cfg.Logger.With("component", "reverseproxy"), lean: cfg.Forwarder != "reverseproxy"}
-	if err := p.SetAlgorithm(cfg.Algorithm); err != nil {
+	var err error
+	if p.Switch, err = balance.NewSwitch(cfg.Algorithm, p.log); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// Algorithm returns the name of the algorithm in use.
-func (p *Proxy) Algorithm() string { return p.bal.Load().name }
-
-// SetAlgorithm switches to the named algorithm; requests already picked are
-// not affected.
-func (p *Proxy) SetAlgorithm(name string) error {
-	b, err := balance.New(name, balance.Options{})
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := p.bal.Swap(&namedBalancer{name: name, Balancer: b})
-	if old != nil && old.name != name {
-		p.log.Info("algorithm changed", "from", old.name, "to", name)
-	}
-	return nil
 }
 
 // Forget drops what the proxy cached for a backend removed from the pool and
@@ -166,8 +143,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := ""
-	bal := p.bal.Load()
-	if bal.name == "ip_hash" {
+	bal := p.Current()
+	if bal.Name == "ip_hash" {
 		key = ClientIP(r, p.cfg.TrustedProxies)
 	}
 
