@@ -318,7 +318,9 @@ func TestKillAndRestartBackendUnderLoad(t *testing.T) {
 		backends = append(backends, newTCPBackend(t, n, nameHandler(n)))
 	}
 	victim := backends[1]
-	lb := startLB(t, lbOpts{retries: 2, maxFails: 1, failTimeout: time.Minute, checkInterval: 50 * time.Millisecond,
+	// Checks every 200 ms: long enough that clients meet the killed backend
+	// (refused connects, retried) before a check marks it down.
+	lb := startLB(t, lbOpts{retries: 2, maxFails: 1, failTimeout: time.Minute, checkInterval: 200 * time.Millisecond,
 		backendsByName: backends})
 
 	const workers = 4
