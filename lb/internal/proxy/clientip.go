@@ -19,7 +19,13 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	if len(trusted) == 0 || !isTrusted(peer, trusted) {
 		return peer
 	}
-	values := r.Header.Values("X-Forwarded-For")
+	return clientFromForwarded(peer, r.Header.Values("X-Forwarded-For"), trusted)
+}
+
+// clientFromForwarded returns the right-most address in the X-Forwarded-For
+// values that is not a trusted proxy, or peer when there is none or a value
+// does not parse. peer is trusted.
+func clientFromForwarded(peer string, values []string, trusted []netip.Prefix) string {
 	for i := len(values) - 1; i >= 0; i-- {
 		parts := strings.Split(values[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {

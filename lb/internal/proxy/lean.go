@@ -82,6 +82,8 @@ type backendConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+	// readDeadline is the read deadline set on the connection (zero: none).
+	readDeadline time.Time
 }
 
 // newConnPool returns an empty pool; cfg has its defaults set (see New).
@@ -116,7 +118,7 @@ func (cp *connPool) dial(ctx context.Context) (*backendConn, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &backendConn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
+	return &backendConn{Conn: nc, br: bufio.NewReaderSize(nc, backendBufSize), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
 }
 
 // put returns a healthy connection to the pool, or closes it when the pool
@@ -211,7 +213,7 @@ func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.
 		return nil, err
 	}
 	if d := cp.cfg.ResponseHeaderTimeout; d > 0 {
-		c.SetReadDeadline(time.Now().Add(d))
+		c.armReadDeadline(time.Now(), d)
 	}
 	for {
 		if _, err := c.br.Peek(1); err != nil {
@@ -239,7 +241,7 @@ func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.
 		if cp.cfg.ResponseHeaderTimeout > 0 && (resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength) {
 			// More of the body is to be read: it may take longer than the
 			// header timeout. (A body already buffered needs no more reads.)
-			c.SetReadDeadline(time.Time{})
+			c.clearReadDeadline()
 		}
 		return resp, nil
 	}

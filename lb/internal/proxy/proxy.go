@@ -6,6 +6,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,6 +115,10 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
+// Lean reports whether the lean forwarder (and with it the fast front end,
+// NewFront) is in use.
+func (p *Proxy) Lean() bool { return p.lean }
+
 // Forget drops what the proxy cached for a backend removed from the pool and
 // closes its idle connections.
 func (p *Proxy) Forget(b *pool.Backend) {
@@ -142,77 +147,99 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.finish(r, rec, nil, start, 0)
 		return
 	}
-	key := ""
 	bal := p.Current()
+	key := ""
 	if bal.Name == "ip_hash" {
 		key = ClientIP(r, p.cfg.TrustedProxies)
 	}
-
-	var (
-		served  *pool.Backend
-		lastErr error
-		tried   []*pool.Backend
-		aborted bool
-	)
-	for attempt := 0; ; attempt++ {
-		cands := p.cfg.Pool.Available()
-		if len(tried) > 0 {
-			cands = pool.Without(cands, tried)
-		}
-		b := bal.Pick(cands, key)
-		if b == nil {
-			if lastErr == nil {
-				lastErr = ErrNoBackend
-			}
-			break
-		}
+	plan := plan{key: key, replayable: replayable, idempotent: idempotent(r), clientGone: func() bool { return r.Context().Err() != nil }}
+	served, last, retries := p.attempt(bal, plan, func(b *pool.Backend) outcome {
 		if body != nil {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		rec.err = nil
-		served = b
-		t0 := time.Now()
-		aborted = p.try(b, rec, r)
-		if rec.err == nil {
-			lastErr = nil
-			b.ObserveLatency(time.Since(t0), time.Now())
-			if rec.status >= 500 {
-				b.CountError()
-				if p.cfg.Passive5xx {
-					p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, fmt.Sprintf("HTTP %d", rec.status))
-				}
-			}
-			break
-		}
-		lastErr = rec.err
-		kind := classify(rec.err, r.Context().Err() != nil)
-		if kind == failNone {
-			break
-		}
-		b.CountError()
-		p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, rec.err.Error())
-		retry := attempt < p.cfg.Retries && !rec.wroteHeader && replayable &&
-			(kind == failConnect || (kind == failReset && idempotent(r)))
-		p.log.Debug("backend failed", "backend", b.Name, "error", rec.err, "retry", retry)
-		if !retry {
-			break
-		}
-		p.cfg.Metrics.Retry(b)
-		tried = append(tried, b)
-	}
-	if lastErr != nil && !rec.wroteHeader {
-		if r.Context().Err() != nil {
+		aborted := p.try(b, rec, r)
+		return outcome{status: rec.status, wroteHeader: rec.wroteHeader, err: rec.err, aborted: aborted}
+	})
+	if last.err != nil && !rec.wroteHeader {
+		if plan.clientGone() {
 			rec.status = 499 // client closed the request (nginx's convention); nothing is sent
 		} else {
-			code := StatusFor(lastErr)
+			code := StatusFor(last.err)
 			writeJSONError(rec, code, errorText(code))
 		}
 	}
-	p.finish(r, rec, served, start, len(tried))
-	if aborted {
+	p.finish(r, rec, served, start, retries)
+	if last.aborted {
 		// The response was cut off after its headers went out: abort the
 		// client connection so the client sees a truncated response.
 		panic(http.ErrAbortHandler)
+	}
+}
+
+// plan is what the retry loop needs to know of a client request.
+type plan struct {
+	key        string // the ip_hash key
+	replayable bool   // the body (if any) can be sent again
+	idempotent bool
+	clientGone func() bool
+}
+
+// outcome is what one try of a request on one backend came to.
+type outcome struct {
+	status      int   // status of the response the client got (0: none)
+	wroteHeader bool  // the response head went to the client: no retry
+	err         error // the backend failure; nil when a response reached the client
+	aborted     bool  // cut off after the head: the client connection must be aborted
+}
+
+// attempt picks a backend with bal and tries the request there with try,
+// then on other backends where that is safe: a failed connect for any
+// request, a reset or empty response for idempotent ones, never after the
+// response head went out, and at most Retries times. It feeds the passive
+// health checks and latency figures. last.err is nil when a response reached
+// the client, ErrNoBackend when no backend was left to try.
+func (p *Proxy) attempt(bal *balance.Named, pl plan, try func(*pool.Backend) outcome) (served *pool.Backend, last outcome, retries int) {
+	var tried []*pool.Backend
+	for {
+		cands := p.cfg.Pool.Available()
+		if len(tried) > 0 {
+			cands = pool.Without(cands, tried)
+		}
+		b := bal.Pick(cands, pl.key)
+		if b == nil {
+			if last.err == nil {
+				last.err = ErrNoBackend
+			}
+			return served, last, len(tried)
+		}
+		served = b
+		t0 := time.Now()
+		last = try(b)
+		if last.err == nil {
+			b.ObserveLatency(time.Since(t0), time.Now())
+			if last.status >= 500 {
+				b.CountError()
+				if p.cfg.Passive5xx {
+					p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, fmt.Sprintf("HTTP %d", last.status))
+				}
+			}
+			return served, last, len(tried)
+		}
+		kind := classify(last.err, pl.clientGone())
+		if kind == failNone {
+			return served, last, len(tried)
+		}
+		b.CountError()
+		p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, last.err.Error())
+		retry := len(tried) < p.cfg.Retries && !last.wroteHeader && pl.replayable &&
+			(kind == failConnect || (kind == failReset && pl.idempotent))
+		p.log.Debug("backend failed", "backend", b.Name, "error", last.err, "retry", retry)
+		if !retry {
+			return served, last, len(tried)
+		}
+		p.cfg.Metrics.Retry(b)
+		tried = append(tried, b)
 	}
 }
 
@@ -273,21 +300,25 @@ func (p *Proxy) finish(r *http.Request, rec *recorder, b *pool.Backend, start ti
 		status = http.StatusSwitchingProtocols
 	}
 	p.cfg.Metrics.Observe(b, status, d)
-	if p.cfg.AccessLog == nil {
-		return
+	if p.cfg.AccessLog != nil {
+		p.logAccess(r.Context(), r.RemoteAddr, r.Method, r.URL.Path, status, b, d, rec.bytes, retries)
 	}
+}
+
+// logAccess writes one access-log line (AccessLog must be set).
+func (p *Proxy) logAccess(ctx context.Context, client, method, path string, status int, b *pool.Backend, d time.Duration, bytes int64, retries int) {
 	backend := ""
 	if b != nil {
 		backend = b.Name
 	}
-	p.cfg.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("client", r.RemoteAddr),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+	p.cfg.AccessLog.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("client", client),
+		slog.String("method", method),
+		slog.String("path", path),
 		slog.Int("status", status),
 		slog.String("backend", backend),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1e3),
-		slog.Int64("bytes", rec.bytes),
+		slog.Int64("bytes", bytes),
 		slog.Int("retries", retries),
 	)
 }
@@ -345,5 +376,11 @@ func writeJSONError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"error": msg, "status": code})
+	w.Write(jsonError(code, msg))
+}
+
+// jsonError is the body of an error the proxy answers itself.
+func jsonError(code int, msg string) []byte {
+	b, _ := json.Marshal(map[string]any{"error": msg, "status": code})
+	return append(b, '\n')
 }

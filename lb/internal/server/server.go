@@ -179,6 +179,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	var proxySrv service = s.httpServer(s.proxyHandler())
+	if s.Proxy.Lean() {
+		proxySrv = s.Proxy.NewFront(proxy.FrontConfig{
+			Fallback: proxySrv.(*http.Server), Handoff: s.statusPath(),
+			IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
+		})
+	}
 	adminHandler := s.Admin.Handler()
 	if s.L4 != nil {
 		proxySrv, adminHandler = s.L4, s.L4.AdminHandler(adminHandler)
@@ -254,6 +260,15 @@ func (s *Server) proxyHandler() http.Handler {
 		}
 		s.Proxy.ServeHTTP(w, r)
 	})
+}
+
+// statusPath returns which paths the proxy port answers itself (nil when
+// enable_metrics is off).
+func (s *Server) statusPath() func(string) bool {
+	if !s.cfg.EnableMetrics {
+		return nil
+	}
+	return admin.IsStatusPath
 }
 
 func (s *Server) listen(given net.Listener, host string, port int, key string) (net.Listener, error) {
