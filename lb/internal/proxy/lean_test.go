@@ -73,6 +73,12 @@ func newRawBackend(t *testing.T, serve func(r *http.Request, n int) (string, boo
 
 func (rb *rawBackend) addr() string { return rb.ln.Addr().String() }
 
+func (rb *rawBackend) count() int {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	return len(rb.reqs)
+}
+
 func (rb *rawBackend) request(i int) *http.Request {
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
@@ -81,6 +87,14 @@ func (rb *rawBackend) request(i int) *http.Request {
 
 // leanProxy serves a Proxy (lean forwarder) in front of addrs.
 func leanProxy(t *testing.T, cfg Config, addrs ...string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(newTestProxy(t, cfg, addrs...))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newTestProxy returns a round-robin proxy over addrs with cfg's other settings.
+func newTestProxy(t *testing.T, cfg Config, addrs ...string) *Proxy {
 	t.Helper()
 	var bs []*pool.Backend
 	for _, a := range addrs {
@@ -96,11 +110,24 @@ func leanProxy(t *testing.T, cfg Config, addrs ...string) *httptest.Server {
 	}
 	p, err := New(cfg)
 	require.NoError(t, err)
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
 	t.Cleanup(p.CloseIdleConnections)
-	return srv
+	return p
 }
+
+// proxyURL starts a proxy for cfg in front of addrs behind the named front
+// end, "net/http" (the proxy as an http.Handler) or "fast" (Front), and
+// returns its URL.
+func proxyURL(t *testing.T, front string, cfg Config, addrs ...string) string {
+	t.Helper()
+	if front == "net/http" {
+		return leanProxy(t, cfg, addrs...).URL
+	}
+	url, _ := fastFront(t, cfg, FrontConfig{}, addrs...)
+	return url
+}
+
+// frontEnds are the front ends the lean forwarder's tests run behind.
+var frontEnds = []string{"net/http", "fast"}
 
 func ok(body string) string {
 	return "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
@@ -116,24 +143,26 @@ func TestLeanReusesBackendConnections(t *testing.T) {
 		// The client's Connection: close is hop-by-hop: the backend connection stays.
 		{"client sends Connection: close", map[string]string{"Connection": "close"}, 1},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return ok("hi"), false })
-			srv := leanProxy(t, Config{}, rb.addr())
-			for range 5 {
-				req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
-				for k, v := range tt.clientHdr {
-					req.Header.Set(k, v)
+	for _, front := range frontEnds {
+		for _, tt := range tests {
+			t.Run(front+"/"+tt.name, func(t *testing.T) {
+				rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return ok("hi"), false })
+				url := proxyURL(t, front, Config{}, rb.addr())
+				for range 5 {
+					req, _ := http.NewRequest("GET", url+"/x", nil)
+					for k, v := range tt.clientHdr {
+						req.Header.Set(k, v)
+					}
+					resp, err := http.DefaultClient.Do(req)
+					require.NoError(t, err)
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					assert.Equal(t, "hi", string(body))
 				}
-				resp, err := http.DefaultClient.Do(req)
-				require.NoError(t, err)
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				assert.Equal(t, "hi", string(body))
-			}
-			assert.Equal(t, tt.wantConns, rb.conns.Load())
-			assert.Empty(t, rb.request(4).Header.Get("Connection"), "Connection is not forwarded")
-		})
+				assert.Equal(t, tt.wantConns, rb.conns.Load())
+				assert.Empty(t, rb.request(4).Header.Get("Connection"), "Connection is not forwarded")
+			})
+		}
 	}
 }
 
@@ -146,30 +175,32 @@ func TestLeanRetriesAStaleIdleConnection(t *testing.T) {
 		{"GET", "GET", ""},
 		{"POST with a buffered body", "POST", "payload"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// The backend answers, then closes the connection without saying
-			// so: the proxy's pooled connection is dead when it is reused.
-			rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok("n" + strconv.Itoa(n)), true })
-			srv := leanProxy(t, Config{}, rb.addr())
-			for i := 1; i <= 3; i++ {
-				var body io.Reader
-				if tt.body != "" {
-					body = strings.NewReader(tt.body)
+	for _, front := range frontEnds {
+		for _, tt := range tests {
+			t.Run(front+"/"+tt.name, func(t *testing.T) {
+				// The backend answers, then closes the connection without saying
+				// so: the proxy's pooled connection is dead when it is reused.
+				rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok("n" + strconv.Itoa(n)), true })
+				url := proxyURL(t, front, Config{}, rb.addr())
+				for i := 1; i <= 3; i++ {
+					var body io.Reader
+					if tt.body != "" {
+						body = strings.NewReader(tt.body)
+					}
+					req, _ := http.NewRequest(tt.method, url+"/", body)
+					resp, err := http.DefaultClient.Do(req)
+					require.NoError(t, err)
+					got, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					assert.Equal(t, 200, resp.StatusCode, "request %d", i)
+					assert.Equal(t, "n"+strconv.Itoa(i), string(got))
 				}
-				req, _ := http.NewRequest(tt.method, srv.URL+"/", body)
-				resp, err := http.DefaultClient.Do(req)
-				require.NoError(t, err)
-				got, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				assert.Equal(t, 200, resp.StatusCode, "request %d", i)
-				assert.Equal(t, "n"+strconv.Itoa(i), string(got))
-			}
-			for i := range 3 {
-				b, _ := io.ReadAll(rb.request(i).Body)
-				assert.Equal(t, tt.body, string(b), "request %d reached the backend whole, once", i)
-			}
-		})
+				for i := range 3 {
+					b, _ := io.ReadAll(rb.request(i).Body)
+					assert.Equal(t, tt.body, string(b), "request %d reached the backend whole, once", i)
+				}
+			})
+		}
 	}
 }
 
@@ -222,23 +253,25 @@ func TestLeanResponses(t *testing.T) {
 		{"103 Early Hints then 204", "GET", "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 204, "", ""},
 		{"HTTP/1.0 body until close", "GET", "HTTP/1.0 200 OK\r\n\r\nall of it", 200, "all of it", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			closeAfter := strings.HasPrefix(tt.raw, "HTTP/1.0")
-			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.raw, closeAfter })
-			srv := leanProxy(t, Config{}, rb.addr())
-			for range 2 { // the second request checks the connection was left clean
-				req, _ := http.NewRequest(tt.method, srv.URL+"/", nil)
-				resp, err := http.DefaultClient.Do(req)
-				require.NoError(t, err)
-				body, err := io.ReadAll(resp.Body)
-				require.NoError(t, err)
-				resp.Body.Close()
-				assert.Equal(t, tt.wantCode, resp.StatusCode)
-				assert.Equal(t, tt.wantBody, string(body))
-				assert.Equal(t, tt.wantTrl, resp.Trailer.Get("X-Sum"))
-			}
-		})
+	for _, front := range frontEnds {
+		for _, tt := range tests {
+			t.Run(front+"/"+tt.name, func(t *testing.T) {
+				closeAfter := strings.HasPrefix(tt.raw, "HTTP/1.0")
+				rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.raw, closeAfter })
+				url := proxyURL(t, front, Config{}, rb.addr())
+				for range 2 { // the second request checks the connection was left clean
+					req, _ := http.NewRequest(tt.method, url+"/", nil)
+					resp, err := http.DefaultClient.Do(req)
+					require.NoError(t, err)
+					body, err := io.ReadAll(resp.Body)
+					require.NoError(t, err)
+					resp.Body.Close()
+					assert.Equal(t, tt.wantCode, resp.StatusCode)
+					assert.Equal(t, tt.wantBody, string(body))
+					assert.Equal(t, tt.wantTrl, resp.Trailer.Get("X-Sum"))
+				}
+			})
+		}
 	}
 }
 
@@ -248,20 +281,22 @@ func TestLeanCutOffBodyAbortsTheClient(t *testing.T) {
 		{"cut before the headers were flushed", "short"},
 		{"cut after the headers went out", strings.Repeat("x", 64<<10)},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
-				return "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + tt.sent, true
+	for _, front := range frontEnds {
+		for _, tt := range tests {
+			t.Run(front+"/"+tt.name, func(t *testing.T) {
+				rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
+					return "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + tt.sent, true
+				})
+				url := proxyURL(t, front, Config{}, rb.addr())
+				resp, err := http.Get(url + "/")
+				if err == nil {
+					_, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the client sees the truncation")
+				}
+				require.Error(t, err, "a truncated response never looks complete")
 			})
-			srv := leanProxy(t, Config{}, rb.addr())
-			resp, err := http.Get(srv.URL + "/")
-			if err == nil {
-				_, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-				assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the client sees the truncation")
-			}
-			require.Error(t, err, "a truncated response never looks complete")
-		})
+		}
 	}
 }
 
