@@ -88,6 +88,10 @@ func (f *Front) Serve(ln net.Listener) error {
 	f.ln = ln
 	f.handoff = newConnQueue(ln.Addr())
 	f.mu.Unlock()
+	if f.shutting.Load() { // Shutdown or Close ran before Serve
+		ln.Close()
+		return http.ErrServerClosed
+	}
 	go f.cfg.Fallback.Serve(f.handoff)
 	var backoff time.Duration
 	for {

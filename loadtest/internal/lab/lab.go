@@ -326,7 +326,7 @@ func (l *Lab) Pause(ctx context.Context, ref Ref) (Container, error) {
 	}
 	l.remember(l.paused, c)
 	l.cfg.Log.Info("paused container", "container", c.Name)
-	return l.refresh(ctx, c), nil
+	return l.refreshUntil(ctx, c, "paused"), nil
 }
 
 // Unpause thaws a paused container.
@@ -340,7 +340,7 @@ func (l *Lab) Unpause(ctx context.Context, ref Ref) (Container, error) {
 	}
 	l.forget(l.paused, c)
 	l.cfg.Log.Info("unpaused container", "container", c.Name)
-	return l.refresh(ctx, c), nil
+	return l.refreshUntil(ctx, c, "running"), nil
 }
 
 func (l *Lab) seconds(timeout time.Duration) int {
@@ -368,6 +368,20 @@ func (l *Lab) refresh(ctx context.Context, c Container) Container {
 		return n
 	}
 	return c
+}
+
+// refreshUntil is refresh, polling for up to two seconds until the daemon
+// reports state: the daemon may answer a pause or unpause before its
+// inspect shows it.
+func (l *Lab) refreshUntil(ctx context.Context, c Container, state string) Container {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c = l.refresh(ctx, c)
+		if c.State == state || time.Now().After(deadline) || ctx.Err() != nil {
+			return c
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // WaitHealthy waits until every container of service that Lab has not taken
