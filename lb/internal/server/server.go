@@ -153,7 +153,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("no backend resolved yet; answering 503 until one does")
 	}
 
-	pl, err := s.listen(s.opts.ProxyListener, cfg.ProxyHost, cfg.ProxyPort, "proxy_port")
+	// HTTP clients' connections get no TCP keep-alive probes (HAProxy's
+	// default): idle_timeout closes idle ones, and each accepted connection
+	// is spared four setsockopt calls. TCP mode keeps them for its
+	// long-lived connections.
+	pl, err := s.listen(s.opts.ProxyListener, cfg.ProxyHost, cfg.ProxyPort, "proxy_port", cfg.Mode == "tcp")
 	if err != nil {
 		return err
 	}
@@ -163,7 +167,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.proxyAddr = pl.Addr()
 	var al net.Listener
 	if s.opts.AdminListener != nil || cfg.AdminPort != 0 {
-		if al, err = s.listen(s.opts.AdminListener, cfg.AdminHost, cfg.AdminPort, "admin_port"); err != nil {
+		if al, err = s.listen(s.opts.AdminListener, cfg.AdminHost, cfg.AdminPort, "admin_port", true); err != nil {
 			pl.Close()
 			return err
 		}
@@ -271,12 +275,16 @@ func (s *Server) statusPath() func(string) bool {
 	return admin.IsStatusPath
 }
 
-func (s *Server) listen(given net.Listener, host string, port int, key string) (net.Listener, error) {
+func (s *Server) listen(given net.Listener, host string, port int, key string, keepAlive bool) (net.Listener, error) {
 	if given != nil {
 		return given, nil
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	if !keepAlive {
+		lc.KeepAlive = -1
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (%s): %w", addr, key, err)
 	}
