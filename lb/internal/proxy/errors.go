@@ -66,10 +66,16 @@ func classify(err error, clientGone bool) failure {
 
 // idempotent reports whether a request may be sent twice (RFC 9110 9.2.2).
 func idempotent(r *http.Request) bool {
-	switch r.Method {
+	_, keyed := r.Header["Idempotency-Key"]
+	return keyed || idempotentMethod(r.Method)
+}
+
+// idempotentMethod reports whether a request with this method may be sent
+// twice whatever its headers.
+func idempotentMethod(m string) bool {
+	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
 	}
-	_, keyed := r.Header["Idempotency-Key"]
-	return keyed
+	return false
 }

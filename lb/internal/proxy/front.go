@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -202,7 +203,7 @@ type frontConn struct {
 	idleDeadline time.Time // when the idle read deadline was last set
 	req          reqHead
 	resp         respHead
-	lines        []span
+	lines        []headerAt
 	headCopy     []byte // the request head, when its body does not fit beside it
 	body         []byte // scratch for request bodies
 	bytes        int64  // response body bytes sent, for the access log
@@ -217,36 +218,24 @@ const (
 )
 
 var (
-	clientReaders sync.Pool
-	clientWriters sync.Pool
+	clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientBufSize) }}
+	clientWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
 )
 
 func (fc *frontConn) serve() {
+	fc.br = clientReaders.Get().(*bufio.Reader)
+	fc.br.Reset(fc.c)
+	fc.bw = clientWriters.Get().(*bufio.Writer)
+	fc.bw.Reset(fc.c)
 	handedOff := false
 	defer func() {
-		if !handedOff {
+		if !handedOff { // a handed-off connection keeps its reader until it is drained
 			fc.c.Close()
-		}
-		if fc.br != nil && !handedOff {
 			clientReaders.Put(fc.br)
 		}
-		if fc.bw != nil {
-			clientWriters.Put(fc.bw)
-		}
+		clientWriters.Put(fc.bw)
 		fc.f.forget(fc)
 	}()
-	if v, ok := clientReaders.Get().(*bufio.Reader); ok {
-		v.Reset(fc.c)
-		fc.br = v
-	} else {
-		fc.br = bufio.NewReaderSize(fc.c, clientBufSize)
-	}
-	if v, ok := clientWriters.Get().(*bufio.Writer); ok {
-		v.Reset(fc.c)
-		fc.bw = v
-	} else {
-		fc.bw = bufio.NewWriterSize(fc.c, 4<<10)
-	}
 	for {
 		n, err := fc.readHead()
 		if err != nil {
@@ -315,31 +304,19 @@ func (fc *frontConn) handoffPath() bool {
 		return false
 	}
 	t := fc.req.target
-	if len(t) < 3 || (string(t[:3]) != "/__" && !containsByte(t, '%')) {
+	if len(t) < 3 || (string(t[:3]) != "/__" && bytes.IndexByte(t, '%') < 0) {
 		return false
 	}
 	return fc.f.cfg.Handoff(fc.path())
 }
 
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
 // path returns the request's path, unescaped as net/http's URL.Path.
 func (fc *frontConn) path() string {
 	t := fc.req.target
-	for i, c := range t {
-		if c == '?' {
-			t = t[:i]
-			break
-		}
+	if i := bytes.IndexByte(t, '?'); i >= 0 {
+		t = t[:i]
 	}
-	if containsByte(t, '%') {
+	if bytes.IndexByte(t, '%') >= 0 {
 		if u, err := url.PathUnescape(string(t)); err == nil {
 			return u
 		}
@@ -419,16 +396,6 @@ func (fc *frontConn) serveRequest(n int) bool {
 }
 
 func never() bool { return false }
-
-// idempotentMethod reports whether a request with this method may be sent
-// twice (RFC 9110 9.2.2).
-func idempotentMethod(m string) bool {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return false
-}
 
 // clientIP is ClientIP for the fast path.
 func (fc *frontConn) clientIP() string {

@@ -89,36 +89,29 @@ func parseRequest(b []byte, bodyLimit int64, h *reqHead) bool {
 		}
 	}
 	hosts, lengths := 0, 0
-	pos := eol + 2
-	for pos < len(b)-2 {
-		end := bytes.Index(b[pos:], crlf)
-		if end < 0 {
-			return false
-		}
-		end += pos
-		name, value, ok := headerLine(b[pos:end])
+	for pos := eol + 2; pos < len(b)-2; {
+		l, ok := nextHeader(b, pos)
 		if !ok {
 			return false
 		}
-		lineSpan := span{pos, end + 2}
-		pos = end + 2
-		switch headerKind(name) {
+		pos = l.line.to
+		switch l.id {
 		case hdrHost:
 			hosts++
-			h.host = value
-			if len(value) == 0 {
+			h.host = l.value
+			if len(l.value) == 0 {
 				return false
 			}
 		case hdrContentLength:
 			lengths++
-			n, ok := parseDecimal(value)
+			n, ok := parseDecimal(l.value)
 			if !ok || n > bodyLimit {
 				return false
 			}
 			h.contentLength, h.hasLength = n, true
 		case hdrConnection:
 			ok := true
-			forEachToken(value, func(t []byte) {
+			forEachToken(l.value, func(t []byte) {
 				switch {
 				case equalFold(t, "close"):
 					h.close = true
@@ -127,23 +120,24 @@ func parseRequest(b []byte, bodyLimit int64, h *reqHead) bool {
 					ok = false // names a header to drop: net/http's path does that
 				}
 			})
-			if !ok || !h.drop(lineSpan) {
+			if !ok || !h.drop(l.line) {
 				return false
 			}
-		case hdrDrop, hdrForwarded:
-			if !h.drop(lineSpan) {
+		case hdrKeepAlive, hdrProxyConnection, hdrProxyAuthenticate, hdrProxyAuthorization,
+			hdrForwarded, hdrXForwardedHost, hdrXForwardedProto:
+			if !h.drop(l.line) { // hop-by-hop, or set by the proxy itself
 				return false
 			}
-		case hdrXFF:
-			if h.nxff == len(h.xff) || !h.drop(lineSpan) {
+		case hdrXForwardedFor:
+			if h.nxff == len(h.xff) || !h.drop(l.line) {
 				return false
 			}
-			h.xff[h.nxff] = value
+			h.xff[h.nxff] = l.value
 			h.nxff++
 		case hdrIdempotencyKey:
 			h.idemKey = true
-		case hdrNotFast:
-			return false
+		case hdrTE, hdrTrailer, hdrUpgrade, hdrExpect, hdrTransferEncoding:
+			return false // net/http's path handles these
 		}
 	}
 	return hosts == 1 && lengths <= 1
@@ -201,83 +195,73 @@ func isTokenChar(c byte) bool {
 	return false
 }
 
-type hdrKind int
+// hdr identifies the header names the parsers act on.
+type hdr int
 
 const (
-	hdrOther hdrKind = iota
+	hdrOther hdr = iota
 	hdrHost
 	hdrContentLength
-	hdrConnection
-	hdrDrop      // hop-by-hop: not forwarded
-	hdrForwarded // set by the proxy itself
-	hdrXFF
-	hdrIdempotencyKey
-	hdrNotFast // the request goes to net/http's server
 	hdrTransferEncoding
+	hdrConnection
+	hdrKeepAlive
+	hdrProxyConnection
+	hdrProxyAuthenticate
+	hdrProxyAuthorization
+	hdrTE
+	hdrTrailer
+	hdrUpgrade
+	hdrExpect
+	hdrForwarded
+	hdrXForwardedFor
+	hdrXForwardedHost
+	hdrXForwardedProto
+	hdrIdempotencyKey
 )
 
-// headerKind classifies a request header name, ignoring case.
-func headerKind(name []byte) hdrKind {
-	switch len(name) {
-	case 2:
-		if equalFold(name, "te") {
-			return hdrNotFast
-		}
-	case 4:
-		if equalFold(name, "host") {
-			return hdrHost
-		}
-	case 6:
-		if equalFold(name, "expect") {
-			return hdrNotFast
-		}
-	case 7:
-		if equalFold(name, "upgrade") || equalFold(name, "trailer") {
-			return hdrNotFast
-		}
-	case 9:
-		if equalFold(name, "forwarded") {
-			return hdrForwarded
-		}
-	case 10:
-		switch {
-		case equalFold(name, "connection"):
-			return hdrConnection
-		case equalFold(name, "keep-alive"):
-			return hdrDrop
-		}
-	case 14:
-		if equalFold(name, "content-length") {
-			return hdrContentLength
-		}
-	case 15:
-		if equalFold(name, "x-forwarded-for") {
-			return hdrXFF
-		}
-		if equalFold(name, "idempotency-key") {
-			return hdrIdempotencyKey
-		}
-	case 16:
-		if equalFold(name, "x-forwarded-host") || equalFold(name, "proxy-connection") {
-			return hdrForwarded
-		}
-	case 17:
-		if equalFold(name, "x-forwarded-proto") {
-			return hdrForwarded
-		}
-		if equalFold(name, "transfer-encoding") {
-			return hdrNotFast
-		}
-	case 18:
-		if equalFold(name, "proxy-authenticate") {
-			return hdrDrop
-		}
-	case 19:
-		if equalFold(name, "proxy-authorization") {
-			return hdrDrop
+// knownHeaders lists the names of the hdr values, lower case.
+var knownHeaders = [...]struct {
+	name string
+	id   hdr
+}{
+	{"host", hdrHost}, {"content-length", hdrContentLength}, {"transfer-encoding", hdrTransferEncoding},
+	{"connection", hdrConnection}, {"keep-alive", hdrKeepAlive}, {"proxy-connection", hdrProxyConnection},
+	{"proxy-authenticate", hdrProxyAuthenticate}, {"proxy-authorization", hdrProxyAuthorization},
+	{"te", hdrTE}, {"trailer", hdrTrailer}, {"upgrade", hdrUpgrade}, {"expect", hdrExpect},
+	{"forwarded", hdrForwarded}, {"x-forwarded-for", hdrXForwardedFor}, {"x-forwarded-host", hdrXForwardedHost},
+	{"x-forwarded-proto", hdrXForwardedProto}, {"idempotency-key", hdrIdempotencyKey},
+}
+
+// headerID identifies a header name, ignoring case.
+func headerID(name []byte) hdr {
+	for _, k := range knownHeaders {
+		if equalFold(name, k.name) {
+			return k.id
 		}
 	}
 	return hdrOther
+}
+
+// headerAt is one header line of a head.
+type headerAt struct {
+	line  span // the whole line, CRLF included
+	name  []byte
+	value []byte
+	id    hdr
+}
+
+// nextHeader parses the header line that starts at pos in head b.
+func nextHeader(b []byte, pos int) (headerAt, bool) {
+	end := bytes.Index(b[pos:], crlf)
+	if end < 0 {
+		return headerAt{}, false
+	}
+	end += pos
+	name, value, ok := headerLine(b[pos:end])
+	if !ok {
+		return headerAt{}, false
+	}
+	return headerAt{line: span{pos, end + 2}, name: name, value: value, id: headerID(name)}, true
 }
 
 // equalFold reports whether b equals the lower-case ASCII string s, ignoring case.
@@ -350,7 +334,7 @@ const maxRespLines = 100
 
 // parseResponse parses the response head b (as delimited by headEnd) into h.
 // lines is scratch space for the header lines (reused across calls).
-func parseResponse(b []byte, h *respHead, lines *[]span) error {
+func parseResponse(b []byte, h *respHead, lines *[]headerAt) error {
 	*h = respHead{size: len(b), contentLength: -1}
 	eol := bytes.Index(b, crlf)
 	// "HTTP/1.x NNN" and an optional reason.
@@ -373,33 +357,27 @@ func parseResponse(b []byte, h *respHead, lines *[]span) error {
 	*lines = (*lines)[:0]
 	var connTokens [maxDrops][]byte
 	nconn := 0
-	pos := h.lineEnd
-	for pos < len(b)-2 {
-		end := bytes.Index(b[pos:], crlf)
-		if end < 0 {
-			return errBadResponse
-		}
-		end += pos
-		name, value, ok := headerLine(b[pos:end])
+	for pos := h.lineEnd; pos < len(b)-2; {
+		l, ok := nextHeader(b, pos)
 		if !ok || len(*lines) == maxRespLines {
 			return errBadResponse
 		}
-		*lines = append(*lines, span{pos, end + 2})
-		pos = end + 2
-		switch responseHeaderKind(name) {
+		*lines = append(*lines, l)
+		pos = l.line.to
+		switch l.id {
 		case hdrContentLength:
-			n, ok := parseDecimal(value)
+			n, ok := parseDecimal(l.value)
 			if !ok || (h.contentLength >= 0 && n != h.contentLength) {
 				return errBadResponse
 			}
 			h.contentLength = n
 		case hdrTransferEncoding:
-			if !equalFold(value, "chunked") || h.chunked {
+			if !equalFold(l.value, "chunked") || h.chunked {
 				return errBadResponse // only chunked, once (net/http refuses others too)
 			}
 			h.chunked = true
 		case hdrConnection:
-			forEachToken(value, func(t []byte) {
+			forEachToken(l.value, func(t []byte) {
 				switch {
 				case equalFold(t, "close"):
 					h.close = true
@@ -420,60 +398,29 @@ func parseResponse(b []byte, h *respHead, lines *[]span) error {
 	if h.chunked {
 		h.contentLength = -1 // RFC 9112 6.3: Transfer-Encoding overrides Content-Length
 	}
+	// Dropped: the hop-by-hop lines and those Connection names. A chunked
+	// body is relayed as it is, so Transfer-Encoding stays and a
+	// Content-Length beside it goes.
 	for _, l := range *lines {
-		name, _, _ := headerLine(b[l.from : l.to-2])
-		k := responseHeaderKind(name)
-		drop := k == hdrConnection || k == hdrDrop || k == hdrNotFast || (k == hdrContentLength && h.chunked)
+		drop := false
+		switch l.id {
+		case hdrConnection, hdrKeepAlive, hdrProxyConnection, hdrProxyAuthenticate, hdrUpgrade:
+			drop = true
+		case hdrContentLength:
+			drop = h.chunked
+		}
 		for _, t := range connTokens[:nconn] {
-			if bytes.EqualFold(name, t) {
-				drop = true
-			}
+			drop = drop || bytes.EqualFold(l.name, t)
 		}
 		if drop {
 			if h.ndrops == maxDrops {
 				return errBadResponse
 			}
-			h.drops[h.ndrops] = l
+			h.drops[h.ndrops] = l.line
 			h.ndrops++
 		}
 	}
 	return nil
-}
-
-// responseHeaderKind classifies a response header name: the hop-by-hop
-// ones are dropped (hdrDrop, hdrNotFast, hdrConnection); Transfer-Encoding
-// is kept, since a chunked body is relayed as it is.
-func responseHeaderKind(name []byte) hdrKind {
-	switch len(name) {
-	case 7:
-		if equalFold(name, "upgrade") {
-			return hdrNotFast
-		}
-	case 10:
-		switch {
-		case equalFold(name, "connection"):
-			return hdrConnection
-		case equalFold(name, "keep-alive"):
-			return hdrDrop
-		}
-	case 14:
-		if equalFold(name, "content-length") {
-			return hdrContentLength
-		}
-	case 16:
-		if equalFold(name, "proxy-connection") {
-			return hdrDrop
-		}
-	case 17:
-		if equalFold(name, "transfer-encoding") {
-			return hdrTransferEncoding
-		}
-	case 18:
-		if equalFold(name, "proxy-authenticate") {
-			return hdrDrop
-		}
-	}
-	return hdrOther
 }
 
 // writeKept writes b[from:to] without the dropped spans (in order, inside

@@ -97,7 +97,7 @@ func TestParseResponse(t *testing.T) {
 		{"HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", 200, 0, false, false, "Content-Length: 0\r\n\r\n"},
 		{"same length twice", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", 200, 3, false, false, "Content-Length: 3\r\nContent-Length: 3\r\n\r\n"},
 	}
-	var lines []span
+	var lines []headerAt
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var h respHead
