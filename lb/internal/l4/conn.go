@@ -1,14 +1,11 @@
 package l4
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,7 +52,10 @@ func (r reason) status() int {
 type conn struct {
 	client  *net.TCPConn
 	backend atomic.Pointer[net.TCPConn]
-	start   time.Time
+	// relay is the connection's relay once its sockets have been handed to
+	// an event loop (Linux); abort goes through it from then on.
+	relay atomic.Pointer[pair]
+	start time.Time
 	// forced is the reason the server cut the connection (idle, shutdown);
 	// reasonNone while it has not.
 	forced atomic.Int32
@@ -66,6 +66,10 @@ type conn struct {
 // abort cuts both sides, recording why (the first reason given wins).
 func (c *conn) abort(r reason) {
 	c.forced.CompareAndSwap(int32(reasonNone), int32(r))
+	if p := c.relay.Load(); p != nil {
+		p.abort()
+		return
+	}
 	c.client.Close()
 	if b := c.backend.Load(); b != nil {
 		b.Close()
@@ -111,9 +115,7 @@ func (s *Server) handle(c *conn) {
 	}
 	bs := s.stats.backend(b)
 
-	w := s.watchIdle(c)
 	up, down, err := s.relay(c, bc, bs)
-	w.stop()
 	c.client.Close()
 	bc.Close()
 
@@ -219,58 +221,4 @@ func clientIP(a net.Addr) string {
 		return a.String()
 	}
 	return host
-}
-
-// relay copies client->backend and backend->client until both directions
-// have ended. A direction that reaches EOF half-closes its destination
-// (CloseWrite), so the other direction goes on; a direction that fails
-// closes both connections, so the other one ends too. It returns the bytes
-// relayed each way and the first error. The byte counters of c, bs and the
-// server are added to as the bytes move.
-func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats) (up, down int64, err error) {
-	client := c.client
-	var (
-		wg    sync.WaitGroup
-		upErr error
-	)
-	wg.Go(func() {
-		up, upErr = pipe(backend, client, &c.up, &bs.up, &s.stats.up)
-		if upErr != nil {
-			client.Close()
-			backend.Close()
-			return
-		}
-		backend.CloseWrite()
-	})
-	down, downErr := pipe(client, backend, &c.down, &bs.down, &s.stats.down)
-	if downErr != nil {
-		client.Close()
-		backend.Close()
-	} else {
-		client.CloseWrite()
-	}
-	wg.Wait()
-	if upErr != nil && !errors.Is(upErr, net.ErrClosed) {
-		return up, down, upErr
-	}
-	return up, down, cmp.Or(downErr, upErr)
-}
-
-// pipe copies src to dst until src's EOF (returning a nil error) or a
-// failure, in steps of chunk bytes so that the counters stay current.
-func pipe(dst, src *net.TCPConn, counters ...*atomic.Uint64) (int64, error) {
-	var n int64
-	for {
-		m, err := io.CopyN(dst, src, chunk)
-		n += m
-		for _, c := range counters {
-			c.Add(uint64(m))
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
 }

@@ -2,9 +2,10 @@
 // connection is balanced as a unit. A backend is picked with the configured
 // algorithm and connected to before a byte of the client's is read, so a
 // connect failure is retried on another backend without the client noticing;
-// then bytes are relayed both ways with io.Copy between the two *net.TCPConns,
-// which the kernel splices on Linux, and each direction is half-closed
-// (CloseWrite) when its source ends.
+// then bytes are relayed both ways, and each direction is half-closed when its
+// source ends. On Linux a few event loops (one per P) relay every
+// connection's bytes from one epoll set each, as HAProxy does
+// (relay_linux.go); elsewhere two goroutines per connection copy them.
 //
 // The Server has the shape of http.Server: Serve(listener), Shutdown(ctx) to
 // stop accepting and wait for open connections, Close to cut them.
@@ -93,6 +94,9 @@ type Server struct {
 	conns     map[*conn]struct{}
 	serving   sync.WaitGroup // Serve loops
 	handlers  sync.WaitGroup // connection goroutines
+	// loops relay the bytes of open connections (started by the first
+	// Serve, stopped once every handler has returned).
+	loops *relayLoops
 }
 
 // New returns a server for cfg and registers its collectors on
@@ -147,6 +151,15 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
+	}
+	if s.loops == nil {
+		loops, err := startLoops(defaultLoops(), s.cfg.IdleTimeout)
+		if err != nil {
+			s.mu.Unlock()
+			ln.Close()
+			return fmt.Errorf("start relay loops: %w", err)
+		}
+		s.loops = loops
 	}
 	s.listeners[ln] = struct{}{}
 	s.serving.Add(1)
@@ -302,7 +315,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		wait = min(2*wait, 100*time.Millisecond)
 	}
 	s.handlers.Wait()
+	s.stopLoops()
 	return nil
+}
+
+// stopLoops stops the relay loops once no handler is left.
+func (s *Server) stopLoops() {
+	s.mu.Lock()
+	loops := s.loops
+	s.loops = nil
+	s.mu.Unlock()
+	if loops != nil {
+		loops.stop()
+	}
 }
 
 // Close stops accepting, cuts every open connection (both sides), aborts
@@ -322,5 +347,6 @@ func (s *Server) Close() error {
 	}
 	s.serving.Wait()
 	s.handlers.Wait()
+	s.stopLoops()
 	return nil
 }
