@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/lblab/lblab/lb/internal/pool"
 )
@@ -54,6 +57,9 @@ type FrontConfig struct {
 	// MaxHeaderBytes: larger request heads go to Fallback, which refuses
 	// them by its own MaxHeaderBytes.
 	MaxHeaderBytes int
+	// MaxConnections bounds the open client connections (those handed to
+	// Fallback included); past it, accepting pauses. 0: no bound.
+	MaxConnections int
 }
 
 // Front serves HTTP on the proxy port with the fast path described above.
@@ -63,10 +69,29 @@ type Front struct {
 	handoff  *connQueue
 	shutting atomic.Bool
 
+	// next hands a new connection to a goroutine that has finished its last
+	// one and waits for another (unbuffered: a send succeeds only when one
+	// waits); stop, closed by Shutdown or Close, ends the waiting ones.
+	next     chan *frontConn
+	stop     chan struct{}
+	stopOnce sync.Once
+
+	// slots holds a token per open connection when MaxConnections is set
+	// (and the acceptor is in use; else netutil.LimitListener bounds them).
+	slots chan struct{}
+
 	mu    sync.Mutex
 	ln    net.Listener
+	acc   *acceptor // nil: ln.Accept
 	conns map[*frontConn]struct{}
 }
+
+// workerIdle is how long a connection's goroutine waits for the next
+// connection after its own has closed. Reusing it saves the stack growth a
+// fresh goroutine goes through on its first request (the request path is
+// deeper than a new goroutine's starting stack), which was 9% of the CPU
+// with a new connection per request.
+const workerIdle = 10 * time.Second
 
 // NewFront returns a front end for p.
 func (p *Proxy) NewFront(cfg FrontConfig) *Front {
@@ -79,30 +104,54 @@ func (p *Proxy) NewFront(cfg FrontConfig) *Front {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = http.DefaultMaxHeaderBytes
 	}
-	return &Front{p: p, cfg: cfg, conns: map[*frontConn]struct{}{}}
+	f := &Front{p: p, cfg: cfg, conns: map[*frontConn]struct{}{},
+		next: make(chan *frontConn), stop: make(chan struct{})}
+	if cfg.MaxConnections > 0 {
+		f.slots = make(chan struct{}, cfg.MaxConnections)
+	}
+	return f
 }
 
 // Serve accepts connections on ln until Shutdown or Close, then returns
 // http.ErrServerClosed.
 func (f *Front) Serve(ln net.Listener) error {
+	acc, err := newAcceptor(ln)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	if acc == nil && f.cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, f.cfg.MaxConnections)
+	}
 	f.mu.Lock()
-	f.ln = ln
+	f.ln, f.acc = ln, acc
 	f.handoff = newConnQueue(ln.Addr())
 	f.mu.Unlock()
 	if f.shutting.Load() { // Shutdown or Close ran before Serve
-		ln.Close()
+		f.closeListener()
 		return http.ErrServerClosed
 	}
 	go f.cfg.Fallback.Serve(f.handoff)
 	var backoff time.Duration
 	for {
-		c, err := ln.Accept()
+		var c net.Conn
+		if acc != nil {
+			if !f.acquireSlot() {
+				return http.ErrServerClosed
+			}
+			if c, err = acc.accept(f.releaseSlot); err != nil {
+				f.releaseSlot()
+			}
+		} else {
+			c, err = ln.Accept()
+		}
 		if err != nil {
 			if f.shutting.Load() {
 				return http.ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				f.p.log.Warn("accept failed; retrying", "error", err, "in", backoff)
 				time.Sleep(backoff)
@@ -116,20 +165,74 @@ func (f *Front) Serve(ln net.Listener) error {
 			c.Close()
 			return http.ErrServerClosed
 		}
-		go fc.serve()
+		select {
+		case f.next <- fc:
+		default:
+			go f.worker(fc)
+		}
 	}
 }
+
+// acquireSlot takes a connection slot (MaxConnections), waiting while all
+// are in use; it returns false when the front end stops meanwhile.
+func (f *Front) acquireSlot() bool {
+	if f.slots == nil {
+		return true
+	}
+	select {
+	case f.slots <- struct{}{}:
+		return true
+	case <-f.stop:
+		return false
+	}
+}
+
+func (f *Front) releaseSlot() {
+	if f.slots != nil {
+		<-f.slots
+	}
+}
+
+// closeListener closes the listener and the acceptor's copy of it.
+func (f *Front) closeListener() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ln != nil {
+		f.ln.Close()
+	}
+	if f.acc != nil {
+		f.acc.close()
+	}
+}
+
+// worker serves fc, then the connections Serve hands it, until it has
+// waited workerIdle for one or the front end stops.
+func (f *Front) worker(fc *frontConn) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		fc.serve()
+		t.Reset(workerIdle)
+		select {
+		case fc = <-f.next:
+		case <-t.C:
+			return
+		case <-f.stop:
+			return
+		}
+	}
+}
+
+// stopWorkers ends the goroutines waiting for a connection.
+func (f *Front) stopWorkers() { f.stopOnce.Do(func() { close(f.stop) }) }
 
 // Shutdown stops accepting, closes idle connections and waits until the
 // requests in flight are answered (their connections close after), or ctx
 // ends.
 func (f *Front) Shutdown(ctx context.Context) error {
 	f.shutting.Store(true)
-	f.mu.Lock()
-	if f.ln != nil {
-		f.ln.Close()
-	}
-	f.mu.Unlock()
+	f.stopWorkers()
+	f.closeListener()
 	errc := make(chan error, 1)
 	go func() { errc <- f.cfg.Fallback.Shutdown(ctx) }()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -157,10 +260,9 @@ func (f *Front) Shutdown(ctx context.Context) error {
 // Close closes the listener and every connection at once.
 func (f *Front) Close() error {
 	f.shutting.Store(true)
+	f.stopWorkers()
+	f.closeListener()
 	f.mu.Lock()
-	if f.ln != nil {
-		f.ln.Close()
-	}
 	for fc := range f.conns {
 		fc.c.Close()
 	}

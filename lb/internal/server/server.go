@@ -161,7 +161,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.MaxConnections > 0 && s.L4 == nil { // l4 bounds its own: it needs the bare *net.TCPConn
+	if cfg.MaxConnections > 0 && s.L4 == nil && !s.Proxy.Lean() { // l4 and the fast front end bound their own
 		pl = netutil.LimitListener(pl, cfg.MaxConnections)
 	}
 	s.proxyAddr = pl.Addr()
@@ -187,6 +187,7 @@ func (s *Server) Run(ctx context.Context) error {
 		proxySrv = s.Proxy.NewFront(proxy.FrontConfig{
 			Fallback: proxySrv.(*http.Server), Handoff: s.statusPath(),
 			IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
+			MaxConnections: cfg.MaxConnections,
 		})
 	}
 	adminHandler := s.Admin.Handler()

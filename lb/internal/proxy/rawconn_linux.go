@@ -1,0 +1,306 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// On Linux the front end accepts client connections itself and reads and
+// writes them with plain system calls, joining Go's poller only when a
+// socket makes it wait (HAProxy's speculative I/O). A client that sends its
+// request with its connect and reads the response at once, as most do, is
+// served without its socket ever being added to (or taken out of) the epoll
+// set and without the getsockname net.Conn's LocalAddr costs: three system
+// calls per connection, which with a new connection per request were 9% of
+// the balancer's CPU.
+
+// acceptor accepts from a TCP listener with accept4(2), waiting for it in
+// Go's poller through a duplicate of the listener's descriptor.
+type acceptor struct {
+	file *os.File // the duplicate; closing it ends a pending accept
+	raw  interface {
+		Read(func(uintptr) bool) error
+	}
+	local net.Addr
+}
+
+// newAcceptor returns an acceptor for ln, or nil when ln is not a
+// *net.TCPListener (the caller then uses ln.Accept).
+func newAcceptor(ln net.Listener) (*acceptor, error) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, nil
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd, dupErr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { nfd, dupErr = dupCloexec(int(fd)) }); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, dupErr
+	}
+	f := os.NewFile(uintptr(nfd), "listener") // non-blocking: joins the poller
+	frc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &acceptor{file: f, raw: frc, local: ln.Addr()}, nil
+}
+
+func dupCloexec(fd int) (int, error) {
+	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if e != 0 {
+		return -1, os.NewSyscallError("fcntl", e)
+	}
+	return int(r), nil
+}
+
+// accept waits for and returns the next connection, with TCP_NODELAY set
+// (as net does) and without keep-alive probes. release, if not nil, is run
+// once when the connection is closed.
+func (a *acceptor) accept(release func()) (net.Conn, error) {
+	var (
+		nfd  int
+		sa   syscall.Sockaddr
+		aErr error
+	)
+	for {
+		err := a.raw.Read(func(fd uintptr) bool {
+			nfd, sa, aErr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			return aErr != syscall.EAGAIN
+		})
+		if err != nil {
+			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: a.local, Err: err}
+		}
+		if aErr == syscall.ECONNABORTED || aErr == syscall.EINTR { // gone before it was accepted
+			continue
+		}
+		if aErr != nil {
+			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: a.local, Err: os.NewSyscallError("accept4", aErr)}
+		}
+		break
+	}
+	syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	var remote *net.TCPAddr
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		remote = &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *syscall.SockaddrInet6:
+		remote = &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	default:
+		remote = &net.TCPAddr{}
+	}
+	return &rawConn{fd: nfd, remote: remote, release: release}, nil
+}
+
+func (a *acceptor) close() error { return a.file.Close() }
+
+// rawConn is an accepted client connection read and written with plain
+// system calls until one would block; then (and from then on) through an
+// *os.File on the descriptor, which waits in Go's poller and keeps
+// deadlines. Its methods are safe for concurrent use: Close and
+// SetReadDeadline come from Shutdown and Close.
+type rawConn struct {
+	remote *net.TCPAddr
+
+	mu       sync.Mutex
+	fd       int
+	file     *os.File // set once the connection has had to wait
+	closed   bool
+	rd, wd   time.Time // deadlines, applied to file when it is made
+	local    net.Addr
+	released bool
+	release  func() // run once by Close (the connection limit's slot)
+}
+
+var errRawClosed = net.ErrClosed
+
+// polledLocked returns the connection's *os.File, making it if need be; the
+// caller holds mu.
+func (r *rawConn) polledLocked() *os.File {
+	if r.file == nil {
+		r.file = os.NewFile(uintptr(r.fd), "client")
+		if !r.rd.IsZero() {
+			r.file.SetReadDeadline(r.rd)
+		}
+		if !r.wd.IsZero() {
+			r.file.SetWriteDeadline(r.wd)
+		}
+	}
+	return r.file
+}
+
+// Read reads what the socket holds; when it holds nothing it waits in the
+// poller (until the read deadline).
+func (r *rawConn) Read(b []byte) (int, error) {
+	r.mu.Lock()
+	if f := r.file; f != nil || r.closed {
+		r.mu.Unlock()
+		if f == nil {
+			return 0, errRawClosed
+		}
+		return r.osErr(f.Read(b))
+	}
+	if len(b) == 0 {
+		r.mu.Unlock()
+		return 0, nil
+	}
+	n, errno := rawSyscall(syscall.SYS_READ, r.fd, b, 0)
+	switch {
+	case errno == 0 && n == 0:
+		r.mu.Unlock()
+		return 0, io.EOF
+	case errno == 0:
+		r.mu.Unlock()
+		return n, nil
+	case errno != syscall.EAGAIN:
+		r.mu.Unlock()
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("read", errno)}
+	}
+	f := r.polledLocked()
+	r.mu.Unlock()
+	return r.osErr(f.Read(b))
+}
+
+// Write writes b; what the socket does not take at once is written through
+// the poller (until the write deadline).
+func (r *rawConn) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	if f := r.file; f != nil || r.closed {
+		r.mu.Unlock()
+		if f == nil {
+			return 0, errRawClosed
+		}
+		return r.osErr(f.Write(b))
+	}
+	n := 0
+	for n < len(b) {
+		m, errno := rawSyscall(syscall.SYS_SENDTO, r.fd, b[n:], syscall.MSG_NOSIGNAL)
+		if errno == syscall.EAGAIN {
+			break
+		}
+		if errno != 0 {
+			r.mu.Unlock()
+			return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("write", errno)}
+		}
+		n += m
+	}
+	if n == len(b) {
+		r.mu.Unlock()
+		return n, nil
+	}
+	f := r.polledLocked()
+	r.mu.Unlock()
+	m, err := r.osErr(f.Write(b[n:]))
+	return n + m, err
+}
+
+// osErr maps an *os.File's errors to what a net.Conn returns: io.EOF as it
+// is, the rest as a *net.OpError (a net.Error, whose Timeout says whether a
+// deadline passed), a closed file as net.ErrClosed.
+func (r *rawConn) osErr(n int, err error) (int, error) {
+	var pe *os.PathError
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, os.ErrClosed):
+		err = &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: net.ErrClosed}
+	case errors.As(err, &pe):
+		err = &net.OpError{Op: pe.Op, Net: "tcp", Addr: r.remote, Err: pe.Err}
+	}
+	return n, err
+}
+
+// rawSyscall is read(2) (flags unused) or sendto(2) without an address, on
+// a non-blocking socket: it never blocks, so it skips the scheduler's
+// system-call bookkeeping.
+func rawSyscall(trap uintptr, fd int, b []byte, flags uintptr) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), flags, 0, 0)
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
+}
+
+// Close closes the connection. Called while another goroutine reads or
+// writes, that call fails (net.ErrClosed, or the poller's error).
+func (r *rawConn) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errRawClosed
+	}
+	r.closed = true
+	if !r.released && r.release != nil {
+		r.released = true
+		r.release()
+	}
+	if r.file != nil {
+		return r.file.Close()
+	}
+	return os.NewSyscallError("close", syscall.Close(r.fd))
+}
+
+// LocalAddr asks the kernel (once) for the connection's own address.
+func (r *rawConn) LocalAddr() net.Addr {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.local == nil {
+		r.local = &net.TCPAddr{}
+		if !r.closed {
+			if sa, err := syscall.Getsockname(r.fd); err == nil {
+				switch sa := sa.(type) {
+				case *syscall.SockaddrInet4:
+					r.local = &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+				case *syscall.SockaddrInet6:
+					r.local = &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+				}
+			}
+		}
+	}
+	return r.local
+}
+
+// RemoteAddr is the client's address.
+func (r *rawConn) RemoteAddr() net.Addr { return r.remote }
+
+// SetDeadline sets both deadlines.
+func (r *rawConn) SetDeadline(t time.Time) error {
+	if err := r.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return r.SetWriteDeadline(t)
+}
+
+// SetReadDeadline bounds the waits of Read (a read that finds bytes waiting
+// never waits).
+func (r *rawConn) SetReadDeadline(t time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rd = t
+	if r.file != nil {
+		return r.file.SetReadDeadline(t)
+	}
+	return nil
+}
+
+// SetWriteDeadline bounds the waits of Write.
+func (r *rawConn) SetWriteDeadline(t time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wd = t
+	if r.file != nil {
+		return r.file.SetWriteDeadline(t)
+	}
+	return nil
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package proxy
+
+import "net"
+
+// acceptor is Linux's accept path (rawconn_linux.go); elsewhere the front
+// end uses the listener's Accept.
+type acceptor struct{}
+
+func newAcceptor(net.Listener) (*acceptor, error) { return nil, nil }
+func (*acceptor) accept(func()) (net.Conn, error) { return nil, net.ErrClosed }
+func (*acceptor) close() error                    { return nil }
