@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || 386
 
 package l4
 
@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// Without Linux's epoll the bytes are relayed by two goroutines per
-// connection, with io.Copy, and a timer per connection enforces the idle
-// timeout.
+// Elsewhere than Linux (and on linux/386, whose socket calls go through
+// socketcall) the bytes are relayed by two goroutines per connection, with
+// io.Copy, and a timer per connection enforces the idle timeout.
 
 // relayLoops stands for Linux's event loops; there are none here.
 type relayLoops struct{}

@@ -1,11 +1,11 @@
-//go:build !linux
+//go:build !linux || 386
 
 package proxy
 
 import "net"
 
-// acceptor is Linux's accept path (rawconn_linux.go); elsewhere the front
-// end uses the listener's Accept.
+// acceptor is the accept path on Linux except linux/386 (rawconn_linux.go);
+// elsewhere the front end uses the listener's Accept.
 type acceptor struct{}
 
 func newAcceptor(net.Listener) (*acceptor, error) { return nil, nil }
