@@ -66,30 +66,33 @@ func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats) (up, dow
 }
 
 // pipe copies src to dst until src's EOF (returning a nil error) or a
-// failure, in steps of chunk bytes so that the counters stay current.
+// failure, adding each write to the counters, so that they (and the idle
+// probe, which watches them) see every message, however small.
 func pipe(dst, src *net.TCPConn, counters ...*atomic.Uint64) (int64, error) {
+	buf := make([]byte, 32<<10)
 	var n int64
 	for {
-		m, err := io.CopyN(dst, src, chunk)
-		n += m
-		for _, c := range counters {
-			c.Add(uint64(m))
+		m, rerr := src.Read(buf)
+		if m > 0 {
+			w, werr := dst.Write(buf[:m])
+			n += int64(w)
+			for _, c := range counters {
+				c.Add(uint64(w))
+			}
+			if werr != nil {
+				return n, werr
+			}
 		}
-		if err == io.EOF {
+		if rerr == io.EOF {
 			return n, nil
 		}
-		if err != nil {
-			return n, err
+		if rerr != nil {
+			return n, rerr
 		}
 	}
 }
 
-// chunk is how many bytes one io.CopyN relays before the counters, and so
-// the idle probe, see them. Without TCP_INFO's timestamps the probe can only
-// watch the counters, so the step is small (one buffer of io.Copy's).
-const chunk = 32 << 10
-
-// idleProbe, where TCP_INFO is not available, calls a connection active when
+// idleProbe calls a connection active when
 // its byte counters moved since the last probe.
 type idleProbe struct {
 	bytes uint64
