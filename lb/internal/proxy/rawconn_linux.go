@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -98,7 +99,7 @@ func (a *acceptor) accept(release func()) (net.Conn, error) {
 	case *syscall.SockaddrInet4:
 		remote = &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
 	case *syscall.SockaddrInet6:
-		remote = &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+		remote = &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
 	default:
 		remote = &net.TCPAddr{}
 	}
@@ -106,6 +107,18 @@ func (a *acceptor) accept(release func()) (net.Conn, error) {
 }
 
 func (a *acceptor) close() error { return a.file.Close() }
+
+// zoneName is the name of the interface an IPv6 link-local peer is on (its
+// zone, as net writes it: fe80::1%eth0), or its index if it has no name.
+func zoneName(index uint32) string {
+	if index == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(index), 10)
+}
 
 // rawConn is an accepted client connection read and written with plain
 // system calls until one would block; then (and from then on) through an
