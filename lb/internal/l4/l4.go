@@ -18,12 +18,12 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/balance"
 	"github.com/lblab/lblab/lb/internal/config"
 	"github.com/lblab/lblab/lb/internal/metrics"
+	"github.com/lblab/lblab/lb/internal/netx"
 	"github.com/lblab/lblab/lb/internal/pool"
 )
 
@@ -79,7 +79,7 @@ type Server struct {
 	// Switch is the algorithm in use (Algorithm, SetAlgorithm); a switch
 	// applies to connections accepted from then on.
 	*balance.Switch
-	sem   chan struct{} // one token per open client connection; nil: no bound
+	slots *netx.Slots // one per open client connection; nil: no bound
 	stats *stats
 	start time.Time
 
@@ -125,9 +125,7 @@ func New(cfg Config) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 	}
-	if cfg.MaxConnections > 0 {
-		s.sem = make(chan struct{}, cfg.MaxConnections)
-	}
+	s.slots = netx.NewSlots(cfg.MaxConnections)
 	var err error
 	if s.Switch, err = balance.NewSwitch(cfg.Algorithm, s.log); err != nil {
 		cancel()
@@ -183,7 +181,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.isClosing() {
 				return ErrServerClosed
 			}
-			if !temporary(err) {
+			if !netx.TemporaryAcceptError(err) {
 				return fmt.Errorf("accept: %w", err)
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
@@ -218,41 +216,15 @@ func (s *Server) Serve(ln net.Listener) error {
 // acquireSlot takes a connection slot, waiting while MaxConnections are
 // open. It returns false when the server closes meanwhile.
 func (s *Server) acquireSlot() bool {
-	if s.sem == nil {
+	if s.slots.TryAcquire() {
 		return true
-	}
-	select {
-	case s.sem <- struct{}{}:
-		return true
-	default:
 	}
 	s.stats.acceptLimited.Add(1)
 	s.log.Debug("max_connections reached; accepting paused", "max_connections", s.cfg.MaxConnections)
-	select {
-	case s.sem <- struct{}{}:
-		return true
-	case <-s.ctx.Done():
-		return false
-	}
+	return s.slots.Acquire(s.ctx.Done())
 }
 
-func (s *Server) releaseSlot() {
-	if s.sem != nil {
-		<-s.sem
-	}
-}
-
-// temporary reports whether an Accept error is worth retrying: running out of
-// file descriptors or buffers, or a connection aborted before it was accepted.
-func temporary(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EINTR)
-}
+func (s *Server) releaseSlot() { s.slots.Release() }
 
 func (s *Server) isClosing() bool {
 	s.mu.Lock()

@@ -9,7 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/lblab/lblab/lb/internal/netx"
 )
 
 // On Linux the bytes of every relayed connection are moved by a few event
@@ -71,7 +72,7 @@ func (ls *relayLoops) stop() {
 }
 
 func (ls *relayLoops) pick() *relayLoop {
-	return ls.loops[int(ls.next.Add(1))%len(ls.loops)]
+	return ls.loops[ls.next.Add(1)%uint32(len(ls.loops))]
 }
 
 // defaultLoops is the number of event loops a server runs: one per P, as a
@@ -155,7 +156,7 @@ type pair struct {
 	// a hang-up whatever the events asked for.
 	reg  [2]bool
 	hup  [2]bool // epoll reported a hang-up on fd[i]
-	last int64   // loop clock at the last byte read either way
+	last int64   // loop clock at the last byte read or written either way
 	err  error   // the first failure
 	// closed is set (under loop.mu) once the loop has closed both sockets.
 	closed  bool
@@ -211,14 +212,7 @@ func detach(tc *net.TCPConn) (int, error) {
 		return -1, err
 	}
 	nfd, dupErr := -1, error(nil)
-	if err := rc.Control(func(fd uintptr) {
-		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
-		if e != 0 {
-			dupErr = osErr("dup", e)
-			return
-		}
-		nfd = int(r)
-	}); err != nil {
+	if err := rc.Control(func(fd uintptr) { nfd, dupErr = netx.DupCloexec(int(fd)) }); err != nil {
 		return -1, err
 	}
 	tc.Close()
@@ -394,7 +388,7 @@ func (p *pair) pump(d int) {
 	f, src, dst := &p.dir[d], p.fd[d], p.fd[1-d]
 	buf := p.loop.buf
 	for range maxReadsPerEvent {
-		n, err := rawRead(src, buf)
+		n, err := netx.Read(src, buf)
 		switch {
 		case err == syscall.EAGAIN:
 			return
@@ -443,7 +437,7 @@ func (p *pair) write(d int, b []byte) (int, error) {
 	f := &p.dir[d]
 	w := 0
 	for w < len(b) {
-		n, err := rawWrite(p.fd[1-d], b[w:])
+		n, err := netx.Send(p.fd[1-d], b[w:])
 		if err == syscall.EAGAIN {
 			break
 		}
@@ -509,34 +503,4 @@ func sockError(fd int) error {
 		return syscall.Errno(v)
 	}
 	return syscall.ECONNRESET
-}
-
-// rawRead and rawWrite are read(2) and send(2) (without SIGPIPE) on a
-// non-blocking socket, which never block, so they skip the scheduler's
-// syscall bookkeeping.
-func rawRead(fd int, b []byte) (int, error) {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(n), nil
-	}
-}
-
-func rawWrite(fd int, b []byte) (int, error) {
-	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
-			syscall.MSG_NOSIGNAL, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(n), nil
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,11 +12,11 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/netutil"
 
+	"github.com/lblab/lblab/lb/internal/netx"
 	"github.com/lblab/lblab/lb/internal/pool"
 )
 
@@ -76,9 +75,9 @@ type Front struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 
-	// slots holds a token per open connection when MaxConnections is set
-	// (and the acceptor is in use; else netutil.LimitListener bounds them).
-	slots chan struct{}
+	// slots bounds the open connections (MaxConnections) when the acceptor
+	// is in use; else netutil.LimitListener bounds them.
+	slots *netx.Slots
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -104,12 +103,8 @@ func (p *Proxy) NewFront(cfg FrontConfig) *Front {
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = http.DefaultMaxHeaderBytes
 	}
-	f := &Front{p: p, cfg: cfg, conns: map[*frontConn]struct{}{},
-		next: make(chan *frontConn), stop: make(chan struct{})}
-	if cfg.MaxConnections > 0 {
-		f.slots = make(chan struct{}, cfg.MaxConnections)
-	}
-	return f
+	return &Front{p: p, cfg: cfg, conns: map[*frontConn]struct{}{},
+		next: make(chan *frontConn), stop: make(chan struct{}), slots: netx.NewSlots(cfg.MaxConnections)}
 }
 
 // Serve accepts connections on ln until Shutdown or Close, then returns
@@ -136,11 +131,11 @@ func (f *Front) Serve(ln net.Listener) error {
 	for {
 		var c net.Conn
 		if acc != nil {
-			if !f.acquireSlot() {
+			if !f.slots.Acquire(f.stop) {
 				return http.ErrServerClosed
 			}
-			if c, err = acc.accept(f.releaseSlot); err != nil {
-				f.releaseSlot()
+			if c, err = acc.accept(f.slots.Release); err != nil {
+				f.slots.Release()
 			}
 		} else {
 			c, err = ln.Accept()
@@ -149,9 +144,7 @@ func (f *Front) Serve(ln net.Listener) error {
 			if f.shutting.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-				errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) {
+			if netx.TemporaryAcceptError(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				f.p.log.Warn("accept failed; retrying", "error", err, "in", backoff)
 				time.Sleep(backoff)
@@ -170,26 +163,6 @@ func (f *Front) Serve(ln net.Listener) error {
 		default:
 			go f.worker(fc)
 		}
-	}
-}
-
-// acquireSlot takes a connection slot (MaxConnections), waiting while all
-// are in use; it returns false when the front end stops meanwhile.
-func (f *Front) acquireSlot() bool {
-	if f.slots == nil {
-		return true
-	}
-	select {
-	case f.slots <- struct{}{}:
-		return true
-	case <-f.stop:
-		return false
-	}
-}
-
-func (f *Front) releaseSlot() {
-	if f.slots != nil {
-		<-f.slots
 	}
 }
 
@@ -307,8 +280,8 @@ type frontConn struct {
 	resp         respHead
 	lines        []headerAt
 	headCopy     []byte // the request head, when its body does not fit beside it
-	body         []byte // scratch for request bodies
-	bytes        int64  // response body bytes sent, for the access log
+	body     []byte // scratch for request bodies
+	bytes    int64  // response body bytes sent, for the access log
 }
 
 // Buffer sizes: a request head beyond clientBufSize goes to net/http (which

@@ -1,0 +1,73 @@
+//go:build linux && !386
+
+package netx
+
+import (
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+	"unsafe"
+)
+
+// Read is read(2) on a non-blocking socket. It never blocks, so it skips
+// the scheduler's system-call bookkeeping (RawSyscall); an interrupted call
+// is retried. n == 0 with a nil error is the peer's EOF; EAGAIN comes back
+// as syscall.EAGAIN.
+func Read(fd int, b []byte) (int, error) {
+	return rawIO(syscall.SYS_READ, fd, b, 0)
+}
+
+// Send is send(2) on a non-blocking socket, without SIGPIPE
+// (MSG_NOSIGNAL): a peer that has gone is an EPIPE error.
+func Send(fd int, b []byte) (int, error) {
+	return rawIO(syscall.SYS_SENDTO, fd, b, syscall.MSG_NOSIGNAL)
+}
+
+func rawIO(trap uintptr, fd int, b []byte, flags uintptr) (int, error) {
+	for {
+		n, _, e := syscall.RawSyscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), flags, 0, 0)
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+		default:
+			return 0, e
+		}
+	}
+}
+
+// DupCloexec duplicates fd (close-on-exec). The copy shares the socket and
+// its file status flags, non-blocking mode included.
+func DupCloexec(fd int) (int, error) {
+	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if e != 0 {
+		return -1, os.NewSyscallError("fcntl", e)
+	}
+	return int(r), nil
+}
+
+// TCPAddr converts a socket address from accept4(2) or getsockname(2);
+// anything but IPv4 and IPv6 gives an empty address.
+func TCPAddr(sa syscall.Sockaddr) *net.TCPAddr {
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port, Zone: zoneName(sa.ZoneId)}
+	}
+	return &net.TCPAddr{}
+}
+
+// zoneName is the name of the interface an IPv6 link-local address is on
+// (its zone, as net writes it: fe80::1%eth0), or its index if it has no
+// name.
+func zoneName(index uint32) string {
+	if index == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(index), 10)
+}
