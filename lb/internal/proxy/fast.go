@@ -76,7 +76,7 @@ func (fc *frontConn) exchange(cp *connPool, c *backendConn, head, body []byte, n
 		return fmt.Errorf("%w: %w", errNoResponse, err)
 	}
 	if d := cp.cfg.ResponseHeaderTimeout; d > 0 {
-		c.armReadDeadline(now, d)
+		c.rd.arm(c, now, d)
 	}
 	br := c.br
 	for {
@@ -147,7 +147,7 @@ func (fc *frontConn) relay(cp *connPool, c *backendConn) outcome {
 	var rerr, werr error
 	if !noBody {
 		if rh.chunked || untilClose || int64(br.Buffered()) < rh.contentLength {
-			c.clearReadDeadline() // more to read: the body may take longer than request_timeout
+			c.rd.clear(c) // more to read: the body may take longer than request_timeout
 		}
 		switch {
 		case rh.chunked:
@@ -297,21 +297,30 @@ func chunkSize(line []byte) (int64, bool) {
 	return n, digits > 0
 }
 
-// armReadDeadline makes sure a read deadline d from now is set on c. A
-// deadline set within the last hundredth of d is left as it is, which
-// saves re-arming a timer on every request of a busy connection.
-func (c *backendConn) armReadDeadline(now time.Time, d time.Duration) {
-	if !c.readDeadline.IsZero() && c.readDeadline.Sub(now) >= d-d/100 {
+// lazyDeadline is a connection's read deadline, re-armed lazily: one set
+// within the last hundredth of its timeout is left as it is, which saves
+// re-arming a timer on every request of a busy connection.
+type lazyDeadline struct{ at time.Time } // zero: none, or not known
+
+// arm makes sure a read deadline d from now (less at most d/100) is set on c.
+func (l *lazyDeadline) arm(c net.Conn, now time.Time, d time.Duration) {
+	if !l.at.IsZero() && l.at.Sub(now) >= d-d/100 {
 		return
 	}
-	c.readDeadline = now.Add(d)
-	c.SetReadDeadline(c.readDeadline)
+	l.at = now.Add(d)
+	c.SetReadDeadline(l.at)
 }
 
-// clearReadDeadline removes c's read deadline.
-func (c *backendConn) clearReadDeadline() {
-	if !c.readDeadline.IsZero() {
-		c.readDeadline = time.Time{}
+// clear removes c's read deadline.
+func (l *lazyDeadline) clear(c net.Conn) {
+	if !l.at.IsZero() {
+		l.at = time.Time{}
 		c.SetReadDeadline(time.Time{})
 	}
+}
+
+// set sets a deadline arm does not know of (the next arm sets its own).
+func (l *lazyDeadline) set(c net.Conn, t time.Time) {
+	l.at = time.Time{}
+	c.SetReadDeadline(t)
 }

@@ -275,11 +275,11 @@ type frontConn struct {
 	peer   string // its host part, for X-Forwarded-For
 	idle   atomic.Bool
 
-	idleDeadline time.Time // when the idle read deadline was last set
-	req          reqHead
-	resp         respHead
-	lines        []headerAt
-	headCopy     []byte // the request head, when its body does not fit beside it
+	rd       lazyDeadline // the client's read deadline
+	req      reqHead
+	resp     respHead
+	lines    []headerAt
+	headCopy []byte // the request head, when its body does not fit beside it
 	body     []byte // scratch for request bodies
 	bytes    int64  // response body bytes sent, for the access log
 }
@@ -335,12 +335,7 @@ func (fc *frontConn) readHead() (int, error) {
 		if fc.f.shutting.Load() {
 			return 0, http.ErrServerClosed
 		}
-		// Re-arming a deadline costs a timer update per request; the idle
-		// timeout is kept within a second of the configured one instead.
-		if now := time.Now(); now.Sub(fc.idleDeadline) > time.Second {
-			fc.idleDeadline = now
-			fc.c.SetReadDeadline(now.Add(fc.f.cfg.IdleTimeout))
-		}
+		fc.rd.arm(fc.c, time.Now(), fc.f.cfg.IdleTimeout)
 		_, err := br.Peek(1)
 		fc.idle.Store(false)
 		if err != nil {
@@ -358,8 +353,7 @@ func (fc *frontConn) readHead() (int, error) {
 		}
 		if !headerDeadline {
 			headerDeadline = true
-			fc.idleDeadline = time.Time{}
-			fc.c.SetReadDeadline(time.Now().Add(fc.f.cfg.ReadHeaderTimeout))
+			fc.rd.set(fc.c, time.Now().Add(fc.f.cfg.ReadHeaderTimeout))
 		}
 		if _, err := br.Peek(len(buf) + 1); err != nil {
 			return 0, err
@@ -430,8 +424,7 @@ func (fc *frontConn) serveRequest(n int) bool {
 				fc.body = make([]byte, cl)
 			}
 			body = fc.body[:cl]
-			fc.idleDeadline = time.Time{}
-			fc.c.SetReadDeadline(time.Now().Add(fc.f.cfg.IdleTimeout))
+			fc.rd.arm(fc.c, time.Now(), fc.f.cfg.IdleTimeout)
 			if _, err := io.ReadFull(br, body); err != nil {
 				fc.writeError(http.StatusBadRequest, "cannot read request body", true)
 				fc.finish(nil, http.StatusBadRequest, start, 0)

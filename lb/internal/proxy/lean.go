@@ -82,8 +82,7 @@ type backendConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
-	// readDeadline is the read deadline set on the connection (zero: none).
-	readDeadline time.Time
+	rd     lazyDeadline
 }
 
 // newConnPool returns an empty pool; cfg has its defaults set (see New).
@@ -213,7 +212,7 @@ func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.
 		return nil, err
 	}
 	if d := cp.cfg.ResponseHeaderTimeout; d > 0 {
-		c.armReadDeadline(time.Now(), d)
+		c.rd.arm(c, time.Now(), d)
 	}
 	for {
 		if _, err := c.br.Peek(1); err != nil {
@@ -241,7 +240,7 @@ func (p *Proxy) roundTrip(cp *connPool, c *backendConn, r *http.Request) (*http.
 		if cp.cfg.ResponseHeaderTimeout > 0 && (resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength) {
 			// More of the body is to be read: it may take longer than the
 			// header timeout. (A body already buffered needs no more reads.)
-			c.clearReadDeadline()
+			c.rd.clear(c)
 		}
 		return resp, nil
 	}

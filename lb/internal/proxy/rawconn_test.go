@@ -27,25 +27,29 @@ func TestFrontClientsThatMakeItWait(t *testing.T) {
 		}
 		return ok("hello " + r.URL.Path), false
 	})
-	url, _ := fastFront(t, Config{}, FrontConfig{IdleTimeout: 300 * time.Millisecond}, rb.addr())
-	addr := strings.TrimPrefix(url, "http://")
+	// The idle cases run with a 300 ms idle timeout, the rest with the
+	// default: a client that takes longer than 300 ms to read what the
+	// kernel already holds for it is idle as far as the front end knows.
+	url, _ := fastFront(t, Config{}, FrontConfig{}, rb.addr())
+	shortURL, _ := fastFront(t, Config{}, FrontConfig{IdleTimeout: 300 * time.Millisecond}, rb.addr())
 
 	tests := []struct {
-		name string
-		run  func(t *testing.T, c net.Conn, br *bufio.Reader)
+		name      string
+		shortIdle bool
+		run       func(t *testing.T, c net.Conn, br *bufio.Reader)
 	}{
-		{"request head in two parts, the second late", func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		{"request head in two parts, the second late", false, func(t *testing.T, c net.Conn, br *bufio.Reader) {
 			io.WriteString(c, "GET /split HTTP/1.1\r\nHo")
 			time.Sleep(100 * time.Millisecond)
 			io.WriteString(c, "st: a\r\n\r\n")
 			assert.Equal(t, "hello /split", readBody(t, br))
 		}},
-		{"client connects and waits before its first request", func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		{"client connects and waits before its first request", false, func(t *testing.T, c net.Conn, br *bufio.Reader) {
 			time.Sleep(100 * time.Millisecond)
 			io.WriteString(c, "GET /late HTTP/1.1\r\nHost: a\r\n\r\n")
 			assert.Equal(t, "hello /late", readBody(t, br))
 		}},
-		{"client reads a large response late", func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		{"client reads a large response late", false, func(t *testing.T, c net.Conn, br *bufio.Reader) {
 			io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
 			time.Sleep(200 * time.Millisecond)
 			got := readBody(t, br)
@@ -54,7 +58,14 @@ func TestFrontClientsThatMakeItWait(t *testing.T) {
 			io.WriteString(c, "GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
 			assert.Equal(t, "hello /after", readBody(t, br), "the connection goes on")
 		}},
-		{"idle timeout after the front end had to wait", func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		{"requests spaced within the idle timeout keep the connection open", true, func(t *testing.T, c net.Conn, br *bufio.Reader) {
+			for i := range 4 { // 4 x 200 ms: past the 300 ms idle timeout in all, never idle for it
+				io.WriteString(c, "GET /spaced HTTP/1.1\r\nHost: a\r\n\r\n")
+				assert.Equal(t, "hello /spaced", readBody(t, br), "request %d", i)
+				time.Sleep(200 * time.Millisecond)
+			}
+		}},
+		{"idle timeout after the front end had to wait", true, func(t *testing.T, c net.Conn, br *bufio.Reader) {
 			io.WriteString(c, "GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
 			assert.Equal(t, "hello /one", readBody(t, br))
 			start := time.Now()
@@ -65,7 +76,11 @@ func TestFrontClientsThatMakeItWait(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
+			u := url
+			if tt.shortIdle {
+				u = shortURL
+			}
+			c, err := net.Dial("tcp", strings.TrimPrefix(u, "http://"))
 			require.NoError(t, err)
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(10 * time.Second))
