@@ -29,7 +29,7 @@ build: ## static binaries bin/lb, bin/backend, bin/loadtest (CGO_ENABLED=0)
 # test-portable runs them as linux/386, which builds the portable code
 # instead (on linux/amd64 hosts, which run 386 binaries; elsewhere than Linux
 # the plain test run is already the portable code).
-PORTABLE_PKGS := ./lb/internal/l4/ ./lb/internal/proxy/
+PORTABLE_PKGS := ./lb/internal/l4/ ./lb/internal/front/ ./lb/internal/upstream/
 
 test: build test-portable ## every test, Docker ones included (SKIP loudly without a daemon; fail when CI=true)
 	$(GO) test -count=1 -timeout 18m $(PKGS)

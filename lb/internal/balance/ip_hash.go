@@ -7,7 +7,10 @@ import (
 	"github.com/lblab/lblab/lb/internal/pool"
 )
 
-var _ Balancer = (*IPHash)(nil)
+var (
+	_ Balancer = (*IPHash)(nil)
+	_ Keyed    = (*IPHash)(nil)
+)
 
 // IPHash keeps each client on one backend with weighted rendezvous (highest
 // random weight) hashing: every candidate scores -w / ln(u), where w is its
@@ -19,6 +22,9 @@ var _ Balancer = (*IPHash)(nil)
 // mapping is the same in every process. IPHash has no state and is safe for
 // concurrent use.
 type IPHash struct{}
+
+// UsesKey reports true: IPHash picks by the client's address.
+func (*IPHash) UsesKey() bool { return true }
 
 // NewIPHash returns a weighted rendezvous hashing balancer.
 func NewIPHash() *IPHash { return &IPHash{} }

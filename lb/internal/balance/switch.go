@@ -8,7 +8,23 @@ import (
 // Named is a Balancer with the name it was made from.
 type Named struct {
 	Name string
+	// Keyed: the algorithm picks by the key it is given (the client's
+	// address), so callers must work it out.
+	Keyed bool
 	Balancer
+}
+
+// Keyed is implemented by the algorithms that pick by the key they are
+// given (ip_hash); the others ignore it, and callers need not work it out.
+type Keyed interface {
+	// UsesKey reports whether Pick uses its key.
+	UsesKey() bool
+}
+
+// UsesKey reports whether b picks by its key.
+func UsesKey(b Balancer) bool {
+	k, ok := b.(Keyed)
+	return ok && k.UsesKey()
 }
 
 // Switch holds the algorithm in use and replaces it at run time (the admin
@@ -44,7 +60,7 @@ func (s *Switch) SetAlgorithm(name string) error {
 	if err != nil {
 		return err
 	}
-	if old := s.cur.Swap(&Named{Name: name, Balancer: b}); old != nil && old.Name != name {
+	if old := s.cur.Swap(&Named{Name: name, Keyed: UsesKey(b), Balancer: b}); old != nil && old.Name != name {
 		s.log.Info("algorithm changed", "from", old.Name, "to", name)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/lblab/lblab/lb/internal/balance"
 	"github.com/lblab/lblab/lb/internal/pool"
-	"github.com/lblab/lblab/lb/internal/proxy"
 )
 
 // reason says why a connection ended; it labels lblab_tcp_connections_closed_total.
@@ -86,7 +85,7 @@ func (s *Server) handle(c *conn) {
 
 	key := ""
 	bal := s.Current()
-	if bal.Name == "ip_hash" {
+	if bal.Keyed {
 		key = clientIP(c.client.RemoteAddr())
 	}
 	b, bc, retries, err := s.connect(bal, key)
@@ -95,7 +94,7 @@ func (s *Server) handle(c *conn) {
 		r := reasonConnect
 		var ne net.Error
 		switch {
-		case errors.Is(err, proxy.ErrNoBackend):
+		case errors.Is(err, pool.ErrNoBackend):
 			r = reasonNoBackend
 		case s.ctx.Err() != nil:
 			r = reasonShutdown
@@ -176,7 +175,7 @@ func (s *Server) connect(bal *balance.Named, key string) (*pool.Backend, *net.TC
 		b := bal.Pick(cands, key)
 		if b == nil {
 			if lastErr == nil {
-				lastErr = proxy.ErrNoBackend
+				lastErr = pool.ErrNoBackend
 			}
 			return nil, nil, len(tried), lastErr
 		}

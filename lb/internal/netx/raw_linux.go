@@ -71,3 +71,10 @@ func zoneName(index uint32) string {
 	}
 	return strconv.FormatUint(uint64(index), 10)
 }
+
+// Peek looks at the first byte waiting on a non-blocking socket without
+// taking it: n == 1 when bytes wait, n == 0 with a nil error at the peer's
+// EOF, syscall.EAGAIN when nothing waits.
+func Peek(fd int, b *[1]byte) (int, error) {
+	return rawIO(syscall.SYS_RECVFROM, fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+}

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -9,6 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 )
+
+// ErrNoBackend is the one error for "no healthy backend to send this to": a
+// 503 in HTTP mode, a refused connection in TCP mode.
+var ErrNoBackend = errors.New("no healthy backend")
 
 // Options configures a Pool.
 type Options struct {

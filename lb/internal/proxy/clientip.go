@@ -16,16 +16,16 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	if host, _, err := net.SplitHostPort(peer); err == nil {
 		peer = host
 	}
-	if len(trusted) == 0 || !isTrusted(peer, trusted) {
+	if len(trusted) == 0 || !IsTrusted(peer, trusted) {
 		return peer
 	}
-	return clientFromForwarded(peer, r.Header.Values("X-Forwarded-For"), trusted)
+	return ClientFromForwarded(peer, r.Header.Values("X-Forwarded-For"), trusted)
 }
 
-// clientFromForwarded returns the right-most address in the X-Forwarded-For
+// ClientFromForwarded returns the right-most address in the X-Forwarded-For
 // values that is not a trusted proxy, or peer when there is none or a value
 // does not parse. peer is trusted.
-func clientFromForwarded(peer string, values []string, trusted []netip.Prefix) string {
+func ClientFromForwarded(peer string, values []string, trusted []netip.Prefix) string {
 	for i := len(values) - 1; i >= 0; i-- {
 		parts := strings.Split(values[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
@@ -41,7 +41,8 @@ func clientFromForwarded(peer string, values []string, trusted []netip.Prefix) s
 	return peer
 }
 
-func isTrusted(ip string, trusted []netip.Prefix) bool {
+// IsTrusted reports whether the address ip is in one of trusted.
+func IsTrusted(ip string, trusted []netip.Prefix) bool {
 	a, err := netip.ParseAddr(ip)
 	return err == nil && trustedAddr(a, trusted)
 }

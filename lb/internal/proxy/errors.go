@@ -7,14 +7,19 @@ import (
 	"net"
 	"net/http"
 	"syscall"
+
+	"github.com/lblab/lblab/lb/internal/h1"
+	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/lb/internal/upstream"
 )
 
 // ErrNoBackend is the one error for "no healthy backend to send this to"; it
 // becomes a 503.
-var ErrNoBackend = errors.New("no healthy backend")
+var ErrNoBackend = pool.ErrNoBackend
 
 // StatusFor maps an error from a backend round trip to the status sent to the
-// client: 504 for timeouts, 503 for ErrNoBackend, 502 for everything else.
+// client: 504 for timeouts, 503 for ErrNoBackend, 502 for everything else
+// (a malformed response included).
 func StatusFor(err error) int {
 	if errors.Is(err, ErrNoBackend) {
 		return http.StatusServiceUnavailable
@@ -50,8 +55,8 @@ func classify(err error, clientGone bool) failure {
 		return failNone
 	}
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return failConnect
+	if (errors.As(err, &op) && op.Op == "dial") || errors.Is(err, upstream.ErrNotSent) {
+		return failConnect // nothing of the request reached the backend
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
@@ -67,15 +72,5 @@ func classify(err error, clientGone bool) failure {
 // idempotent reports whether a request may be sent twice (RFC 9110 9.2.2).
 func idempotent(r *http.Request) bool {
 	_, keyed := r.Header["Idempotency-Key"]
-	return keyed || idempotentMethod(r.Method)
-}
-
-// idempotentMethod reports whether a request with this method may be sent
-// twice whatever its headers.
-func idempotentMethod(m string) bool {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return false
+	return keyed || h1.IdempotentMethod([]byte(r.Method))
 }

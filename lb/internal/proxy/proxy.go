@@ -1,7 +1,12 @@
-// Package proxy is the layer-7 data path: it picks a backend with the
-// configured algorithm, forwards the request with httputil.ReverseProxy,
-// retries safely on another backend, feeds passive health checks and records
-// metrics and the access log.
+// Package proxy is the layer-7 policy: it picks a backend with the
+// configured algorithm, tries the request there and, where that is safe, on
+// other backends; feeds the passive health checks and latency figures;
+// maps failures to statuses; and records metrics and the access log. It
+// forwards *http.Request values with httputil.ReverseProxy (the library path:
+// upgrades, 100-continue, chunked uploads, HTTP/1.0, absolute-form targets,
+// large bodies), and offers the same policy to the fast front end
+// (lb/internal/front), which forwards plain HTTP/1.1 requests itself over the
+// keep-alive pools this package keeps per backend (Upstream).
 package proxy
 
 import (
@@ -21,6 +26,7 @@ import (
 	"github.com/lblab/lblab/lb/internal/balance"
 	"github.com/lblab/lblab/lb/internal/metrics"
 	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/lb/internal/upstream"
 )
 
 // Config configures a Proxy.
@@ -32,12 +38,12 @@ type Config struct {
 	Logger *slog.Logger
 	// AccessLog, when set, receives one line per request.
 	AccessLog *slog.Logger
-	// Forwarder is "lean" (the default: plain HTTP/1.x requests take the lean
-	// forwarder, everything else httputil.ReverseProxy) or "reverseproxy"
-	// (every request takes httputil.ReverseProxy).
+	// Forwarder is "lean" (the default: the fast front end forwards plain
+	// HTTP/1.1 requests itself, httputil.ReverseProxy the rest) or
+	// "reverseproxy" (every request through httputil.ReverseProxy).
 	Forwarder string
 	// Conn configures the connections to the backends, for both forwarders.
-	Conn ConnPoolConfig
+	Conn upstream.Config
 	// Transport, when set, replaces the http.Transport that ReverseProxy
 	// uses (made from Conn by default).
 	Transport http.RoundTripper
@@ -56,13 +62,14 @@ type Config struct {
 }
 
 // NewTransport returns an http.Transport tuned for a reverse proxy: keep-alive
-// pools per backend, bounded dials and response-header waits, no proxy from
-// the environment, no transparent compression.
-func NewTransport(c ConnPoolConfig) *http.Transport {
+// pools per backend whose idle connections are checked before reuse
+// (upstream.CheckedDialer), bounded dials and response-header waits, no
+// proxy from the environment, no transparent compression.
+func NewTransport(c upstream.Config) *http.Transport {
 	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		DialContext:           upstream.CheckedDialer(d),
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   c.MaxIdle,
 		IdleConnTimeout:       c.IdleTimeout,
@@ -71,6 +78,25 @@ func NewTransport(c ConnPoolConfig) *http.Transport {
 		DisableCompression:    true,
 		ForceAttemptHTTP2:     false,
 	}
+}
+
+// splitTransport sends a request whose body cannot be replayed (streamed,
+// larger than retry_body_limit) on a new connection of its own, which no
+// idle-connection race can have closed under it; the rest share keep-alive
+// connections.
+type splitTransport struct{ keep, fresh *http.Transport }
+
+func (t *splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
+		return t.fresh.RoundTrip(r)
+	}
+	return t.keep.RoundTrip(r)
+}
+
+// CloseIdleConnections closes both transports' idle connections.
+func (t *splitTransport) CloseIdleConnections() {
+	t.keep.CloseIdleConnections()
+	t.fresh.CloseIdleConnections()
 }
 
 // Proxy is an http.Handler that balances requests over a pool. It is safe for
@@ -83,7 +109,7 @@ type Proxy struct {
 	// already picked are not affected by a switch.
 	*balance.Switch
 	proxies sync.Map // *pool.Backend -> *httputil.ReverseProxy
-	pools   sync.Map // *pool.Backend -> *connPool (lean forwarder)
+	pools   sync.Map // *pool.Backend -> *upstream.Pool (fast front end)
 	lean    bool
 	buffers bufferPool
 }
@@ -93,14 +119,17 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Conn == (ConnPoolConfig{}) {
-		cfg.Conn = ConnPoolConfig{DialTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second, MaxIdle: 256}
+	if cfg.Conn == (upstream.Config{}) {
+		cfg.Conn = upstream.Config{DialTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second, MaxIdle: 256}
 	}
 	if cfg.Conn.IdleTimeout <= 0 {
 		cfg.Conn.IdleTimeout = 90 * time.Second
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = NewTransport(cfg.Conn)
+		keep := NewTransport(cfg.Conn)
+		fresh := NewTransport(cfg.Conn)
+		fresh.DisableKeepAlives = true
+		cfg.Transport = &splitTransport{keep: keep, fresh: fresh}
 	}
 	switch cfg.Forwarder {
 	case "", "lean", "reverseproxy":
@@ -115,126 +144,150 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// Lean reports whether the lean forwarder (and with it the fast front end,
-// NewFront) is in use.
+// Lean reports whether the fast front end forwards plain requests itself.
 func (p *Proxy) Lean() bool { return p.lean }
+
+// Config returns the proxy's configuration, defaults applied. The caller
+// must not modify it.
+func (p *Proxy) Config() *Config { return &p.cfg }
+
+// Logger is the proxy's logger.
+func (p *Proxy) Logger() *slog.Logger { return p.log }
 
 // Forget drops what the proxy cached for a backend removed from the pool and
 // closes its idle connections.
 func (p *Proxy) Forget(b *pool.Backend) {
 	p.proxies.Delete(b)
 	if v, ok := p.pools.LoadAndDelete(b); ok {
-		v.(*connPool).close()
+		v.(*upstream.Pool).Close()
 	}
 }
 
 // CloseIdleConnections closes every idle keep-alive connection to the
 // backends (on shutdown).
 func (p *Proxy) CloseIdleConnections() {
-	p.pools.Range(func(_, v any) bool { v.(*connPool).close(); return true })
+	p.pools.Range(func(_, v any) bool { v.(*upstream.Pool).Close(); return true })
 	if t, ok := p.cfg.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
 }
 
-// ServeHTTP forwards r to a backend, retrying on others where it is safe.
+// Upstream returns b's keep-alive pool for the fast front end, made on
+// first use.
+func (p *Proxy) Upstream(b *pool.Backend) *upstream.Pool {
+	if v, ok := p.pools.Load(b); ok {
+		return v.(*upstream.Pool)
+	}
+	v, _ := p.pools.LoadOrStore(b, upstream.New(b.Addr, p.cfg.Conn))
+	return v.(*upstream.Pool)
+}
+
+// ServeHTTP forwards r to a backend with httputil.ReverseProxy, retrying on
+// others where it is safe.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	body, replayable, err := p.bufferBody(r)
 	if err != nil {
+		// net/http already answered a body over its limits; a body that
+		// breaks its framing (h1's rules, enforced under net/http by the
+		// front end) or times out is the client's fault.
+		rec.Header().Set("Connection", "close")
 		writeJSONError(rec, http.StatusBadRequest, "cannot read request body")
 		p.finish(r, rec, nil, start, 0)
 		return
 	}
 	bal := p.Current()
 	key := ""
-	if bal.Name == "ip_hash" {
+	if bal.Keyed {
 		key = ClientIP(r, p.cfg.TrustedProxies)
 	}
-	plan := plan{key: key, replayable: replayable, idempotent: idempotent(r), clientGone: func() bool { return r.Context().Err() != nil }}
-	served, last, retries := p.attempt(bal, plan, func(b *pool.Backend) outcome {
+	pl := Plan{Key: key, Replayable: replayable, Idempotent: idempotent(r), ClientGone: func() bool { return r.Context().Err() != nil }}
+	served, last, retries := p.Attempt(bal, pl, func(b *pool.Backend) Outcome {
 		if body != nil {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		rec.err = nil
 		aborted := p.try(b, rec, r)
-		return outcome{status: rec.status, wroteHeader: rec.wroteHeader, err: rec.err, aborted: aborted}
+		return Outcome{Status: rec.status, WroteHeader: rec.wroteHeader, Err: rec.err, Aborted: aborted}
 	})
-	if last.err != nil && !rec.wroteHeader {
-		if plan.clientGone() {
+	if last.Err != nil && !rec.wroteHeader {
+		if pl.ClientGone() {
 			rec.status = 499 // client closed the request (nginx's convention); nothing is sent
 		} else {
-			code := StatusFor(last.err)
-			writeJSONError(rec, code, errorText(code))
+			code := StatusFor(last.Err)
+			writeJSONError(rec, code, ErrorText(code))
 		}
 	}
 	p.finish(r, rec, served, start, retries)
-	if last.aborted {
+	if last.Aborted {
 		// The response was cut off after its headers went out: abort the
 		// client connection so the client sees a truncated response.
 		panic(http.ErrAbortHandler)
 	}
 }
 
-// plan is what the retry loop needs to know of a client request.
-type plan struct {
-	key        string // the ip_hash key
-	replayable bool   // the body (if any) can be sent again
-	idempotent bool
-	clientGone func() bool
+// Plan is what the retry loop needs to know of a client request.
+type Plan struct {
+	Key        string // the balancer's key, when it is Keyed
+	Replayable bool   // the body (if any) can be sent again
+	Idempotent bool
+	// ClientGone reports whether the client has gone (its failures are not
+	// the backend's).
+	ClientGone func() bool
 }
 
-// outcome is what one try of a request on one backend came to.
-type outcome struct {
-	status      int   // status of the response the client got (0: none)
-	wroteHeader bool  // the response head went to the client: no retry
-	err         error // the backend failure; nil when a response reached the client
-	aborted     bool  // cut off after the head: the client connection must be aborted
+// Outcome is what one try of a request on one backend came to.
+type Outcome struct {
+	Status      int   // status of the response the client got (0: none)
+	WroteHeader bool  // the response head went to the client: no retry
+	Err         error // the backend failure; nil when a response reached the client
+	Aborted     bool  // cut off after the head: the client connection must be aborted
 }
 
-// attempt picks a backend with bal and tries the request there with try,
-// then on other backends where that is safe: a failed connect for any
-// request, a reset or empty response for idempotent ones, never after the
-// response head went out, and at most Retries times. It feeds the passive
-// health checks and latency figures. last.err is nil when a response reached
-// the client, ErrNoBackend when no backend was left to try.
-func (p *Proxy) attempt(bal *balance.Named, pl plan, try func(*pool.Backend) outcome) (served *pool.Backend, last outcome, retries int) {
+// Attempt picks a backend with bal and tries the request there with try,
+// then on other backends where that is safe: a failed connect, or a request
+// that never left, for any request; a reset or empty response for
+// idempotent ones; never after the response head went out, and at most
+// Retries times. It feeds the passive health checks and latency figures.
+// last.Err is nil when a response reached the client, pool.ErrNoBackend when
+// no backend was left to try.
+func (p *Proxy) Attempt(bal *balance.Named, pl Plan, try func(*pool.Backend) Outcome) (served *pool.Backend, last Outcome, retries int) {
 	var tried []*pool.Backend
 	for {
 		cands := p.cfg.Pool.Available()
 		if len(tried) > 0 {
 			cands = pool.Without(cands, tried)
 		}
-		b := bal.Pick(cands, pl.key)
+		b := bal.Pick(cands, pl.Key)
 		if b == nil {
-			if last.err == nil {
-				last.err = ErrNoBackend
+			if last.Err == nil {
+				last.Err = ErrNoBackend
 			}
 			return served, last, len(tried)
 		}
 		served = b
 		t0 := time.Now()
 		last = try(b)
-		if last.err == nil {
+		if last.Err == nil {
 			b.ObserveLatency(time.Since(t0), time.Now())
-			if last.status >= 500 {
+			if last.Status >= 500 {
 				b.CountError()
 				if p.cfg.Passive5xx {
-					p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, fmt.Sprintf("HTTP %d", last.status))
+					p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, fmt.Sprintf("HTTP %d", last.Status))
 				}
 			}
 			return served, last, len(tried)
 		}
-		kind := classify(last.err, pl.clientGone())
+		kind := classify(last.Err, pl.ClientGone != nil && pl.ClientGone())
 		if kind == failNone {
 			return served, last, len(tried)
 		}
 		b.CountError()
-		p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, last.err.Error())
-		retry := len(tried) < p.cfg.Retries && !last.wroteHeader && pl.replayable &&
-			(kind == failConnect || (kind == failReset && pl.idempotent))
-		p.log.Debug("backend failed", "backend", b.Name, "error", last.err, "retry", retry)
+		p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, last.Err.Error())
+		retry := len(tried) < p.cfg.Retries && !last.WroteHeader && pl.Replayable &&
+			(kind == failConnect || (kind == failReset && pl.Idempotent))
+		p.log.Debug("backend failed", "backend", b.Name, "error", last.Err, "retry", retry)
 		if !retry {
 			return served, last, len(tried)
 		}
@@ -243,14 +296,11 @@ func (p *Proxy) attempt(bal *balance.Named, pl plan, try func(*pool.Backend) out
 	}
 }
 
-// try sends r to b once, with the lean forwarder when r allows it. It reports
-// whether the client connection must be aborted (the response was cut off).
+// try sends r to b once with httputil.ReverseProxy. It reports whether the
+// client connection must be aborted (the response was cut off).
 func (p *Proxy) try(b *pool.Backend, rec *recorder, r *http.Request) (aborted bool) {
 	b.Acquire()
 	defer b.Release()
-	if p.lean && leanOK(r) {
-		return p.leanForward(p.leanPool(b), rec, r) == errAbort
-	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
@@ -301,25 +351,42 @@ func (p *Proxy) finish(r *http.Request, rec *recorder, b *pool.Backend, start ti
 	}
 	p.cfg.Metrics.Observe(b, status, d)
 	if p.cfg.AccessLog != nil {
-		p.logAccess(r.Context(), r.RemoteAddr, r.Method, r.URL.Path, status, b, d, rec.bytes, retries)
+		p.LogAccess(r.Context(), Access{Client: r.RemoteAddr, Method: r.Method, Path: r.URL.Path,
+			Status: status, Backend: b, Duration: d, Bytes: rec.bytes, Retries: retries})
 	}
 }
 
-// logAccess writes one access-log line (AccessLog must be set).
-func (p *Proxy) logAccess(ctx context.Context, client, method, path string, status int, b *pool.Backend, d time.Duration, bytes int64, retries int) {
+// Access is one access-log entry, filled by whichever path served the
+// request.
+type Access struct {
+	Client   string // the client's address, host:port
+	Method   string
+	Path     string
+	Status   int
+	Backend  *pool.Backend // nil: none served it
+	Duration time.Duration
+	Bytes    int64 // response body bytes sent
+	Retries  int
+}
+
+// LogAccess writes one access-log line; a no-op when AccessLog is not set.
+func (p *Proxy) LogAccess(ctx context.Context, a Access) {
+	if p.cfg.AccessLog == nil {
+		return
+	}
 	backend := ""
-	if b != nil {
-		backend = b.Name
+	if a.Backend != nil {
+		backend = a.Backend.Name
 	}
 	p.cfg.AccessLog.LogAttrs(ctx, slog.LevelInfo, "request",
-		slog.String("client", client),
-		slog.String("method", method),
-		slog.String("path", path),
-		slog.Int("status", status),
+		slog.String("client", a.Client),
+		slog.String("method", a.Method),
+		slog.String("path", a.Path),
+		slog.Int("status", a.Status),
 		slog.String("backend", backend),
-		slog.Float64("duration_ms", float64(d.Microseconds())/1e3),
-		slog.Int64("bytes", bytes),
-		slog.Int("retries", retries),
+		slog.Float64("duration_ms", float64(a.Duration.Microseconds())/1e3),
+		slog.Int64("bytes", a.Bytes),
+		slog.Int("retries", a.Retries),
 	)
 }
 
@@ -333,7 +400,7 @@ func (p *Proxy) reverseProxy(b *pool.Backend) *httputil.ReverseProxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host // pass the client's Host, as HAProxy and Traefik do
-			if len(trusted) > 0 && isTrusted(peerIP(pr.In), trusted) {
+			if len(trusted) > 0 && IsTrusted(peerIP(pr.In), trusted) {
 				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			}
 			pr.SetXForwarded()
@@ -345,7 +412,7 @@ func (p *Proxy) reverseProxy(b *pool.Backend) *httputil.ReverseProxy {
 				rec.err = err
 				return
 			}
-			writeJSONError(w, StatusFor(err), errorText(StatusFor(err)))
+			writeJSONError(w, StatusFor(err), ErrorText(StatusFor(err)))
 		},
 		ErrorLog: slog.NewLogLogger(p.errLog.Handler(), slog.LevelDebug),
 	}
@@ -361,14 +428,20 @@ func peerIP(r *http.Request) string {
 	return host
 }
 
-func errorText(code int) string {
+// ErrorText is the message of the proxy's own JSON error for a status.
+func ErrorText(code int) string {
 	switch code {
 	case http.StatusServiceUnavailable:
 		return ErrNoBackend.Error()
 	case http.StatusGatewayTimeout:
 		return "backend timeout"
+	case http.StatusBadGateway:
+		return "backend failed"
 	}
-	return "backend failed"
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "error"
 }
 
 // writeJSONError sends {"error": msg, "status": code}.
@@ -376,11 +449,11 @@ func writeJSONError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	w.Write(jsonError(code, msg))
+	w.Write(JSONError(code, msg))
 }
 
-// jsonError is the body of an error the proxy answers itself.
-func jsonError(code int, msg string) []byte {
+// JSONError is the body of an error the proxy answers itself.
+func JSONError(code int, msg string) []byte {
 	b, _ := json.Marshal(map[string]any{"error": msg, "status": code})
 	return append(b, '\n')
 }

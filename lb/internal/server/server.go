@@ -15,16 +15,16 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/lblab/lblab/lb/internal/admin"
 	"github.com/lblab/lblab/lb/internal/config"
 	"github.com/lblab/lblab/lb/internal/discovery"
+	"github.com/lblab/lblab/lb/internal/front"
 	"github.com/lblab/lblab/lb/internal/health"
 	"github.com/lblab/lblab/lb/internal/l4"
 	"github.com/lblab/lblab/lb/internal/metrics"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/proxy"
+	"github.com/lblab/lblab/lb/internal/upstream"
 )
 
 // Options are what a Server needs besides its Config.
@@ -91,7 +91,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s.Proxy, err = proxy.New(proxy.Config{
 		Pool: s.Pool, Algorithm: cfg.Algorithm, Metrics: m, Logger: opts.Logger, AccessLog: accessLog,
 		Forwarder: cfg.Forwarder,
-		Conn: proxy.ConnPoolConfig{
+		Conn: upstream.Config{
 			DialTimeout:           cfg.ConnectionTimeout.D(),
 			ResponseHeaderTimeout: cfg.RequestTimeout.D(),
 			MaxIdle:               cfg.MaxIdleConnsPerBackend,
@@ -161,9 +161,6 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.MaxConnections > 0 && s.L4 == nil && !s.Proxy.Lean() { // l4 and the fast front end bound their own
-		pl = netutil.LimitListener(pl, cfg.MaxConnections)
-	}
 	s.proxyAddr = pl.Addr()
 	var al net.Listener
 	if s.opts.AdminListener != nil || cfg.AdminPort != 0 {
@@ -182,14 +179,15 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { s.disc.Run(runCtx) })
 	}
 
-	var proxySrv service = s.httpServer(s.proxyHandler())
-	if s.Proxy.Lean() {
-		proxySrv = s.Proxy.NewFront(proxy.FrontConfig{
-			Fallback: proxySrv.(*http.Server), Handoff: s.statusPath(),
-			IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
-			MaxConnections: cfg.MaxConnections,
-		})
-	}
+	// The front end owns every client connection and checks every request
+	// with h1's rules; it forwards plain ones itself with the lean
+	// forwarder, and hands the rest (all of them with "reverseproxy") to
+	// net/http's server and the proxy's ReverseProxy path.
+	var proxySrv service = front.New(s.Proxy, front.Config{
+		Fallback: s.httpServer(s.proxyHandler()), Fast: s.Proxy.Lean(), Handoff: s.statusPath(),
+		IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
+		MaxConnections: cfg.MaxConnections,
+	})
 	adminHandler := s.Admin.Handler()
 	if s.L4 != nil {
 		proxySrv, adminHandler = s.L4, s.L4.AdminHandler(adminHandler)

@@ -1,4 +1,4 @@
-package proxy
+package front
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lblab/lblab/lb/internal/proxy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,8 +31,8 @@ func TestFrontClientsThatMakeItWait(t *testing.T) {
 	// The idle cases run with a 300 ms idle timeout, the rest with the
 	// default: a client that takes longer than 300 ms to read what the
 	// kernel already holds for it is idle as far as the front end knows.
-	url, _ := fastFront(t, Config{}, FrontConfig{}, rb.addr())
-	shortURL, _ := fastFront(t, Config{}, FrontConfig{IdleTimeout: 300 * time.Millisecond}, rb.addr())
+	url, _ := fastFront(t, proxy.Config{}, Config{}, rb.addr())
+	shortURL, _ := fastFront(t, proxy.Config{}, Config{IdleTimeout: 300 * time.Millisecond}, rb.addr())
 
 	tests := []struct {
 		name      string
@@ -104,7 +105,7 @@ func readBody(t *testing.T, br *bufio.Reader) string {
 // slot comes back when its connection closes.
 func TestFrontMaxConnections(t *testing.T) {
 	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return ok("hi"), false })
-	url, _ := fastFront(t, Config{}, FrontConfig{MaxConnections: 2}, rb.addr())
+	url, _ := fastFront(t, proxy.Config{}, Config{MaxConnections: 2}, rb.addr())
 	addr := strings.TrimPrefix(url, "http://")
 
 	open := func(req string) (net.Conn, *bufio.Reader) {

@@ -1,139 +1,21 @@
-package proxy
+package front
 
 import (
-	"bufio"
+	"context"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lblab/lblab/lb/internal/proxy"
+	"github.com/lblab/lblab/lb/internal/upstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lblab/lblab/lb/internal/metrics"
-	"github.com/lblab/lblab/lb/internal/pool"
 )
 
-// rawBackend is a TCP server on 127.0.0.1 that reads one HTTP request at a
-// time and answers with what serve returns, so tests control every byte and
-// can see every connection.
-type rawBackend struct {
-	ln    net.Listener
-	conns atomic.Int64
-	mu    sync.Mutex
-	reqs  []*http.Request
-}
-
-// serve gets the request (body already read) and returns the raw response
-// bytes and whether to close the connection afterwards.
-func newRawBackend(t *testing.T, serve func(r *http.Request, n int) (string, bool)) *rawBackend {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	rb := &rawBackend{ln: ln}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			rb.conns.Add(1)
-			wg.Go(func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, _ := io.ReadAll(r.Body)
-					r.Body = io.NopCloser(strings.NewReader(string(body)))
-					rb.mu.Lock()
-					rb.reqs = append(rb.reqs, r)
-					n := len(rb.reqs)
-					rb.mu.Unlock()
-					out, closeAfter := serve(r, n)
-					if _, err := io.WriteString(c, out); err != nil || closeAfter {
-						return
-					}
-				}
-			})
-		}
-	})
-	return rb
-}
-
-func (rb *rawBackend) addr() string { return rb.ln.Addr().String() }
-
-func (rb *rawBackend) count() int {
-	rb.mu.Lock()
-	defer rb.mu.Unlock()
-	return len(rb.reqs)
-}
-
-func (rb *rawBackend) request(i int) *http.Request {
-	rb.mu.Lock()
-	defer rb.mu.Unlock()
-	return rb.reqs[i]
-}
-
-// leanProxy serves a Proxy (lean forwarder) in front of addrs.
-func leanProxy(t *testing.T, cfg Config, addrs ...string) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(newTestProxy(t, cfg, addrs...))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// newTestProxy returns a round-robin proxy over addrs with cfg's other settings.
-func newTestProxy(t *testing.T, cfg Config, addrs ...string) *Proxy {
-	t.Helper()
-	var bs []*pool.Backend
-	for _, a := range addrs {
-		bs = append(bs, pool.NewBackend("", a, 1))
-	}
-	cfg.Pool = pool.New(pool.Options{}, bs...)
-	cfg.Metrics = metrics.New(cfg.Pool)
-	if cfg.Algorithm == "" {
-		cfg.Algorithm = "round_robin"
-	}
-	if cfg.RetryBodyLimit == 0 {
-		cfg.RetryBodyLimit = 1 << 20
-	}
-	p, err := New(cfg)
-	require.NoError(t, err)
-	t.Cleanup(p.CloseIdleConnections)
-	return p
-}
-
-// proxyURL starts a proxy for cfg in front of addrs behind the named front
-// end, "net/http" (the proxy as an http.Handler) or "fast" (Front), and
-// returns its URL.
-func proxyURL(t *testing.T, front string, cfg Config, addrs ...string) string {
-	t.Helper()
-	if front == "net/http" {
-		return leanProxy(t, cfg, addrs...).URL
-	}
-	url, _ := fastFront(t, cfg, FrontConfig{}, addrs...)
-	return url
-}
-
-// frontEnds are the front ends the lean forwarder's tests run behind.
-var frontEnds = []string{"net/http", "fast"}
-
-func ok(body string) string {
-	return "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-}
-
-func TestLeanReusesBackendConnections(t *testing.T) {
+func TestForwardReusesBackendConnections(t *testing.T) {
 	tests := []struct {
 		name      string
 		clientHdr map[string]string
@@ -147,7 +29,7 @@ func TestLeanReusesBackendConnections(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(front+"/"+tt.name, func(t *testing.T) {
 				rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return ok("hi"), false })
-				url := proxyURL(t, front, Config{}, rb.addr())
+				url := proxyURL(t, front, proxy.Config{}, rb.addr())
 				for range 5 {
 					req, _ := http.NewRequest("GET", url+"/x", nil)
 					for k, v := range tt.clientHdr {
@@ -166,7 +48,7 @@ func TestLeanReusesBackendConnections(t *testing.T) {
 	}
 }
 
-func TestLeanRetriesAStaleIdleConnection(t *testing.T) {
+func TestForwardRetriesAStaleIdleConnection(t *testing.T) {
 	tests := []struct {
 		name   string
 		method string
@@ -181,7 +63,7 @@ func TestLeanRetriesAStaleIdleConnection(t *testing.T) {
 				// The backend answers, then closes the connection without saying
 				// so: the proxy's pooled connection is dead when it is reused.
 				rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok("n" + strconv.Itoa(n)), true })
-				url := proxyURL(t, front, Config{}, rb.addr())
+				url := proxyURL(t, front, proxy.Config{}, rb.addr())
 				for i := 1; i <= 3; i++ {
 					var body io.Reader
 					if tt.body != "" {
@@ -204,12 +86,12 @@ func TestLeanRetriesAStaleIdleConnection(t *testing.T) {
 	}
 }
 
-func TestLeanRequestHeaders(t *testing.T) {
+func TestForwardRequestHeaders(t *testing.T) {
 	rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nX-Reply: r\r\n\r\nok", false
 	})
-	srv := leanProxy(t, Config{}, rb.addr())
-	req, _ := http.NewRequest("GET", srv.URL+"/p/a%20th?q=1&r=2", nil)
+	url := proxyURL(t, "handoff", proxy.Config{}, rb.addr())
+	req, _ := http.NewRequest("GET", url+"/p/a%20th?q=1&r=2", nil)
 	req.Host = "site.test"
 	req.Header.Set("Connection", "X-Hop")
 	req.Header.Set("X-Hop", "dropped")
@@ -239,7 +121,7 @@ func TestLeanRequestHeaders(t *testing.T) {
 	assert.Empty(t, resp.Header.Get("Keep-Alive"))
 }
 
-func TestLeanResponses(t *testing.T) {
+func TestForwardResponses(t *testing.T) {
 	tests := []struct {
 		name     string
 		method   string
@@ -258,7 +140,7 @@ func TestLeanResponses(t *testing.T) {
 			t.Run(front+"/"+tt.name, func(t *testing.T) {
 				closeAfter := strings.HasPrefix(tt.raw, "HTTP/1.0")
 				rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.raw, closeAfter })
-				url := proxyURL(t, front, Config{}, rb.addr())
+				url := proxyURL(t, front, proxy.Config{}, rb.addr())
 				for range 2 { // the second request checks the connection was left clean
 					req, _ := http.NewRequest(tt.method, url+"/", nil)
 					resp, err := http.DefaultClient.Do(req)
@@ -275,7 +157,7 @@ func TestLeanResponses(t *testing.T) {
 	}
 }
 
-func TestLeanCutOffBodyAbortsTheClient(t *testing.T) {
+func TestForwardCutOffBodyAbortsTheClient(t *testing.T) {
 	// Content-Length promises more than the backend sends before it closes.
 	tests := []struct{ name, sent string }{
 		{"cut before the headers were flushed", "short"},
@@ -287,7 +169,7 @@ func TestLeanCutOffBodyAbortsTheClient(t *testing.T) {
 				rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
 					return "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + tt.sent, true
 				})
-				url := proxyURL(t, front, Config{}, rb.addr())
+				url := proxyURL(t, front, proxy.Config{}, rb.addr())
 				resp, err := http.Get(url + "/")
 				if err == nil {
 					_, err = io.ReadAll(resp.Body)
@@ -300,14 +182,14 @@ func TestLeanCutOffBodyAbortsTheClient(t *testing.T) {
 	}
 }
 
-func TestLeanBackendTimeoutAndClientGone(t *testing.T) {
+func TestForwardBackendTimeoutAndClientGone(t *testing.T) {
 	hang := make(chan struct{})
 	rb := newRawBackend(t, func(*http.Request, int) (string, bool) { <-hang; return "", true })
 	t.Cleanup(func() { close(hang) }) // runs before the backend's cleanup waits for its goroutines
-	srv := leanProxy(t, Config{Conn: ConnPoolConfig{DialTimeout: time.Second, ResponseHeaderTimeout: 200 * time.Millisecond, MaxIdle: 8}}, rb.addr())
+	url := proxyURL(t, "handoff", proxy.Config{Conn: upstream.Config{DialTimeout: time.Second, ResponseHeaderTimeout: 200 * time.Millisecond, MaxIdle: 8}}, rb.addr())
 
 	t0 := time.Now()
-	resp, err := http.Get(srv.URL + "/")
+	resp, err := http.Get(url + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
@@ -315,12 +197,12 @@ func TestLeanBackendTimeoutAndClientGone(t *testing.T) {
 
 	// A client that gives up frees the proxy's goroutine long before the
 	// response-header timeout would.
-	srv2 := leanProxy(t, Config{Conn: ConnPoolConfig{DialTimeout: time.Second, ResponseHeaderTimeout: time.Hour, MaxIdle: 8}}, rb.addr())
+	url2, f2 := serveFront(t, proxy.Config{Conn: upstream.Config{DialTimeout: time.Second, ResponseHeaderTimeout: time.Hour, MaxIdle: 8}}, Config{}, rb.addr())
 	client := &http.Client{Timeout: 100 * time.Millisecond}
-	_, err = client.Get(srv2.URL + "/")
+	_, err = client.Get(url2 + "/")
 	require.Error(t, err)
 	closed := make(chan struct{})
-	go func() { srv2.Close(); close(closed) }() // Close waits for the handler
+	go func() { f2.Shutdown(context.Background()); close(closed) }() // Shutdown waits for the handler
 	select {
 	case <-closed:
 	case <-time.After(10 * time.Second):
@@ -328,52 +210,15 @@ func TestLeanBackendTimeoutAndClientGone(t *testing.T) {
 	}
 }
 
-func TestLeanFallsBackToReverseProxy(t *testing.T) {
-	tests := []struct {
-		name string
-		req  func(url string) *http.Request
-		want bool
-	}{
-		{"plain GET", func(u string) *http.Request { r, _ := http.NewRequest("GET", u, nil); return r }, true},
-		{"POST with length", func(u string) *http.Request { r, _ := http.NewRequest("POST", u, strings.NewReader("x")); return r }, true},
-		{"chunked upload", func(u string) *http.Request {
-			r, _ := http.NewRequest("POST", u, io.MultiReader(strings.NewReader("x")))
-			r.ContentLength = -1
-			return r
-		}, false},
-		{"upgrade", func(u string) *http.Request {
-			r, _ := http.NewRequest("GET", u, nil)
-			r.Header.Set("Upgrade", "websocket")
-			return r
-		}, false},
-		{"expect", func(u string) *http.Request {
-			r, _ := http.NewRequest("PUT", u, strings.NewReader("x"))
-			r.Header.Set("Expect", "100-continue")
-			return r
-		}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got bool
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = leanOK(r) }))
-			defer srv.Close()
-			resp, err := http.DefaultClient.Do(tt.req(srv.URL))
-			require.NoError(t, err)
-			resp.Body.Close()
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestLeanChecksIdleConnectionBeforeAStreamedBody(t *testing.T) {
+func TestForwardChecksIdleConnectionBeforeAStreamedBody(t *testing.T) {
 	// The body is larger than retry_body_limit, so it is streamed and cannot
 	// be sent twice: the pool must not hand out a connection the backend has
 	// already closed.
 	rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok("n" + strconv.Itoa(n)), true })
-	srv := leanProxy(t, Config{RetryBodyLimit: 16}, rb.addr())
+	url := proxyURL(t, "fast", proxy.Config{RetryBodyLimit: 16}, rb.addr())
 	payload := strings.Repeat("p", 1000)
 	for i := 1; i <= 3; i++ {
-		resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader(payload))
+		resp, err := http.Post(url+"/", "text/plain", strings.NewReader(payload))
 		require.NoError(t, err)
 		got, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

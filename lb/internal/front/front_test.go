@@ -1,4 +1,4 @@
-package proxy
+package front
 
 import (
 	"bufio"
@@ -11,35 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lblab/lblab/lb/internal/proxy"
+	"github.com/lblab/lblab/lb/internal/upstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// fastFront serves a proxy for cfg over addrs with the fast front end on
-// 127.0.0.1 and returns its URL. Requests it hands to net/http get the
-// response header X-Front: net/http, so tests can tell the paths apart.
-func fastFront(t *testing.T, cfg Config, fcfg FrontConfig, addrs ...string) (string, *Front) {
-	t.Helper()
-	p := newTestProxy(t, cfg, addrs...)
-	fcfg.Fallback = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Front", "net/http")
-		if r.URL.Path == "/__health__" {
-			io.WriteString(w, "status page")
-			return
-		}
-		p.ServeHTTP(w, r)
-	})}
-	f := p.NewFront(fcfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- f.Serve(ln) }()
-	t.Cleanup(func() {
-		f.Close()
-		assert.ErrorIs(t, <-done, http.ErrServerClosed)
-	})
-	return "http://" + ln.Addr().String(), f
-}
 
 // rawExchange writes raw to addr on one connection and returns everything
 // read back until the proxy closes it or idle passes without a byte.
@@ -67,7 +43,7 @@ func TestFrontHandsOverWhatItDoesNotTake(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		return ok("got:" + string(body)), false
 	})
-	url, _ := fastFront(t, Config{}, FrontConfig{Handoff: func(p string) bool { return p == "/__health__" }}, rb.addr())
+	url, _ := fastFront(t, proxy.Config{}, Config{Handoff: func(p string) bool { return p == "/__health__" }}, rb.addr())
 	addr := strings.TrimPrefix(url, "http://")
 	big := strings.Repeat("x", 9000)
 	tests := []struct {
@@ -81,12 +57,12 @@ func TestFrontHandsOverWhatItDoesNotTake(t *testing.T) {
 		{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", "200", true, "got:"},
 		{"chunked upload", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "200", true, "got:abc"},
 		{"Expect: 100-continue", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", "200", true, "got:hi"},
-		{"head beyond the fast buffer", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + big + "\r\n\r\n", "200", true, "got:"},
+		{"head beyond the first buffer: grown, still fast", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + big + "\r\n\r\n", "200", false, "got:"},
 		{"status path", "GET /__health__ HTTP/1.1\r\nHost: a\r\n\r\n", "200", true, "status page"},
 		{"escaped status path", "GET /%5F%5Fhealth__ HTTP/1.1\r\nHost: a\r\n\r\n", "200", true, "status page"},
-		{"no Host: net/http's 400", "GET / HTTP/1.1\r\n\r\n", "400", false, ""},
-		{"space before the colon: net/http's 400", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", "400", false, ""},
-		{"two Content-Lengths: net/http's 400", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400", false, ""},
+		{"no Host: 400", "GET / HTTP/1.1\r\n\r\n", "400", false, ""},
+		{"space before the colon: 400", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", "400", false, ""},
+		{"two Content-Lengths: 400", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +89,7 @@ func TestFrontForwardsRequestHeaders(t *testing.T) {
 	rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nX-Reply: r\r\n\r\nok", false
 	})
-	url, _ := fastFront(t, Config{}, FrontConfig{}, rb.addr())
+	url, _ := fastFront(t, proxy.Config{}, Config{}, rb.addr())
 	out := rawExchange(t, strings.TrimPrefix(url, "http://"), "GET /p/a%20th?q=1 HTTP/1.1\r\nHost: site.test\r\n"+
 		"Keep-Alive: 300\r\nProxy-Authorization: dropped\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\n"+
 		"Forwarded: for=evil\r\nX-Multi: 1\r\nX-Multi: 2\r\nConnection: keep-alive, close\r\n\r\n", 2*time.Second)
@@ -140,8 +116,8 @@ func TestFrontForwardsRequestHeaders(t *testing.T) {
 
 func TestFrontTrustedForwardedFor(t *testing.T) {
 	rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return ok("x"), false })
-	cfg := Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
-	url, _ := fastFront(t, cfg, FrontConfig{}, rb.addr())
+	cfg := proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	url, _ := fastFront(t, cfg, Config{}, rb.addr())
 	rawExchange(t, strings.TrimPrefix(url, "http://"),
 		"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2, 3.3.3.3\r\nConnection: close\r\n\r\n", 2*time.Second)
 	assert.Equal(t, "1.1.1.1, 2.2.2.2, 3.3.3.3, 127.0.0.1", rb.request(0).Header.Get("X-Forwarded-For"),
@@ -150,7 +126,7 @@ func TestFrontTrustedForwardedFor(t *testing.T) {
 
 func TestFrontPipelinedRequests(t *testing.T) {
 	rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok(r.URL.Path), false })
-	url, _ := fastFront(t, Config{}, FrontConfig{}, rb.addr())
+	url, _ := fastFront(t, proxy.Config{}, Config{}, rb.addr())
 	out := rawExchange(t, strings.TrimPrefix(url, "http://"),
 		"GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\nGET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 2*time.Second)
 	br := bufio.NewReader(strings.NewReader(out))
@@ -187,7 +163,7 @@ func TestFrontErrors(t *testing.T) {
 				return tt.raw, true
 			})
 			t.Cleanup(func() { close(hang) }) // before the backend's cleanup waits for its goroutines
-			url, _ := fastFront(t, Config{Conn: ConnPoolConfig{DialTimeout: time.Second, ResponseHeaderTimeout: 300 * time.Millisecond, MaxIdle: 8}}, FrontConfig{}, rb.addr())
+			url, _ := fastFront(t, proxy.Config{Conn: upstream.Config{DialTimeout: time.Second, ResponseHeaderTimeout: 300 * time.Millisecond, MaxIdle: 8}}, Config{}, rb.addr())
 			resp, err := http.Get(url + "/")
 			require.NoError(t, err)
 			body, _ := io.ReadAll(resp.Body)
@@ -200,7 +176,7 @@ func TestFrontErrors(t *testing.T) {
 		})
 	}
 	t.Run("no backend: 503", func(t *testing.T) {
-		url, _ := fastFront(t, Config{}, FrontConfig{})
+		url, _ := fastFront(t, proxy.Config{}, Config{})
 		resp, err := http.Get(url + "/")
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -224,7 +200,7 @@ func TestFrontStreamsAChunkedResponse(t *testing.T) {
 		<-release
 		io.WriteString(c, "7\r\nsecond\n\r\n0\r\nX-Sum: 13\r\n\r\n")
 	}()
-	url, _ := fastFront(t, Config{}, FrontConfig{}, ln.Addr().String())
+	url, _ := fastFront(t, proxy.Config{}, Config{}, ln.Addr().String())
 	resp, err := http.Get(url + "/")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -247,7 +223,7 @@ func TestFrontShutdown(t *testing.T) {
 		}
 		return ok("done"), false
 	})
-	url, f := fastFront(t, Config{}, FrontConfig{}, rb.addr())
+	url, f := fastFront(t, proxy.Config{}, Config{}, rb.addr())
 	addr := strings.TrimPrefix(url, "http://")
 
 	idle, err := net.Dial("tcp", addr) // served one request, then idle

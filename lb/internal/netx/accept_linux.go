@@ -1,6 +1,6 @@
 //go:build linux && !386
 
-package proxy
+package netx
 
 import (
 	"errors"
@@ -10,11 +10,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/lblab/lblab/lb/internal/netx"
 )
 
-// On Linux the front end accepts client connections itself and reads and
+// On Linux the HTTP front end accepts client connections itself and reads and
 // writes them with plain system calls, joining Go's poller only when a
 // socket makes it wait (HAProxy's speculative I/O). A client that sends its
 // request with its connect and reads the response at once, as most do, is
@@ -23,9 +21,9 @@ import (
 // calls per connection, which with a new connection per request were about
 // 5.5% of the balancer's CPU (epoll_ctl 4.6%, getsockname 1%).
 
-// acceptor accepts from a TCP listener with accept4(2), waiting for it in
+// Acceptor accepts from a TCP listener with accept4(2), waiting for it in
 // Go's poller through a duplicate of the listener's descriptor.
-type acceptor struct {
+type Acceptor struct {
 	file *os.File // the duplicate; closing it ends a pending accept
 	raw  interface {
 		Read(func(uintptr) bool) error
@@ -33,9 +31,9 @@ type acceptor struct {
 	local net.Addr
 }
 
-// newAcceptor returns an acceptor for ln, or nil when ln is not a
+// NewAcceptor returns an Acceptor for ln, or nil when ln is not a
 // *net.TCPListener (the caller then uses ln.Accept).
-func newAcceptor(ln net.Listener) (*acceptor, error) {
+func NewAcceptor(ln net.Listener) (*Acceptor, error) {
 	tl, ok := ln.(*net.TCPListener)
 	if !ok {
 		return nil, nil
@@ -45,7 +43,7 @@ func newAcceptor(ln net.Listener) (*acceptor, error) {
 		return nil, err
 	}
 	nfd, dupErr := -1, error(nil)
-	if err := rc.Control(func(fd uintptr) { nfd, dupErr = netx.DupCloexec(int(fd)) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { nfd, dupErr = DupCloexec(int(fd)) }); err != nil {
 		return nil, err
 	}
 	if dupErr != nil {
@@ -57,13 +55,13 @@ func newAcceptor(ln net.Listener) (*acceptor, error) {
 		f.Close()
 		return nil, err
 	}
-	return &acceptor{file: f, raw: frc, local: ln.Addr()}, nil
+	return &Acceptor{file: f, raw: frc, local: ln.Addr()}, nil
 }
 
-// accept waits for and returns the next connection, with TCP_NODELAY set
+// Accept waits for and returns the next connection, with TCP_NODELAY set
 // (as net does) and without keep-alive probes. release, if not nil, is run
 // once when the connection is closed.
-func (a *acceptor) accept(release func()) (net.Conn, error) {
+func (a *Acceptor) Accept(release func()) (net.Conn, error) {
 	var (
 		nfd  int
 		sa   syscall.Sockaddr
@@ -86,10 +84,11 @@ func (a *acceptor) accept(release func()) (net.Conn, error) {
 		break
 	}
 	syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	return &rawConn{fd: nfd, remote: netx.TCPAddr(sa), release: release}, nil
+	return &rawConn{fd: nfd, remote: TCPAddr(sa), release: release}, nil
 }
 
-func (a *acceptor) close() error { return a.file.Close() }
+// Close ends a pending Accept and the ones after it.
+func (a *Acceptor) Close() error { return a.file.Close() }
 
 // rawConn is an accepted client connection read and written with plain
 // system calls until one would block; then (and from then on) through an
@@ -138,7 +137,7 @@ func (r *rawConn) Read(b []byte) (int, error) {
 		r.mu.Unlock()
 		return 0, nil
 	}
-	n, err := netx.Read(r.fd, b)
+	n, err := Read(r.fd, b)
 	switch {
 	case err == nil && n == 0:
 		r.mu.Unlock()
@@ -168,7 +167,7 @@ func (r *rawConn) Write(b []byte) (int, error) {
 	}
 	n := 0
 	for n < len(b) {
-		m, err := netx.Send(r.fd, b[n:])
+		m, err := Send(r.fd, b[n:])
 		if err == syscall.EAGAIN {
 			break
 		}
@@ -229,7 +228,7 @@ func (r *rawConn) LocalAddr() net.Addr {
 		r.local = &net.TCPAddr{}
 		if !r.closed {
 			if sa, err := syscall.Getsockname(r.fd); err == nil {
-				r.local = netx.TCPAddr(sa)
+				r.local = TCPAddr(sa)
 			}
 		}
 	}

@@ -1,0 +1,369 @@
+package front
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lblab/lblab/lb/internal/h1"
+	"github.com/lblab/lblab/lb/internal/netx"
+	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/lb/internal/proxy"
+)
+
+// conn is one client connection. Everything in it belongs to the goroutine
+// serving it, except idle (read by Shutdown) and, during a hand-off, br and
+// c, which the handoffConn uses while this goroutine waits for it.
+type conn struct {
+	f      *Front
+	p      *proxy.Proxy
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	big    bool   // br is not to be pooled: grown for a big head, or still read by a hand-off
+	remote string // RemoteAddr, for the access log
+	peer   string // its host part, for X-Forwarded-For
+	idle   atomic.Bool
+
+	rd       netx.LazyDeadline // the client's read deadline
+	req      h1.Request
+	resp     h1.Response
+	headCopy []byte // the request head, when its body does not fit beside it
+	body     []byte // scratch for request bodies
+	bytes    int64  // response body bytes sent, for the access log
+}
+
+// clientBufSize is the client reader's size: a request head and a small
+// body fit beside each other. A larger head (up to MaxHeaderBytes) grows the
+// reader of that connection.
+const clientBufSize = 8 << 10
+
+var (
+	clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientBufSize) }}
+	clientWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+)
+
+func (fc *conn) serve() {
+	fc.br = clientReaders.Get().(*bufio.Reader)
+	fc.br.Reset(fc.c)
+	fc.bw = clientWriters.Get().(*bufio.Writer)
+	fc.bw.Reset(fc.c)
+	fc.big = false
+	defer func() {
+		fc.c.Close()
+		if !fc.big {
+			fc.br.Reset(nil)
+			clientReaders.Put(fc.br)
+		}
+		fc.bw.Reset(nil)
+		clientWriters.Put(fc.bw)
+		fc.f.forget(fc)
+	}()
+	for {
+		start := time.Now()
+		n, err := fc.readHead()
+		if err != nil {
+			fc.refuseHead(err, start)
+			return
+		}
+		if err := h1.ParseRequest(fc.peek(n), fc.f.cfg.Limits, &fc.req); err != nil {
+			var he *h1.Error
+			errors.As(err, &he)
+			fc.refuse(he.Status, start)
+			return
+		}
+		var keep bool
+		switch {
+		case string(fc.req.Method) == "CONNECT":
+			fc.refuse(http.StatusNotImplemented, start) // no tunnels in HTTP mode
+			return
+		case fc.fast():
+			keep = fc.serveRequest(n, start)
+		default:
+			keep = fc.handOff(n)
+		}
+		if !keep || fc.f.shutting.Load() {
+			return
+		}
+	}
+}
+
+// Reasons readHead gives up.
+var (
+	errIdle        = errors.New("no request")                   // closed quietly
+	errGone        = errors.New("client went away mid-request") // closed quietly
+	errHeadTimeout = errors.New("request head too slow")        // 408
+	errHeadTooBig  = errors.New("request head too large")       // 431
+)
+
+// readHead waits for the next request head, skipping the empty lines before
+// it (RFC 9112 2.2), and returns its length.
+func (fc *conn) readHead() (int, error) {
+	br := fc.br
+	if br.Buffered() == 0 {
+		fc.idle.Store(true)
+		if fc.f.shutting.Load() {
+			return 0, errIdle
+		}
+		fc.rd.Arm(fc.c, time.Now(), fc.f.cfg.IdleTimeout)
+		_, err := br.Peek(1)
+		fc.idle.Store(false)
+		if err != nil {
+			return 0, errIdle
+		}
+	}
+	headerDeadline := false
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		for len(buf) >= 2 && buf[0] == '\r' && buf[1] == '\n' {
+			br.Discard(2)
+			buf = buf[2:]
+		}
+		if len(buf) > 0 {
+			n, err := h1.HeadEnd(buf)
+			switch {
+			case err != nil:
+				return 0, &h1.Error{Status: http.StatusBadRequest, Reason: err.Error()}
+			case n > fc.f.cfg.MaxHeaderBytes:
+				return 0, errHeadTooBig
+			case n >= 0:
+				return n, nil
+			case len(buf) >= fc.f.cfg.MaxHeaderBytes:
+				return 0, errHeadTooBig
+			case len(buf) == br.Size():
+				fc.grow()
+				br = fc.br
+				continue
+			}
+		}
+		if !headerDeadline {
+			headerDeadline = true
+			fc.rd.Set(fc.c, time.Now().Add(fc.f.cfg.ReadHeaderTimeout))
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !fc.f.shutting.Load() {
+				return 0, errHeadTimeout
+			}
+			return 0, errGone
+		}
+	}
+}
+
+// grow replaces the connection's reader with one that holds a head of
+// MaxHeaderBytes, keeping what was read.
+func (fc *conn) grow() {
+	old := fc.br
+	buffered, _ := old.Peek(old.Buffered())
+	rest := bytes.Clone(buffered)
+	fc.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), fc.c), fc.f.cfg.MaxHeaderBytes+1)
+	if !fc.big {
+		old.Reset(nil)
+		clientReaders.Put(old)
+	}
+	fc.big = true
+}
+
+// refuseHead answers a head readHead gave up on, if it deserves an answer.
+func (fc *conn) refuseHead(err error, start time.Time) {
+	fc.req = h1.Request{}
+	var he *h1.Error
+	switch {
+	case errors.As(err, &he):
+		fc.refuse(he.Status, start)
+	case err == errHeadTimeout:
+		fc.refuse(http.StatusRequestTimeout, start)
+	case err == errHeadTooBig:
+		fc.refuse(http.StatusRequestHeaderFieldsTooLarge, start)
+	}
+}
+
+// refuse answers the proxy's own error and the connection closes after it:
+// after a request the proxy refuses, where the next one starts is in doubt.
+func (fc *conn) refuse(code int, start time.Time) {
+	fc.bytes = 0
+	fc.writeError(code, true)
+	fc.bw.Flush()
+	fc.finish(nil, code, start, 0)
+}
+
+// writeError writes one of the proxy's own JSON errors into the client's
+// buffer (the caller flushes); no body to HEAD.
+func (fc *conn) writeError(code int, closing bool) {
+	body := proxy.JSONError(code, proxy.ErrorText(code))
+	h1.WriteError(fc.bw, code, "application/json", body, fc.req.IsHead(), closing)
+	if !fc.req.IsHead() {
+		fc.bytes = int64(len(body))
+	}
+}
+
+// peek returns the first n buffered bytes.
+func (fc *conn) peek(n int) []byte {
+	b, _ := fc.br.Peek(n)
+	return b
+}
+
+// fast reports whether the parsed request takes the fast path: a plain
+// HTTP/1.1 request in origin-form with no body or a Content-Length body of
+// at most retry_body_limit, nothing to upgrade or expect, and not for a
+// path Fallback answers.
+func (fc *conn) fast() bool {
+	r := &fc.req
+	return fc.f.cfg.Fast && r.Minor == 1 && r.Form == h1.OriginForm && len(r.Host) > 0 &&
+		!r.Upgrade && !r.Expect100 && !r.TE && !r.Trailer && r.Body != h1.Chunked &&
+		r.ContentLength <= fc.p.Config().RetryBodyLimit && r.NXFF <= len(r.XFF) && !fc.handoffPath()
+}
+
+// handoffPath reports whether the request's path is one Fallback answers.
+func (fc *conn) handoffPath() bool {
+	if fc.f.cfg.Handoff == nil {
+		return false
+	}
+	t := fc.req.Target
+	if len(t) < 3 || (string(t[:3]) != "/__" && bytes.IndexByte(t, '%') < 0) {
+		return false
+	}
+	return fc.f.cfg.Handoff(fc.path())
+}
+
+// path returns the request's path, unescaped as net/http's URL.Path.
+func (fc *conn) path() string {
+	t := fc.req.Target
+	if i := bytes.IndexByte(t, '?'); i >= 0 {
+		t = t[:i]
+	}
+	if bytes.IndexByte(t, '%') >= 0 {
+		if u, err := url.PathUnescape(string(t)); err == nil {
+			return u
+		}
+	}
+	return string(t)
+}
+
+// serveRequest forwards the parsed request whose head is the first n
+// buffered bytes and answers the client. It reports whether the connection
+// stays open for another request.
+func (fc *conn) serveRequest(n int, start time.Time) bool {
+	p := fc.p
+	br := fc.br
+	h := &fc.req
+	head, _ := br.Peek(n)
+	var body []byte
+	unread := n // bytes of this request still in br when it is done
+	if h.Body == h1.Length {
+		cl := int(h.ContentLength)
+		if n+cl <= br.Size() {
+			b, err := br.Peek(n + cl)
+			if err != nil {
+				return fc.bodyFailed(err, start)
+			}
+			head, body = b[:n], b[n:]
+			unread = n + cl
+		} else {
+			// The body does not fit beside the head: keep a copy of the head
+			// (reading the body reuses the buffer) and read the body apart.
+			fc.headCopy = append(fc.headCopy[:0], head...)
+			head = fc.headCopy
+			h1.ParseRequest(head, fc.f.cfg.Limits, h) // repoint into the copy
+			br.Discard(n)
+			unread = 0
+			if cap(fc.body) < cl {
+				fc.body = make([]byte, cl)
+			}
+			body = fc.body[:cl]
+			fc.rd.Arm(fc.c, time.Now(), fc.f.cfg.IdleTimeout)
+			if _, err := io.ReadFull(br, body); err != nil {
+				return fc.bodyFailed(err, start)
+			}
+		}
+	}
+
+	bal := p.Current()
+	key := ""
+	if bal.Keyed {
+		key = fc.clientIP()
+	}
+	pl := proxy.Plan{Key: key, Replayable: true, Idempotent: h.Idempotent()}
+	fc.bytes = 0
+	served, last, retries := p.Attempt(bal, pl, func(b *pool.Backend) proxy.Outcome {
+		return fc.try(b, head, body)
+	})
+	status := last.Status
+	keep := !h.Close && !last.Aborted && last.Err == nil
+	if last.Err != nil && !last.WroteHeader {
+		status = proxy.StatusFor(last.Err)
+		fc.writeError(status, h.Close)
+		keep = !h.Close
+	}
+	br.Discard(unread)
+	// Logged and counted before the last of the response goes out, as on
+	// net/http's path: whoever has the response sees it in the metrics.
+	fc.finish(served, status, start, retries)
+	// Flush now unless the next request is already here whole (pipelined:
+	// answer both at once). A response is never held back for a request
+	// that has not fully arrived.
+	if !keep || !fc.nextHeadBuffered() {
+		if err := fc.bw.Flush(); err != nil {
+			keep = false
+		}
+	}
+	return keep
+}
+
+// bodyFailed answers a request whose body did not arrive: 408 when the
+// client was too slow, else (it went away) nothing.
+func (fc *conn) bodyFailed(err error, start time.Time) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		fc.refuse(http.StatusRequestTimeout, start)
+	}
+	return false
+}
+
+// nextHeadBuffered reports whether a whole request head waits in the
+// client's buffer.
+func (fc *conn) nextHeadBuffered() bool {
+	k := fc.br.Buffered()
+	if k == 0 {
+		return false
+	}
+	b, _ := fc.br.Peek(k)
+	for len(b) >= 2 && b[0] == '\r' && b[1] == '\n' {
+		b = b[2:]
+	}
+	n, err := h1.HeadEnd(b)
+	return n > 0 || err != nil
+}
+
+// clientIP is proxy.ClientIP for the fast path.
+func (fc *conn) clientIP() string {
+	trusted := fc.p.Config().TrustedProxies
+	if len(trusted) == 0 || fc.req.NXFF == 0 || !proxy.IsTrusted(fc.peer, trusted) {
+		return fc.peer
+	}
+	values := make([]string, fc.req.NXFF)
+	for i, v := range fc.req.XFF[:fc.req.NXFF] {
+		values[i] = string(v)
+	}
+	return proxy.ClientFromForwarded(fc.peer, values, trusted)
+}
+
+func (fc *conn) finish(b *pool.Backend, status int, start time.Time, retries int) {
+	d := time.Since(start)
+	fc.p.Config().Metrics.Observe(b, status, d)
+	if fc.p.Config().AccessLog != nil {
+		fc.p.LogAccess(context.Background(), proxy.Access{Client: fc.remote, Method: string(fc.req.Method),
+			Path: fc.path(), Status: status, Backend: b, Duration: d, Bytes: fc.bytes, Retries: retries})
+	}
+}
+
+// itoa is strconv.Itoa for the request writer.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

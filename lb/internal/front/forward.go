@@ -1,0 +1,277 @@
+package front
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/lblab/lblab/lb/internal/h1"
+	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/lb/internal/proxy"
+	"github.com/lblab/lblab/lb/internal/upstream"
+)
+
+// try sends the request (head and body as the client sent them) to b and
+// relays the response to the client's buffer.
+func (fc *conn) try(b *pool.Backend, head, body []byte) proxy.Outcome {
+	b.Acquire()
+	defer b.Release()
+	cp := fc.p.Upstream(b)
+	now := time.Now()
+	c, reused, err := cp.Get(context.Background(), now)
+	if err != nil {
+		return proxy.Outcome{Err: err}
+	}
+	err = fc.exchange(cp, c, head, body, now)
+	if err != nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
+		// A pooled connection failed before the request could have been
+		// acted on: send it on a new connection.
+		c.Close()
+		if c, err = cp.Dial(context.Background()); err != nil {
+			return proxy.Outcome{Err: err}
+		}
+		err = fc.exchange(cp, c, head, body, time.Now())
+	}
+	if err != nil {
+		c.Close()
+		return proxy.Outcome{Err: err}
+	}
+	return fc.relay(cp, c)
+}
+
+// exchange writes the request on c and reads the final response head into
+// fc.resp (1xx responses are skipped). The head stays in c's reader.
+func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte, now time.Time) error {
+	h := &fc.req
+	w := c.BW
+	c.Begin()
+	h1.WriteKept(w, head, 0, len(head)-2, h.Drops())
+	var prior [][]byte
+	if trusted := fc.p.Config().TrustedProxies; h.NXFF > 0 && len(trusted) > 0 && proxy.IsTrusted(fc.peer, trusted) {
+		prior = h.XFF[:h.NXFF]
+	}
+	h1.WriteForwarded(w, prior, fc.peer, h.Host, false)
+	switch {
+	case h.Body == h1.Length:
+		w.WriteString("Content-Length: ")
+		w.WriteString(itoa(h.ContentLength))
+		w.WriteString("\r\n")
+	case string(h.Method) == "POST" || string(h.Method) == "PUT" || string(h.Method) == "PATCH":
+		w.WriteString("Content-Length: 0\r\n")
+	}
+	w.WriteString("\r\n")
+	w.Write(body)
+	if err := w.Flush(); err != nil {
+		if c.Sent() == 0 {
+			return fmt.Errorf("%w: %w", upstream.ErrNotSent, err)
+		}
+		return fmt.Errorf("%w: %w", upstream.ErrNoResponse, err)
+	}
+	if d := cp.Config().ResponseHeaderTimeout; d > 0 {
+		c.RD.Arm(c, now, d)
+	}
+	br := c.BR
+	for {
+		n, err := readResponseHead(br)
+		if err != nil {
+			return err
+		}
+		b, _ := br.Peek(n)
+		if err := h1.ParseResponse(b, h.IsHead(), fc.f.cfg.Limits, &fc.resp); err != nil {
+			return err
+		}
+		switch {
+		case fc.resp.Status == 101:
+			return errors.New("backend switched protocols on a request without Upgrade")
+		case fc.resp.Informational():
+			br.Discard(n) // e.g. 103 Early Hints: not forwarded
+		default:
+			return nil
+		}
+	}
+}
+
+// readResponseHead waits until br holds a complete response head and
+// returns its length.
+func readResponseHead(br *bufio.Reader) (int, error) {
+	if _, err := br.Peek(1); err != nil {
+		var ne net.Error
+		if !(errors.As(err, &ne) && ne.Timeout()) {
+			return 0, fmt.Errorf("%w: %w", upstream.ErrNoResponse, err)
+		}
+		return 0, err
+	}
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		n, err := h1.HeadEnd(buf)
+		switch {
+		case err != nil:
+			return 0, &h1.Error{Status: 502, Reason: err.Error()}
+		case n >= 0:
+			return n, nil
+		case len(buf) == br.Size():
+			return 0, &h1.Error{Status: 502, Reason: "response head too large"}
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+	}
+}
+
+// relay writes the response head in fc.resp and its body to the client's
+// buffer, and puts c back in its pool when the response ended exactly on its
+// framing and the backend keeps the connection open.
+func (fc *conn) relay(cp *upstream.Pool, c *upstream.Conn) proxy.Outcome {
+	rh := &fc.resp
+	br := c.BR
+	head, _ := br.Peek(rh.Size)
+	w := fc.bw
+	w.WriteString("HTTP/1.1")
+	w.Write(head[8:rh.LineEnd])
+	h1.WriteKept(w, head, rh.LineEnd, rh.Size-2, rh.Drops())
+	if fc.req.Close || rh.Body == h1.UntilClose || fc.f.shutting.Load() {
+		w.WriteString("Connection: close\r\n")
+		fc.req.Close = true
+	}
+	w.WriteString("\r\n")
+	br.Discard(rh.Size)
+	done := proxy.Outcome{Status: rh.Status, WroteHeader: true}
+
+	var rerr, werr error
+	if rh.Body != h1.NoBody {
+		if rh.Body != h1.Length || int64(br.Buffered()) < rh.ContentLength {
+			c.RD.Clear(c) // more to read: the body may take longer than request_timeout
+		}
+		switch rh.Body {
+		case h1.Chunked:
+			rerr, werr = fc.copyChunked(c)
+		case h1.Length:
+			rerr, werr = fc.copyBody(c, rh.ContentLength)
+		default:
+			rerr, werr = fc.copyBody(c, -1)
+		}
+	}
+	if rerr != nil || werr != nil {
+		c.Close()
+		if rerr != nil {
+			fc.p.Logger().Debug("backend response cut off", "backend", cp.Addr(), "error", rerr)
+		}
+		done.Aborted = true
+		return done
+	}
+	if rh.Close {
+		c.Close()
+	} else {
+		cp.Put(c, time.Now()) // closes it if bytes wait past the response
+	}
+	return done
+}
+
+// copyBody copies n body bytes (n < 0: until EOF) from the backend to the
+// client's buffer, handing the client what it has before each wait for the
+// backend, so a slow or streamed body reaches it as it comes.
+func (fc *conn) copyBody(c *upstream.Conn, n int64) (rerr, werr error) {
+	br, w := c.BR, fc.bw
+	for n != 0 {
+		if br.Buffered() == 0 {
+			if w.Buffered() > 0 {
+				if werr = w.Flush(); werr != nil {
+					return nil, werr
+				}
+			}
+			if _, rerr = br.Peek(1); rerr != nil {
+				if rerr == io.EOF {
+					if n < 0 {
+						return nil, nil
+					}
+					rerr = io.ErrUnexpectedEOF
+				}
+				return rerr, nil
+			}
+		}
+		k := br.Buffered()
+		if n >= 0 && int64(k) > n {
+			k = int(n)
+		}
+		b, _ := br.Peek(k)
+		m, err := w.Write(b)
+		br.Discard(m)
+		fc.bytes += int64(m)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			n -= int64(m)
+		}
+	}
+	return nil, nil
+}
+
+// copyChunked relays a chunked body with its framing and trailers, checking
+// every chunk line and trailer line as it goes (h1's rules): a malformed one
+// cuts the response off.
+func (fc *conn) copyChunked(c *upstream.Conn) (rerr, werr error) {
+	w := fc.bw
+	for {
+		line, err := fc.backendLine(c)
+		if err != nil {
+			return err, nil
+		}
+		size, err := h1.ParseChunkLine(line)
+		if err != nil {
+			return &h1.Error{Status: 502, Reason: err.Error()}, nil
+		}
+		w.Write(line)
+		if size == 0 {
+			for trailers := 0; ; trailers++ { // trailer fields, then the empty line
+				line, err := fc.backendLine(c)
+				if err != nil {
+					return err, nil
+				}
+				last, err := h1.CheckTrailerLine(line)
+				if err != nil || trailers > h1.DefaultMaxHeaders {
+					return &h1.Error{Status: 502, Reason: "malformed trailer"}, nil
+				}
+				w.Write(line)
+				if last {
+					return nil, nil
+				}
+			}
+		}
+		if rerr, werr = fc.copyBody(c, size); rerr != nil || werr != nil {
+			return rerr, werr
+		}
+		if line, err = fc.backendLine(c); err != nil {
+			return err, nil
+		}
+		if len(line) != 2 {
+			return &h1.Error{Status: 502, Reason: "chunk data not followed by CRLF"}, nil
+		}
+		w.Write(line)
+	}
+}
+
+// backendLine reads one LF-terminated line of a chunked body (the caller
+// checks its CRLF).
+func (fc *conn) backendLine(c *upstream.Conn) ([]byte, error) {
+	if c.BR.Buffered() == 0 && fc.bw.Buffered() > 0 {
+		fc.bw.Flush() // an error sticks and ends the response later
+	}
+	line, err := c.BR.ReadSlice('\n')
+	switch {
+	case err == bufio.ErrBufferFull:
+		return nil, &h1.Error{Status: 502, Reason: "chunk line too long"}
+	case err == io.EOF:
+		return nil, io.ErrUnexpectedEOF
+	case err != nil:
+		return nil, err
+	}
+	return line, nil
+}

@@ -1,0 +1,252 @@
+package front
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/netutil"
+
+	"github.com/lblab/lblab/lb/internal/h1"
+	"github.com/lblab/lblab/lb/internal/netx"
+	"github.com/lblab/lblab/lb/internal/proxy"
+)
+
+// Config configures a Front.
+type Config struct {
+	// Fallback serves the requests the fast path hands over, one at a time
+	// (Handler is wrapped so the front end knows when each is done). Its
+	// MaxHeaderBytes and timeouts apply there too.
+	Fallback *http.Server
+	// Fast: forward plain HTTP/1.1 requests on the fast path (the "lean"
+	// forwarder). Otherwise every request goes to Fallback, after the same
+	// checks.
+	Fast bool
+	// Handoff, when set, sends requests for the paths it accepts to
+	// Fallback (the status endpoints).
+	Handoff func(path string) bool
+	// IdleTimeout bounds the wait for the next request on a connection;
+	// ReadHeaderTimeout the wait for the rest of a request head once its
+	// first byte has come (408 after it).
+	IdleTimeout       time.Duration
+	ReadHeaderTimeout time.Duration
+	// MaxHeaderBytes bounds a request head (431 beyond it).
+	MaxHeaderBytes int
+	// MaxConnections bounds the open client connections; past it, accepting
+	// pauses. 0: no bound.
+	MaxConnections int
+	// Limits bound what the request parser accepts.
+	Limits h1.Limits
+}
+
+// Front serves HTTP on the proxy port; see the package documentation.
+type Front struct {
+	p        *proxy.Proxy
+	cfg      Config
+	handoff  *connQueue
+	shutting atomic.Bool
+
+	// next hands a new connection to a goroutine that has finished its last
+	// one and waits for another (unbuffered: a send succeeds only when one
+	// waits); stop, closed by Shutdown or Close, ends the waiting ones.
+	next     chan *conn
+	stop     chan struct{}
+	stopOnce sync.Once
+
+	// slots bounds the open connections (MaxConnections) when the acceptor
+	// is in use; else netutil.LimitListener bounds them.
+	slots *netx.Slots
+
+	mu    sync.Mutex // guards ln, acc and conns
+	ln    net.Listener
+	acc   *netx.Acceptor // nil: ln.Accept
+	conns map[*conn]struct{}
+}
+
+// workerIdle is how long a connection's goroutine waits for the next
+// connection after its own has closed. Reusing it saves the stack growth a
+// fresh goroutine goes through on its first request (the request path is
+// deeper than a new goroutine's starting stack), which was 9% of the CPU
+// with a new connection per request.
+const workerIdle = 10 * time.Second
+
+// New returns a front end for p. It wraps cfg.Fallback's Handler and sets
+// its ConnContext, so that each hand-off ends when its request is answered.
+func New(p *proxy.Proxy, cfg Config) *Front {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 120 * time.Second
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = http.DefaultMaxHeaderBytes
+	}
+	f := &Front{p: p, cfg: cfg, conns: map[*conn]struct{}{},
+		next: make(chan *conn), stop: make(chan struct{}), slots: netx.NewSlots(cfg.MaxConnections)}
+	wrapFallback(cfg.Fallback)
+	return f
+}
+
+// Serve accepts connections on ln until Shutdown or Close, then returns
+// http.ErrServerClosed.
+func (f *Front) Serve(ln net.Listener) error {
+	acc, err := netx.NewAcceptor(ln)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	if acc == nil && f.cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, f.cfg.MaxConnections)
+	}
+	f.mu.Lock()
+	f.ln, f.acc = ln, acc
+	f.handoff = newConnQueue(ln.Addr())
+	f.mu.Unlock()
+	if f.shutting.Load() { // Shutdown or Close ran before Serve
+		f.closeListener()
+		return http.ErrServerClosed
+	}
+	go f.cfg.Fallback.Serve(f.handoff)
+	var backoff time.Duration
+	for {
+		var c net.Conn
+		if acc != nil {
+			if !f.slots.Acquire(f.stop) {
+				return http.ErrServerClosed
+			}
+			if c, err = acc.Accept(f.slots.Release); err != nil {
+				f.slots.Release()
+			}
+		} else {
+			c, err = ln.Accept()
+		}
+		if err != nil {
+			if f.shutting.Load() {
+				return http.ErrServerClosed
+			}
+			if netx.TemporaryAcceptError(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				f.p.Logger().Warn("accept failed; retrying", "error", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		fc := f.newConn(c)
+		if fc == nil {
+			c.Close()
+			return http.ErrServerClosed
+		}
+		select {
+		case f.next <- fc:
+		default:
+			go f.worker(fc)
+		}
+	}
+}
+
+// closeListener closes the listener and the acceptor's copy of it.
+func (f *Front) closeListener() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ln != nil {
+		f.ln.Close()
+	}
+	if f.acc != nil {
+		f.acc.Close()
+	}
+}
+
+// worker serves fc, then the connections Serve hands it, until it has
+// waited workerIdle for one or the front end stops.
+func (f *Front) worker(fc *conn) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		fc.serve()
+		t.Reset(workerIdle)
+		select {
+		case fc = <-f.next:
+		case <-t.C:
+			return
+		case <-f.stop:
+			return
+		}
+	}
+}
+
+// stopWorkers ends the goroutines waiting for a connection.
+func (f *Front) stopWorkers() { f.stopOnce.Do(func() { close(f.stop) }) }
+
+// Shutdown stops accepting, closes idle connections and waits until the
+// requests in flight are answered (their connections close after), or ctx
+// ends.
+func (f *Front) Shutdown(ctx context.Context) error {
+	f.shutting.Store(true)
+	f.stopWorkers()
+	f.closeListener()
+	errc := make(chan error, 1)
+	go func() { errc <- f.cfg.Fallback.Shutdown(ctx) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f.mu.Lock()
+		n := len(f.conns)
+		for fc := range f.conns {
+			if fc.idle.Load() {
+				fc.c.SetReadDeadline(aLongTimeAgo) // wakes the idle reader, which sees shutting
+			}
+		}
+		f.mu.Unlock()
+		if n == 0 {
+			return <-errc
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Close closes the listener and every connection at once.
+func (f *Front) Close() error {
+	f.shutting.Store(true)
+	f.stopWorkers()
+	f.closeListener()
+	f.mu.Lock()
+	for fc := range f.conns {
+		fc.c.Close()
+	}
+	f.mu.Unlock()
+	return f.cfg.Fallback.Close()
+}
+
+func (f *Front) newConn(c net.Conn) *conn {
+	fc := &conn{f: f, p: f.p, c: c, remote: c.RemoteAddr().String()}
+	fc.peer = fc.remote
+	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
+		fc.peer = host
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shutting.Load() {
+		return nil
+	}
+	f.conns[fc] = struct{}{}
+	return fc
+}
+
+func (f *Front) forget(fc *conn) {
+	f.mu.Lock()
+	delete(f.conns, fc)
+	f.mu.Unlock()
+}

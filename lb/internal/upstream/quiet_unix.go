@@ -1,0 +1,44 @@
+//go:build unix && !(linux && !386)
+
+package upstream
+
+import (
+	"net"
+	"syscall"
+
+	"github.com/lblab/lblab/lb/internal/netx"
+)
+
+// quiet checks an idle connection with a non-blocking peek (recvfrom with
+// MSG_PEEK|MSG_DONTWAIT) on its descriptor, learned once at dial.
+type quiet struct {
+	fd  int
+	buf [1]byte
+}
+
+func (q *quiet) init(c net.Conn) {
+	q.fd = -1
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { q.fd = int(fd) })
+		}
+	}
+}
+
+// quiet reports whether nothing has arrived on the idle connection c.
+func (q *quiet) quiet(c net.Conn, rd *netx.LazyDeadline) bool {
+	if q.fd < 0 {
+		return quietPortable(c, rd)
+	}
+	return q.peekQuiet()
+}
+
+// peekQuiet looks without reading, so it is safe while another goroutine
+// reads the connection: true where it cannot look.
+func (q *quiet) peekQuiet() bool {
+	if q.fd < 0 {
+		return true
+	}
+	_, _, err := syscall.Recvfrom(q.fd, q.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+}

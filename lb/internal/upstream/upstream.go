@@ -1,0 +1,199 @@
+// Package upstream keeps the balancer's keep-alive connections to one
+// backend for the fast HTTP path: get, put, dial, idle expiry, the check
+// that an idle connection is still quiet before it carries a request, and
+// the one rule for sending a request again on a new connection after a
+// reused one failed.
+//
+// A connection goes back to its pool only when its response ended exactly
+// on its framing with nothing buffered past it (Put checks the buffer; the
+// caller vouches for the framing). Bytes that arrive on an idle pooled
+// connection — an unsolicited 408, the rest of a body the backend should not
+// have sent — mean it is closed, never read as the next response: Get looks
+// (one non-blocking peek, one system call) before reusing it.
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/lblab/lblab/lb/internal/netx"
+)
+
+// Config sizes and times a pool.
+type Config struct {
+	// DialTimeout bounds connecting to the backend (connection_timeout).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a response head once the
+	// request is written (request_timeout).
+	ResponseHeaderTimeout time.Duration
+	// MaxIdle is the number of idle keep-alive connections kept.
+	MaxIdle int
+	// IdleTimeout drops connections idle for longer than this (default
+	// 90s), before the backend's own keep-alive timeout is likely to.
+	IdleTimeout time.Duration
+}
+
+// Buffer sizes of a backend connection: a response head must fit in the
+// reader (16 KiB, HAProxy's default tune.bufsize).
+const (
+	ReadBufSize  = 16 << 10
+	WriteBufSize = 4 << 10
+)
+
+// Pool holds one backend's idle keep-alive connections, most recently used
+// first out (the warmest connection is reused). It is safe for concurrent
+// use; a Conn taken from it belongs to its taker until Put or Close.
+type Pool struct {
+	addr   string
+	cfg    Config
+	dialer net.Dialer
+
+	mu     sync.Mutex // guards idle and closed
+	idle   []*Conn
+	closed bool
+}
+
+// New returns an empty pool for the backend at addr.
+func New(addr string, cfg Config) *Pool {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 90 * time.Second
+	}
+	return &Pool{addr: addr, cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}}
+}
+
+// Addr is the backend's address.
+func (p *Pool) Addr() string { return p.addr }
+
+// Config is the pool's configuration, defaults applied.
+func (p *Pool) Config() Config { return p.cfg }
+
+// Conn is one keep-alive connection to a backend with its buffers. Its
+// owner reads responses from BR and writes requests through BW.
+type Conn struct {
+	net.Conn
+	BR *bufio.Reader
+	BW *bufio.Writer
+	// RD is the connection's read deadline.
+	RD netx.LazyDeadline
+
+	w      countingWriter // under BW: counts what the kernel took
+	q      quiet          // the idle check's state
+	idleAt time.Time
+}
+
+// countingWriter counts the bytes written to the connection.
+type countingWriter struct {
+	c net.Conn
+	n int64
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	n, err := w.c.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+// Begin marks the start of a request on c (Sent counts from here).
+func (c *Conn) Begin() { c.w.n = 0 }
+
+// Sent returns how many bytes of the current request the kernel took.
+func (c *Conn) Sent() int64 { return c.w.n }
+
+// Get returns an idle connection that is still quiet (reused=true) or dials
+// a new one.
+func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, err error) {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			c, err = p.Dial(ctx)
+			return c, false, err
+		}
+		c = p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if now.Sub(c.idleAt) < p.cfg.IdleTimeout && c.q.quiet(c.Conn, &c.RD) {
+			return c, true, nil
+		}
+		c.Close()
+	}
+}
+
+// Dial connects a new connection to the backend.
+func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
+	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{Conn: nc}
+	c.w.c = nc
+	c.BR = bufio.NewReaderSize(nc, ReadBufSize)
+	c.BW = bufio.NewWriterSize(&c.w, WriteBufSize)
+	c.q.init(nc)
+	return c, nil
+}
+
+// Put returns c to the pool once its response has ended exactly on its
+// framing. A connection with bytes buffered past the response, or one the
+// pool has no room for, is closed.
+func (p *Pool) Put(c *Conn, now time.Time) {
+	if c.BR.Buffered() > 0 || c.BW.Buffered() > 0 {
+		c.Close()
+		return
+	}
+	c.idleAt = now
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.cfg.MaxIdle {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+}
+
+// Close closes the idle connections and makes Put close the busy ones as
+// they come back.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+}
+
+// Idle returns the number of idle connections.
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
+// ErrNotSent wraps a write error after which the kernel had taken no byte
+// of the request: nothing of it can have reached the backend.
+var ErrNotSent = errors.New("request not sent")
+
+// ErrNoResponse wraps a read error on a connection that ended (reset or
+// closed) after the request was written and before any byte of a response.
+var ErrNoResponse = errors.New("backend closed the connection before responding")
+
+// Resend reports whether a request that failed with err on a connection
+// from the pool (reused) may be sent again on a new connection to the same
+// backend: only when no byte of it can have been acted on — nothing was
+// sent — or, for an idempotent request, when the connection ended with no
+// response (the backend may have closed it as it sat idle). Never a request
+// the backend may have read and acted on.
+func Resend(err error, reused, idempotent bool) bool {
+	if !reused {
+		return false
+	}
+	return errors.Is(err, ErrNotSent) || (idempotent && errors.Is(err, ErrNoResponse))
+}
