@@ -131,6 +131,12 @@ func readResponseHead(br *bufio.Reader) (int, error) {
 func (fc *conn) relay(cp *upstream.Pool, c *upstream.Conn) proxy.Outcome {
 	rh := &fc.resp
 	br := c.BR
+	if rh.Body == h1.Chunked {
+		if err := prescan(br, rh.Size); err != nil {
+			c.Close()
+			return proxy.Outcome{Err: err}
+		}
+	}
 	head, _ := br.Peek(rh.Size)
 	w := fc.bw
 	w.WriteString("HTTP/1.1")
@@ -172,6 +178,19 @@ func (fc *conn) relay(cp *upstream.Pool, c *upstream.Conn) proxy.Outcome {
 		cp.Put(c, time.Now()) // closes it if bytes wait past the response
 	}
 	return done
+}
+
+// prescan checks the chunk lines of a chunked body that already wait in br
+// behind its head (of size n): a malformed one is a 502 before anything goes
+// to the client, as HAProxy answers. (Lines that come later cut the
+// response off instead.)
+func prescan(br *bufio.Reader, n int) error {
+	b, _ := br.Peek(br.Buffered())
+	var s h1.ChunkedScanner
+	if _, err := s.Scan(b[n:]); err != nil {
+		return &h1.Error{Status: 502, Reason: err.Error()}
+	}
+	return nil
 }
 
 // copyBody copies n body bytes (n < 0: until EOF) from the backend to the

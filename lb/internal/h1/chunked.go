@@ -156,7 +156,8 @@ type ChunkedScanner struct {
 	state    scanState
 	left     int64  // bytes left in the current chunk's data
 	line     []byte // the line being gathered (size or trailer line)
-	trailers int    // trailer lines seen
+	buf      [64]byte
+	trailers int // trailer lines seen
 	// MaxLine bounds a chunk-size or trailer line (default 4096).
 	MaxLine int
 	// MaxTrailers bounds the trailer lines (default DefaultMaxHeaders).
@@ -187,6 +188,9 @@ func (s *ChunkedScanner) Scan(p []byte) (n int, err error) {
 	maxTrailers := s.MaxTrailers
 	if maxTrailers <= 0 {
 		maxTrailers = DefaultMaxHeaders
+	}
+	if s.line == nil {
+		s.line = s.buf[:0]
 	}
 	for n < len(p) && s.state != scanDone {
 		switch s.state {

@@ -1,0 +1,192 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// backend accepts connections on 127.0.0.1 and runs serve on each.
+func backend(t *testing.T, serve func(c net.Conn)) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			go serve(c)
+		}
+	}()
+	return ln.Addr().String(), &n
+}
+
+func TestPoolReusesOnlyQuietConnections(t *testing.T) {
+	tests := []struct {
+		name  string
+		after func(c net.Conn) // what the backend does once the connection is idle
+		reuse bool
+	}{
+		{"quiet", func(net.Conn) {}, true},
+		{"closed by the backend", func(c net.Conn) { c.Close() }, false},
+		{"unsolicited bytes", func(c net.Conn) { io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\n\r\n") }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idle := make(chan net.Conn, 1)
+			addr, dials := backend(t, func(c net.Conn) { idle <- c })
+			p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
+			t.Cleanup(p.Close)
+			c, reused, err := p.Get(context.Background(), time.Now())
+			require.NoError(t, err)
+			require.False(t, reused)
+			p.Put(c, time.Now())
+			server := <-idle
+			defer server.Close()
+			tt.after(server)
+			time.Sleep(50 * time.Millisecond) // what the backend did has arrived
+			c2, reused, err := p.Get(context.Background(), time.Now())
+			require.NoError(t, err)
+			defer c2.Close()
+			assert.Equal(t, tt.reuse, reused)
+			assert.Equal(t, tt.reuse, c2 == c)
+			if !tt.reuse {
+				assert.Eventually(t, func() bool { return dials.Load() == 2 }, time.Second, time.Millisecond, "a new connection was dialled")
+			}
+		})
+	}
+}
+
+func TestPutClosesAConnectionWithBytesBuffered(t *testing.T) {
+	addr, _ := backend(t, func(c net.Conn) { io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nEXTRA") })
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
+	t.Cleanup(p.Close)
+	c, _, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(c.BR, nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Eventually(t, func() bool { c.BR.Peek(1); return c.BR.Buffered() > 0 }, time.Second, time.Millisecond)
+	p.Put(c, time.Now())
+	assert.Zero(t, p.Idle(), "a connection with bytes past its response went back to the pool")
+}
+
+func TestPutBeyondMaxIdleCloses(t *testing.T) {
+	addr, _ := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 1})
+	t.Cleanup(p.Close)
+	a, _, _ := p.Get(context.Background(), time.Now())
+	b, _, _ := p.Get(context.Background(), time.Now())
+	p.Put(a, time.Now())
+	p.Put(b, time.Now())
+	assert.Equal(t, 1, p.Idle())
+	_, err := b.Write([]byte("x"))
+	assert.Error(t, err, "the one beyond MaxIdle is closed")
+}
+
+func TestIdleTimeoutExpires(t *testing.T) {
+	addr, dials := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4, IdleTimeout: time.Minute})
+	t.Cleanup(p.Close)
+	now := time.Now()
+	c, _, _ := p.Get(context.Background(), now)
+	p.Put(c, now)
+	_, reused, err := p.Get(context.Background(), now.Add(2*time.Minute))
+	require.NoError(t, err)
+	assert.False(t, reused)
+	assert.Eventually(t, func() bool { return dials.Load() == 2 }, time.Second, time.Millisecond)
+}
+
+func TestSent(t *testing.T) {
+	addr, _ := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
+	t.Cleanup(p.Close)
+	c, _, _ := p.Get(context.Background(), time.Now())
+	defer c.Close()
+	c.Begin()
+	c.BW.WriteString("GET / HTTP/1.1\r\n\r\n")
+	assert.Zero(t, c.Sent(), "nothing leaves before the flush")
+	require.NoError(t, c.BW.Flush())
+	assert.Equal(t, int64(18), c.Sent())
+	c.Begin()
+	assert.Zero(t, c.Sent())
+}
+
+func TestResend(t *testing.T) {
+	reset := &net.OpError{Op: "read", Err: syscall.ECONNRESET}
+	tests := []struct {
+		name               string
+		err                error
+		reused, idempotent bool
+		want               bool
+	}{
+		{"nothing sent, reused, POST", errors.Join(ErrNotSent, reset), true, false, true},
+		{"no response, reused, GET", errors.Join(ErrNoResponse, reset), true, true, true},
+		{"no response, reused, POST: never twice", errors.Join(ErrNoResponse, reset), true, false, false},
+		{"no response, fresh connection", errors.Join(ErrNoResponse, reset), false, true, false},
+		{"nothing sent, fresh connection", errors.Join(ErrNotSent, reset), false, false, false},
+		{"a malformed response", errors.New("malformed"), true, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Resend(tt.err, tt.reused, tt.idempotent))
+		})
+	}
+}
+
+// TestCheckedConn: the first write after a response was read fails, with
+// nothing sent, when the backend has closed the connection or sent bytes
+// since; later writes and a quiet connection's writes go through.
+func TestCheckedConn(t *testing.T) {
+	tests := []struct {
+		name  string
+		after func(c net.Conn)
+		fails bool
+	}{
+		{"quiet", func(net.Conn) {}, false},
+		{"closed by the backend", func(c net.Conn) { c.Close() }, true},
+		{"unsolicited bytes", func(c net.Conn) { io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\n\r\n") }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := make(chan net.Conn, 1)
+			addr, _ := backend(t, func(c net.Conn) { srv <- c })
+			c, err := CheckedDialer(&net.Dialer{Timeout: time.Second})(context.Background(), "tcp", addr)
+			require.NoError(t, err)
+			defer c.Close()
+			server := <-srv
+			defer server.Close()
+			_, err = c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+			require.NoError(t, err)
+			io.WriteString(server, "HTTP/1.1 204 No Content\r\n\r\n")
+			buf := make([]byte, 64)
+			n, err := c.Read(buf)
+			require.NoError(t, err)
+			require.Positive(t, n)
+			tt.after(server)
+			time.Sleep(50 * time.Millisecond) // it has arrived
+			_, err = c.Write([]byte("GET /next HTTP/1.1\r\n\r\n"))
+			if !tt.fails {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, ErrNotSent)
+			_, err = c.Write([]byte("x"))
+			assert.NotErrorIs(t, err, ErrNotSent, "only the first write after a read is checked")
+		})
+	}
+}
