@@ -79,12 +79,17 @@ type Config struct {
 	ReadHeaderTimeout Duration `json:"read_header_timeout"`
 	IdleTimeout       Duration `json:"idle_timeout"`
 	MaxHeaderBytes    int      `json:"max_header_bytes"`
-	ShutdownTimeout   Duration `json:"shutdown_timeout"`
+	// MaxHeaderLines bounds the header lines of a request head and of a
+	// backend's response head (HAProxy's tune.http.maxhdr): beyond it a
+	// request gets 400, a response is a 502.
+	MaxHeaderLines  int      `json:"max_header_lines"`
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
 
 	// Backend side.
-	// Forwarder is "lean" (plain HTTP/1.x requests take the lean forwarder;
-	// upgrades, Expect and chunked uploads take httputil.ReverseProxy) or
-	// "reverseproxy" (every request takes httputil.ReverseProxy).
+	// Forwarder is "lean" (the front end forwards plain HTTP/1.1 requests
+	// itself; upgrades, Expect, chunked uploads, HTTP/1.0 and the like take
+	// httputil.ReverseProxy) or "reverseproxy" (every request takes
+	// httputil.ReverseProxy, after the same checks).
 	Forwarder              string   `json:"forwarder"`
 	MaxIdleConnsPerBackend int      `json:"max_idle_conns_per_backend"`
 	ResolveInterval        Duration `json:"resolve_interval"`
@@ -139,6 +144,7 @@ func Default() Config {
 		ReadHeaderTimeout:      Duration(10 * time.Second),
 		IdleTimeout:            Duration(120 * time.Second),
 		MaxHeaderBytes:         64 << 10,
+		MaxHeaderLines:         100,
 		ShutdownTimeout:        Duration(15 * time.Second),
 		Forwarder:              "lean",
 		MaxIdleConnsPerBackend: 512,
@@ -275,6 +281,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxHeaderBytes < 1024 {
 		bad("max_header_bytes", c.MaxHeaderBytes, "must be at least 1024")
+	}
+	if c.MaxHeaderLines < 1 || c.MaxHeaderLines > 10000 {
+		bad("max_header_lines", c.MaxHeaderLines, "must be between 1 and 10000")
 	}
 	if c.Forwarder != "lean" && c.Forwarder != "reverseproxy" {
 		bad("forwarder", strconv.Quote(c.Forwarder), `must be "lean" or "reverseproxy"`)

@@ -80,6 +80,7 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 		{"duplicate backend", `{"backend_servers": [{"host": "a", "port": 1}, {"host": "a", "port": 1}]}`, []string{"backend_servers[1]: a:1: duplicate of backend_servers[0]"}},
 		{"bad mode", `{` + base + `, "mode": "udp"}`, []string{`mode: "udp": must be "http" or "tcp"`}},
 		{"pprof without admin listener", `{` + base + `, "enable_pprof": true}`, []string{`enable_pprof: true: profiles are served on the admin listener; set admin_port`}},
+		{"header lines out of range", `{` + base + `, "max_header_lines": 0}`, []string{"max_header_lines: 0: must be between 1 and 10000"}},
 		{"bad forwarder", `{` + base + `, "forwarder": "fast"}`, []string{`forwarder: "fast": must be "lean" or "reverseproxy"`}},
 		{"bad trusted proxy", `{` + base + `, "trusted_proxies": ["10.0.0.0/33"]}`, []string{`trusted_proxies[0]: "10.0.0.0/33"`}},
 		{"not an object", `[1,2]`, []string{"config: wrong type"}},

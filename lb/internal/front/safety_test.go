@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lblab/lblab/lb/internal/h1"
 	"github.com/lblab/lblab/lb/internal/proxy"
 	"github.com/lblab/lblab/lb/internal/upstream"
 )
@@ -432,4 +433,22 @@ func TestSafetySlowHeadIs408(t *testing.T) {
 			assert.Equal(t, []int{408}, statuses)
 		})
 	}
+}
+
+// max_header_lines bounds request heads (400) and response heads (502).
+func TestSafetyHeaderLineBound(t *testing.T) {
+	lines := func(n int) string { return strings.Repeat("X-L: 1\r\n", n) }
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) {
+		if r.URL.Path == "/many" {
+			return "HTTP/1.1 200 OK\r\n" + lines(11) + "Content-Length: 0\r\n\r\n", false
+		}
+		return echo(r), false
+	})
+	url, _ := serveFront(t, proxy.Config{}, Config{Fast: true, Limits: h1.Limits{MaxHeaders: 12}}, rb.addr())
+	statuses, _, _, _ := rawConv(t, url, "GET /ok HTTP/1.1\r\nHost: a\r\n"+lines(11)+"\r\n", 1)
+	assert.Equal(t, []int{200}, statuses, "12 lines are allowed")
+	statuses, _, _, _ = rawConv(t, url, "GET /ok HTTP/1.1\r\nHost: a\r\n"+lines(12)+"\r\n", 1)
+	assert.Equal(t, []int{400}, statuses, "13 are not")
+	statuses, _, _, _ = rawConv(t, url, "GET /many HTTP/1.1\r\nHost: a\r\n\r\n", 1)
+	assert.Equal(t, []int{200}, statuses, "a response with 12 lines passes")
 }

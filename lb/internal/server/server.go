@@ -19,6 +19,7 @@ import (
 	"github.com/lblab/lblab/lb/internal/config"
 	"github.com/lblab/lblab/lb/internal/discovery"
 	"github.com/lblab/lblab/lb/internal/front"
+	"github.com/lblab/lblab/lb/internal/h1"
 	"github.com/lblab/lblab/lb/internal/health"
 	"github.com/lblab/lblab/lb/internal/l4"
 	"github.com/lblab/lblab/lb/internal/metrics"
@@ -186,7 +187,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var proxySrv service = front.New(s.Proxy, front.Config{
 		Fallback: s.httpServer(s.proxyHandler()), Fast: s.Proxy.Lean(), Handoff: s.statusPath(),
 		IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
-		MaxConnections: cfg.MaxConnections,
+		MaxConnections: cfg.MaxConnections, Limits: h1.Limits{MaxHeaders: cfg.MaxHeaderLines},
 	})
 	adminHandler := s.Admin.Handler()
 	if s.L4 != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 // backend accepts connections on 127.0.0.1 and runs serve on each.
-func backend(t *testing.T, serve func(c net.Conn)) (string, *atomic.Int64) {
+func backend(t testing.TB, serve func(c net.Conn)) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -188,5 +188,24 @@ func TestCheckedConn(t *testing.T) {
 			_, err = c.Write([]byte("x"))
 			assert.NotErrorIs(t, err, ErrNotSent, "only the first write after a read is checked")
 		})
+	}
+}
+
+// BenchmarkGetPut is the pool's cost per request on a reused connection:
+// the idle check (one non-blocking peek) and the bookkeeping.
+func BenchmarkGetPut(b *testing.B) {
+	addr, _ := backend(b, func(c net.Conn) { io.Copy(io.Discard, c) })
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
+	b.Cleanup(p.Close)
+	c, _, _ := p.Get(context.Background(), time.Now())
+	p.Put(c, time.Now())
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		c, reused, _ := p.Get(context.Background(), now)
+		if !reused {
+			b.Fatal("not reused")
+		}
+		p.Put(c, now)
 	}
 }
