@@ -213,12 +213,12 @@ func (fc *conn) peek(n int) []byte {
 }
 
 // fast reports whether the parsed request takes the fast path: a plain
-// HTTP/1.1 request in origin-form with no body or a Content-Length body of
-// at most retry_body_limit, nothing to upgrade or expect, and not for a
-// path Fallback answers.
+// HTTP/1.1 or HTTP/1.0 request in origin-form with a Host, no body or a
+// Content-Length body of at most retry_body_limit, nothing to upgrade or
+// expect, and not for a path Fallback answers.
 func (fc *conn) fast() bool {
 	r := &fc.req
-	return fc.f.cfg.Fast && r.Minor == 1 && r.Form == h1.OriginForm && len(r.Host) > 0 &&
+	return fc.f.cfg.Fast && r.Form == h1.OriginForm && len(r.Host) > 0 &&
 		!r.Upgrade && !r.Expect100 && !r.TE && !r.Trailer && r.Body != h1.Chunked &&
 		r.ContentLength <= fc.p.Config().RetryBodyLimit && r.NXFF <= len(r.XFF) && !fc.handoffPath()
 }

@@ -2,6 +2,7 @@ package front
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,16 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 	h := &fc.req
 	w := c.BW
 	c.Begin()
-	h1.WriteKept(w, head, 0, len(head)-2, h.Drops())
+	if h.Minor == 0 {
+		// An HTTP/1.0 client's request goes on as HTTP/1.1, so the
+		// backend keeps its connection open for the next one.
+		eol := bytes.IndexByte(head, '\n') - 1
+		w.Write(head[:eol-len("HTTP/1.0")])
+		w.WriteString("HTTP/1.1")
+		h1.WriteKept(w, head, eol, len(head)-2, h.Drops())
+	} else {
+		h1.WriteKept(w, head, 0, len(head)-2, h.Drops())
+	}
 	var prior [][]byte
 	if trusted := fc.p.Config().TrustedProxies; h.NXFF > 0 && len(trusted) > 0 && proxy.IsTrusted(fc.peer, trusted) {
 		prior = h.XFF[:h.NXFF]
@@ -141,10 +151,20 @@ func (fc *conn) relay(cp *upstream.Pool, c *upstream.Conn) proxy.Outcome {
 	w := fc.bw
 	w.WriteString("HTTP/1.1")
 	w.Write(head[8:rh.LineEnd])
-	h1.WriteKept(w, head, rh.LineEnd, rh.Size-2, rh.Drops())
-	if fc.req.Close || rh.Body == h1.UntilClose || fc.f.shutting.Load() {
+	// An HTTP/1.0 client does not know chunked: it gets the data alone,
+	// delimited by the close.
+	dechunk := fc.req.Minor == 0 && rh.Body == h1.Chunked
+	if dechunk {
+		writeKeptAlso(w, head, rh.LineEnd, rh.Size-2, rh.Drops(), rh.TE)
+	} else {
+		h1.WriteKept(w, head, rh.LineEnd, rh.Size-2, rh.Drops())
+	}
+	switch {
+	case fc.req.Close || rh.Body == h1.UntilClose || dechunk || fc.f.shutting.Load():
 		w.WriteString("Connection: close\r\n")
 		fc.req.Close = true
+	case fc.req.Minor == 0:
+		w.WriteString("Connection: keep-alive\r\n") // HTTP/1.0 closes unless told
 	}
 	w.WriteString("\r\n")
 	br.Discard(rh.Size)
@@ -157,7 +177,7 @@ func (fc *conn) relay(cp *upstream.Pool, c *upstream.Conn) proxy.Outcome {
 		}
 		switch rh.Body {
 		case h1.Chunked:
-			rerr, werr = fc.copyChunked(c)
+			rerr, werr = fc.copyChunked(c, dechunk)
 		case h1.Length:
 			rerr, werr = fc.copyBody(c, rh.ContentLength)
 		default:
@@ -233,11 +253,16 @@ func (fc *conn) copyBody(c *upstream.Conn, n int64) (rerr, werr error) {
 	return nil, nil
 }
 
-// copyChunked relays a chunked body with its framing and trailers, checking
-// every chunk line and trailer line as it goes (h1's rules): a malformed one
-// cuts the response off.
-func (fc *conn) copyChunked(c *upstream.Conn) (rerr, werr error) {
+// copyChunked relays a chunked body with its framing and trailers (with
+// dechunk: the data alone), checking every chunk line and trailer line as it
+// goes (h1's rules): a malformed one cuts the response off.
+func (fc *conn) copyChunked(c *upstream.Conn, dechunk bool) (rerr, werr error) {
 	w := fc.bw
+	frame := func(line []byte) { // the framing, relayed unless de-chunking
+		if !dechunk {
+			w.Write(line)
+		}
+	}
 	for {
 		line, err := fc.backendLine(c)
 		if err != nil {
@@ -247,7 +272,7 @@ func (fc *conn) copyChunked(c *upstream.Conn) (rerr, werr error) {
 		if err != nil {
 			return &h1.Error{Status: 502, Reason: err.Error()}, nil
 		}
-		w.Write(line)
+		frame(line)
 		if size == 0 {
 			for trailers := 0; ; trailers++ { // trailer fields, then the empty line
 				line, err := fc.backendLine(c)
@@ -255,10 +280,10 @@ func (fc *conn) copyChunked(c *upstream.Conn) (rerr, werr error) {
 					return err, nil
 				}
 				last, err := h1.CheckTrailerLine(line)
-				if err != nil || trailers > h1.DefaultMaxHeaders {
+				if err != nil || trailers > fc.f.cfg.Limits.Headers() {
 					return &h1.Error{Status: 502, Reason: "malformed trailer"}, nil
 				}
-				w.Write(line)
+				frame(line)
 				if last {
 					return nil, nil
 				}
@@ -273,8 +298,30 @@ func (fc *conn) copyChunked(c *upstream.Conn) (rerr, werr error) {
 		if len(line) != 2 {
 			return &h1.Error{Status: 502, Reason: "chunk data not followed by CRLF"}, nil
 		}
-		w.Write(line)
+		frame(line)
 	}
+}
+
+// writeKeptAlso is h1.WriteKept with one more span left out (ordered into
+// drops; a zero span is none).
+func writeKeptAlso(w *bufio.Writer, b []byte, from, to int, drops []h1.Span, also h1.Span) {
+	if also == (h1.Span{}) {
+		h1.WriteKept(w, b, from, to, drops)
+		return
+	}
+	for _, d := range drops {
+		if also.From >= from && also.To <= d.From {
+			w.Write(b[from:also.From])
+			from = also.To
+		}
+		w.Write(b[from:d.From])
+		from = d.To
+	}
+	if also.From >= from {
+		w.Write(b[from:also.From])
+		from = also.To
+	}
+	w.Write(b[from:to])
 }
 
 // backendLine reads one LF-terminated line of a chunked body (the caller

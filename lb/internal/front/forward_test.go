@@ -1,8 +1,10 @@
 package front
 
 import (
+	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -228,4 +230,45 @@ func TestForwardChecksIdleConnectionBeforeAStreamedBody(t *testing.T) {
 		assert.Len(t, b, len(payload))
 	}
 	assert.Equal(t, int64(3), rb.conns.Load(), "a fresh connection for each request")
+}
+
+// HTTP/1.0 clients take the fast path: the request goes on as HTTP/1.1 (the
+// backend connection is kept), a keep-alive client is told so, and a
+// chunked response reaches it de-chunked, ended by the close.
+func TestForwardHTTP10(t *testing.T) {
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) {
+		if r.URL.Path == "/chunked" {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n", false
+		}
+		return ok(r.Proto + " " + r.URL.Path), false
+	})
+	url, _ := fastFront(t, proxy.Config{}, Config{}, rb.addr())
+	addr := strings.TrimPrefix(url, "http://")
+
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for _, path := range []string{"/a", "/b"} {
+		io.WriteString(c, "GET "+path+" HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n")
+		req, _ := http.NewRequest("GET", path, nil)
+		req.ProtoMajor, req.ProtoMinor = 1, 0
+		resp, err := http.ReadResponse(br, req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, "HTTP/1.1 "+path, string(body), "forwarded as HTTP/1.1")
+		assert.Equal(t, "keep-alive", resp.Header.Get("Connection"))
+		assert.Empty(t, resp.Header.Get("X-Front"), "served by the fast path")
+	}
+	assert.Equal(t, int64(1), rb.conns.Load(), "one backend connection for both")
+
+	out := rawExchange(t, addr, "GET /chunked HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n", 2*time.Second)
+	assert.Contains(t, out, "Connection: close\r\n")
+	assert.NotContains(t, out, "Transfer-Encoding")
+	assert.True(t, strings.HasSuffix(out, "\r\n\r\nabcde"), "%q", out)
+
+	out = rawExchange(t, addr, "GET /plain HTTP/1.0\r\nHost: h\r\n\r\n", 2*time.Second)
+	assert.Contains(t, out, "Connection: close\r\n", "no keep-alive asked: closed after")
+	assert.True(t, strings.HasSuffix(out, "HTTP/1.1 /plain"), "%q", out)
 }

@@ -54,7 +54,8 @@ func TestFrontHandsOverWhatItDoesNotTake(t *testing.T) {
 	}{
 		{"plain GET is fast", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "200", false, "got:"},
 		{"POST with a small body is fast", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc", "200", false, "got:abc"},
-		{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", "200", true, "got:"},
+		{"HTTP/1.0 is fast", "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", "200", false, "got:"},
+		{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "200", true, "got:"},
 		{"chunked upload", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "200", true, "got:abc"},
 		{"Expect: 100-continue", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", "200", true, "got:hi"},
 		{"head beyond the first buffer: grown, still fast", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + big + "\r\n\r\n", "200", false, "got:"},

@@ -34,6 +34,9 @@ type Limits struct {
 	MaxHeaders int
 }
 
+// Headers is MaxHeaders, or its default when unset.
+func (l Limits) Headers() int { return l.maxHeaders() }
+
 func (l Limits) maxHeaders() int {
 	if l.MaxHeaders <= 0 {
 		return DefaultMaxHeaders

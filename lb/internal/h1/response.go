@@ -20,6 +20,9 @@ type Response struct {
 	// response (Connection: close, HTTP/1.0 without keep-alive, a body that
 	// runs until close, or Transfer-Encoding beside Content-Length).
 	Close bool
+	// TE is the Transfer-Encoding line, kept when the body is chunked (a
+	// forwarder that removes the chunking drops it too); zero when absent.
+	TE Span
 
 	drops drops
 }
@@ -81,6 +84,7 @@ func ParseResponse(b []byte, head bool, lim Limits, r *Response) error {
 				return respErr("more than one Transfer-Encoding line")
 			}
 			hasTE = true
+			r.TE = f.Line
 			if !EqualFold(f.Value, "chunked") {
 				return respErr("unsupported Transfer-Encoding") // as net/http's client
 			}
