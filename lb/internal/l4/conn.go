@@ -75,13 +75,11 @@ func (c *conn) abort(r reason) {
 	}
 }
 
-// handle serves one client connection from connect to close.
+// handle serves one client connection from connect until it is relayed;
+// the relay ends it (on Linux without a goroutine of its own while it
+// lasts: the event loop calls back).
 func (s *Server) handle(c *conn) {
-	defer s.handlers.Done()
-	defer s.releaseSlot()
-	defer s.untrack(c)
 	s.stats.active.Add(1)
-	defer s.stats.active.Add(-1)
 
 	key := ""
 	bal := s.Current()
@@ -105,32 +103,44 @@ func (s *Server) handle(c *conn) {
 			s.log.Debug("client connection closed without a backend", "client", c.client.RemoteAddr().String(), "reason", r.String(), "error", err, "retries", retries)
 		}
 		s.finish(c, nil, r, 0, 0, retries, err)
+		s.ended(c)
 		return
 	}
-	defer b.Release()
 	c.backend.Store(bc)
 	if s.ctx.Err() != nil { // Close ran while we connected and missed bc
 		c.abort(reasonShutdown)
 	}
 	bs := s.stats.backend(b)
 
-	up, down, err := s.relay(c, bc, bs)
-	c.client.Close()
-	bc.Close()
+	s.relay(c, bc, bs, func(up, down int64, err error) {
+		c.client.Close()
+		bc.Close()
+		r := reason(c.forced.Load())
+		switch {
+		case r != reasonNone:
+		case err != nil:
+			r = reasonReset
+		default:
+			r = reasonClosed
+		}
+		if r == reasonReset || r == reasonIdle {
+			s.log.Debug("connection ended abnormally", "client", c.client.RemoteAddr().String(), "backend", b.Name,
+				"reason", r.String(), "error", err, "bytes_in", up, "bytes_out", down)
+		}
+		s.finish(c, b, r, up, down, retries, err)
+		b.Release()
+		s.ended(c)
+	})
+}
 
-	r := reason(c.forced.Load())
-	switch {
-	case r != reasonNone:
-	case err != nil:
-		r = reasonReset
-	default:
-		r = reasonClosed
-	}
-	if r == reasonReset || r == reasonIdle {
-		s.log.Debug("connection ended abnormally", "client", c.client.RemoteAddr().String(), "backend", b.Name,
-			"reason", r.String(), "error", err, "bytes_in", up, "bytes_out", down)
-	}
-	s.finish(c, b, r, up, down, retries, err)
+// ended releases what a connection held once it has been finished: its
+// place among the active and tracked connections, its slot and its part in
+// the handlers Shutdown waits for.
+func (s *Server) ended(c *conn) {
+	s.stats.active.Add(-1)
+	s.untrack(c)
+	s.releaseSlot()
+	s.handlers.Done()
 }
 
 // finish records a connection that ended.

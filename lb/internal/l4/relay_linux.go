@@ -161,7 +161,9 @@ type pair struct {
 	// closed is set (under loop.mu) once the loop has closed both sockets.
 	closed  bool
 	aborted bool // an abort is queued
-	done    chan struct{}
+	// done is called, on a goroutine of its own, once the loop has closed
+	// both sockets.
+	done func(up, down int64, err error)
 }
 
 // flow is one direction of a pair.
@@ -175,32 +177,35 @@ type flow struct {
 
 // relay moves bytes both ways between the client and backend until both
 // directions have ended (each EOF half-closes its destination) or one fails
-// (both sockets are closed). It returns the bytes relayed each way and the
-// failure. The net.TCPConns are closed: their descriptors are handed to an
-// event loop, which closes them when the relay ends.
-func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats) (up, down int64, err error) {
+// (both sockets are closed); then it calls done with the bytes relayed each
+// way and the failure. The net.TCPConns are closed: their descriptors are
+// handed to an event loop, which closes them when the relay ends. relay
+// returns at once: no goroutine waits while the connection lasts.
+func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats, done func(up, down int64, err error)) {
 	l := s.loops.pick()
-	p := &pair{loop: l, c: c, done: make(chan struct{})}
+	p := &pair{loop: l, c: c, done: done}
 	p.dir[0].count = [3]*atomic.Uint64{&c.up, &bs.up, &s.stats.up}
 	p.dir[1].count = [3]*atomic.Uint64{&c.down, &bs.down, &s.stats.down}
+	var err error
 	if p.fd[0], err = detach(c.client); err != nil {
-		return 0, 0, err
+		done(0, 0, err)
+		return
 	}
 	if p.fd[1], err = detach(backend); err != nil {
 		syscall.Close(p.fd[0])
-		return 0, 0, err
+		done(0, 0, err)
+		return
 	}
 	if err := l.add(p); err != nil {
 		syscall.Close(p.fd[0])
 		syscall.Close(p.fd[1])
-		return 0, 0, err
+		done(0, 0, err)
+		return
 	}
 	c.relay.Store(p)
 	if reason(c.forced.Load()) != reasonNone { // abort ran before relay was set
 		p.abort()
 	}
-	<-p.done
-	return p.dir[0].n, p.dir[1].n, p.err
 }
 
 // detach takes a connection's socket out of Go's poller: it duplicates the
@@ -349,7 +354,8 @@ func (l *relayLoop) finish(p *pair) {
 		}
 	}
 	l.count--
-	close(p.done)
+	up, down, err := p.dir[0].n, p.dir[1].n, p.err
+	go p.done(up, down, err) // logging and accounting, off the loop
 }
 
 // handle serves the events ev of p's socket fd.

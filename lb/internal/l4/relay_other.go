@@ -34,7 +34,13 @@ func (*pair) abort() {}
 // closes both connections, so the other one ends too. It returns the bytes
 // relayed each way and the first error. The byte counters of c, bs and the
 // server are added to as the bytes move.
-func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats) (up, down int64, err error) {
+func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats, done func(up, down int64, err error)) {
+	done(s.copyBoth(c, backend, bs))
+}
+
+// copyBoth relays both ways with io.Copy until both directions end or one
+// fails, and returns the bytes each way and the failure.
+func (s *Server) copyBoth(c *conn, backend *net.TCPConn, bs *backendStats) (up, down int64, err error) {
 	w := s.watchIdle(c)
 	defer w.stop()
 	client := c.client
