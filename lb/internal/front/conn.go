@@ -22,20 +22,30 @@ import (
 )
 
 // conn is one client connection. Everything in it belongs to the goroutine
-// serving it, except idle (read by Shutdown) and, during a hand-off, br and
-// c, which the handoffConn uses while this goroutine waits for it.
+// serving it, except idle (read by Shutdown) and, during a hand-off, the
+// reader and the socket, which the handoffConn uses while this goroutine
+// waits for it. While the connection is parked (waiting for its next
+// request in the Parker's event loop) it holds no goroutine and no buffer:
+// state is nil.
 type conn struct {
 	f      *Front
 	p      *proxy.Proxy
 	c      net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	big    bool   // br is not to be pooled: grown for a big head, or still read by a hand-off
+	fd     int    // the socket's descriptor, for parking; -1: not parkable
 	remote string // RemoteAddr, for the access log
 	peer   string // its host part, for X-Forwarded-For
 	idle   atomic.Bool
 
-	rd       netx.LazyDeadline // the client's read deadline
+	rd        netx.LazyDeadline // the client's read deadline
+	idleSince time.Time         // when the connection last began to wait for a request
+	*state
+}
+
+// state is what a connection needs only while it is being served.
+type state struct {
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	big      bool // br is not to be pooled: grown for a big head, or still read by a hand-off
 	req      h1.Request
 	resp     h1.Response
 	headCopy []byte // the request head, when its body does not fit beside it
@@ -48,54 +58,93 @@ type conn struct {
 // reader of that connection.
 const clientBufSize = 8 << 10
 
-var (
-	clientReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientBufSize) }}
-	clientWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
-)
+var states = sync.Pool{New: func() any {
+	return &state{br: bufio.NewReaderSize(nil, clientBufSize), bw: bufio.NewWriterSize(nil, 4<<10)}
+}}
+
+// acquire gives the connection its buffers and scratch space.
+func (fc *conn) acquire() {
+	st := states.Get().(*state)
+	st.br.Reset(fc.c)
+	st.bw.Reset(fc.c)
+	fc.state = st
+}
+
+// release gives them back (the reader is empty, the writer flushed).
+func (fc *conn) release() {
+	st := fc.state
+	fc.state = nil
+	if st.big {
+		return // its reader may still be read, or is oversized: not reused
+	}
+	st.br.Reset(nil)
+	st.bw.Reset(nil)
+	st.req, st.resp = h1.Request{}, h1.Response{}
+	states.Put(st)
+}
+
+// parkAfter is how long a connection waits for its next request with a
+// goroutine before it is parked. A busy keep-alive connection never waits
+// that long; a mostly idle one gives its goroutine and buffers back.
+const parkAfter = 20 * time.Millisecond
 
 func (fc *conn) serve() {
-	fc.br = clientReaders.Get().(*bufio.Reader)
-	fc.br.Reset(fc.c)
-	fc.bw = clientWriters.Get().(*bufio.Writer)
-	fc.bw.Reset(fc.c)
-	fc.big = false
-	defer func() {
-		fc.c.Close()
-		if !fc.big {
-			fc.br.Reset(nil)
-			clientReaders.Put(fc.br)
-		}
-		fc.bw.Reset(nil)
-		clientWriters.Put(fc.bw)
-		fc.f.forget(fc)
-	}()
+	fc.acquire()
 	for {
 		start := time.Now()
 		n, err := fc.readHead()
+		if err == errPark {
+			if fc.park() {
+				return // fc belongs to the Parker now: not touched again here
+			}
+			fc.acquire()
+			continue
+		}
 		if err != nil {
 			fc.refuseHead(err, start)
-			return
+			break
 		}
 		if err := h1.ParseRequest(fc.peek(n), fc.f.cfg.Limits, &fc.req); err != nil {
 			var he *h1.Error
 			errors.As(err, &he)
 			fc.refuse(he.Status, start)
-			return
+			break
 		}
 		var keep bool
 		switch {
 		case string(fc.req.Method) == "CONNECT":
 			fc.refuse(http.StatusNotImplemented, start) // no tunnels in HTTP mode
-			return
 		case fc.fast():
 			keep = fc.serveRequest(n, start)
 		default:
 			keep = fc.handOff(n)
 		}
 		if !keep || fc.f.shutting.Load() {
-			return
+			break
 		}
 	}
+	fc.c.Close()
+	fc.release()
+	fc.f.forget(fc)
+}
+
+// park hands the idle connection to the Parker, its buffers back to the
+// pool; false when it cannot be parked (then its state is gone: acquire).
+func (fc *conn) park() bool {
+	deadline := fc.idleSince.Add(fc.f.cfg.IdleTimeout)
+	fc.release()
+	return fc.f.parker.Park(fc.fd, fc, deadline) == nil
+}
+
+// Wake is the Parker telling that the parked connection's next request (or
+// its close) has come: a goroutine serves it.
+func (fc *conn) Wake() { fc.f.dispatch(fc) }
+
+// Expire is the Parker closing a connection idle for idle_timeout (or at
+// shutdown).
+func (fc *conn) Expire() {
+	fc.c.Close()
+	fc.f.forget(fc)
 }
 
 // Reasons readHead gives up.
@@ -104,6 +153,7 @@ var (
 	errGone        = errors.New("client went away mid-request") // closed quietly
 	errHeadTimeout = errors.New("request head too slow")        // 408
 	errHeadTooBig  = errors.New("request head too large")       // 431
+	errPark        = errors.New("idle: park")                   // park the connection
 )
 
 // readHead waits for the next request head, skipping the empty lines before
@@ -115,10 +165,20 @@ func (fc *conn) readHead() (int, error) {
 		if fc.f.shutting.Load() {
 			return 0, errIdle
 		}
-		fc.rd.Arm(fc.c, time.Now(), fc.f.cfg.IdleTimeout)
+		now := time.Now()
+		fc.idleSince = now
+		park := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter
+		if park {
+			fc.rd.ArmWithin(fc.c, now, parkAfter, parkAfter/2)
+		} else {
+			fc.rd.Arm(fc.c, now, fc.f.cfg.IdleTimeout)
+		}
 		_, err := br.Peek(1)
 		fc.idle.Store(false)
 		if err != nil {
+			if park && errors.Is(err, os.ErrDeadlineExceeded) && !fc.f.shutting.Load() {
+				return 0, errPark
+			}
 			return 0, errIdle
 		}
 	}
@@ -166,11 +226,7 @@ func (fc *conn) grow() {
 	buffered, _ := old.Peek(old.Buffered())
 	rest := bytes.Clone(buffered)
 	fc.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), fc.c), fc.f.cfg.MaxHeaderBytes+1)
-	if !fc.big {
-		old.Reset(nil)
-		clientReaders.Put(old)
-	}
-	fc.big = true
+	fc.big = true // the old reader goes to the garbage collector with its state
 }
 
 // refuseHead answers a head readHead gave up on, if it deserves an answer.

@@ -60,6 +60,9 @@ type Front struct {
 	// slots bounds the open connections (MaxConnections) when the acceptor
 	// is in use; else netutil.LimitListener bounds them.
 	slots *netx.Slots
+	// parker holds idle connections without a goroutine each (Linux; nil
+	// elsewhere, and then every connection keeps its goroutine).
+	parker *netx.Parker
 
 	mu    sync.Mutex // guards ln, acc and conns
 	ln    net.Listener
@@ -103,8 +106,9 @@ func (f *Front) Serve(ln net.Listener) error {
 	if acc == nil && f.cfg.MaxConnections > 0 {
 		ln = netutil.LimitListener(ln, f.cfg.MaxConnections)
 	}
+	parker, _ := netx.NewParker(0, min(max(f.cfg.IdleTimeout/10, 10*time.Millisecond), time.Second))
 	f.mu.Lock()
-	f.ln, f.acc = ln, acc
+	f.ln, f.acc, f.parker = ln, acc, parker
 	f.handoff = newConnQueue(ln.Addr())
 	f.mu.Unlock()
 	if f.shutting.Load() { // Shutdown or Close ran before Serve
@@ -143,23 +147,33 @@ func (f *Front) Serve(ln net.Listener) error {
 			c.Close()
 			return http.ErrServerClosed
 		}
-		select {
-		case f.next <- fc:
-		default:
-			go f.worker(fc)
-		}
+		f.dispatch(fc)
 	}
 }
 
-// closeListener closes the listener and the acceptor's copy of it.
+// dispatch has fc served by a goroutine that waits for one, or a new one.
+func (f *Front) dispatch(fc *conn) {
+	select {
+	case f.next <- fc:
+	default:
+		go f.worker(fc)
+	}
+}
+
+// closeListener closes the listener and the acceptor's copy of it, and
+// expires the parked connections (closing them).
 func (f *Front) closeListener() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	parker := f.parker
 	if f.ln != nil {
 		f.ln.Close()
 	}
 	if f.acc != nil {
 		f.acc.Close()
+	}
+	f.mu.Unlock()
+	if parker != nil {
+		parker.Close()
 	}
 }
 
@@ -231,7 +245,10 @@ func (f *Front) Close() error {
 }
 
 func (f *Front) newConn(c net.Conn) *conn {
-	fc := &conn{f: f, p: f.p, c: c, remote: c.RemoteAddr().String()}
+	fc := &conn{f: f, p: f.p, c: c, fd: -1, remote: c.RemoteAddr().String()}
+	if fdc, ok := c.(interface{ Fd() int }); ok {
+		fc.fd = fdc.Fd()
+	}
 	fc.peer = fc.remote
 	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
 		fc.peer = host
@@ -243,6 +260,14 @@ func (f *Front) newConn(c net.Conn) *conn {
 	}
 	f.conns[fc] = struct{}{}
 	return fc
+}
+
+// Open returns the number of client connections open now (parked ones
+// included).
+func (f *Front) Open() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns)
 }
 
 func (f *Front) forget(fc *conn) {

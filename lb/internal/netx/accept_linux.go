@@ -235,6 +235,9 @@ func (r *rawConn) LocalAddr() net.Addr {
 	return r.local
 }
 
+// Fd is the connection's descriptor (for a Parker); valid until Close.
+func (r *rawConn) Fd() int { return r.fd }
+
 // RemoteAddr is the client's address.
 func (r *rawConn) RemoteAddr() net.Addr { return r.remote }
 

@@ -21,6 +21,16 @@ func (l *LazyDeadline) Arm(c net.Conn, now time.Time, d time.Duration) {
 	c.SetReadDeadline(l.at)
 }
 
+// ArmWithin makes sure a read deadline between d-slack and d from now is
+// set on c: a busy connection re-arms it once per slack, not per request.
+func (l *LazyDeadline) ArmWithin(c net.Conn, now time.Time, d, slack time.Duration) {
+	if !l.at.IsZero() && l.at.Sub(now) >= d-slack && l.at.Sub(now) <= d {
+		return
+	}
+	l.at = now.Add(d)
+	c.SetReadDeadline(l.at)
+}
+
 // Clear removes c's read deadline.
 func (l *LazyDeadline) Clear(c net.Conn) {
 	if !l.at.IsZero() {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -184,15 +185,19 @@ func (s *Server) Run(ctx context.Context) error {
 	// with h1's rules; it forwards plain ones itself with the lean
 	// forwarder, and hands the rest (all of them with "reverseproxy") to
 	// net/http's server and the proxy's ReverseProxy path.
-	var proxySrv service = front.New(s.Proxy, front.Config{
+	fe := front.New(s.Proxy, front.Config{
 		Fallback: s.httpServer(s.proxyHandler()), Fast: s.Proxy.Lean(), Handoff: s.statusPath(),
 		IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
 		MaxConnections: cfg.MaxConnections, Limits: h1.Limits{MaxHeaders: cfg.MaxHeaderLines},
 	})
+	var proxySrv service = fe
+	open := fe.Open
 	adminHandler := s.Admin.Handler()
 	if s.L4 != nil {
 		proxySrv, adminHandler = s.L4, s.L4.AdminHandler(adminHandler)
+		open = s.L4.Active
 	}
+	wg.Go(func() { trimMemory(runCtx, open, 2*time.Second, debug.FreeOSMemory) })
 	servers := []service{proxySrv}
 	listeners := []net.Listener{pl}
 	if al != nil {
@@ -230,6 +235,31 @@ func (s *Server) Run(ctx context.Context) error {
 	s.Proxy.CloseIdleConnections()
 	s.log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// trimMemory returns the memory of connections that have closed to the
+// system: when the open connections have dropped by at least half their
+// peak (and by 1,000 or more) since the last trim, it calls free
+// (debug.FreeOSMemory). Go would otherwise keep that memory until a garbage
+// collection and its background scavenger got to it, which with little
+// allocation going on can take minutes.
+func trimMemory(ctx context.Context, open func() int, every time.Duration, free func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	peak := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := open()
+		peak = max(peak, n)
+		if drop := peak - n; drop >= 1000 && drop >= peak/2 {
+			free()
+			peak = n
+		}
+	}
 }
 
 // service is what Run starts and stops: an *http.Server or, in tcp mode, the

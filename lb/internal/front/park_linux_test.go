@@ -1,0 +1,77 @@
+//go:build linux && !386
+
+package front
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lblab/lblab/lb/internal/proxy"
+)
+
+// TestIdleConnectionsAreParked: a keep-alive connection idle for longer
+// than parkAfter holds no goroutine (counted); its next request wakes it
+// and is answered as before.
+func TestIdleConnectionsAreParked(t *testing.T) {
+	const n = 200
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
+	url, f := fastFront(t, proxy.Config{}, Config{}, rb.addr())
+	addr := strings.TrimPrefix(url, "http://")
+	get := func(c net.Conn, br *bufio.Reader, path string) {
+		t.Helper()
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		require.Equal(t, path, string(body))
+	}
+	before := runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	for i := range n {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		conns[i], readers[i] = c, bufio.NewReader(c)
+		get(c, readers[i], "/first"+strconv.Itoa(i))
+	}
+	require.Eventually(t, func() bool { return f.parker.Parked() == n }, 5*time.Second, 5*time.Millisecond,
+		"%d of %d idle connections parked", f.parker.Parked(), n)
+	assert.Less(t, runtime.NumGoroutine()-before, n/4, "idle connections still hold goroutines")
+	for i, c := range conns {
+		get(c, readers[i], "/second"+strconv.Itoa(i))
+	}
+}
+
+// TestParkedConnectionsExpire: a parked connection is closed at
+// idle_timeout, and at once by Shutdown.
+func TestParkedConnectionsExpire(t *testing.T) {
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
+	url, f := fastFront(t, proxy.Config{}, Config{IdleTimeout: 300 * time.Millisecond}, rb.addr())
+	addr := strings.TrimPrefix(url, "http://")
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	t0 := time.Now()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	io.ReadAll(resp.Body)
+	require.Eventually(t, func() bool { return f.parker.Parked() == 1 }, time.Second, time.Millisecond)
+	_, err = br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF)
+	assert.GreaterOrEqual(t, time.Since(t0), 250*time.Millisecond, "closed before idle_timeout")
+}
