@@ -38,6 +38,9 @@ type conn struct {
 
 	rd        netx.LazyDeadline // the client's read deadline
 	idleSince time.Time         // when the connection last began to wait for a request
+	// slow: its last wait for a request lasted parkAfter or longer; woken:
+	// the Parker has just handed it back.
+	slow, woken bool
 	*state
 }
 
@@ -138,7 +141,10 @@ func (fc *conn) park() bool {
 
 // Wake is the Parker telling that the parked connection's next request (or
 // its close) has come: a goroutine serves it.
-func (fc *conn) Wake() { fc.f.dispatch(fc) }
+func (fc *conn) Wake() {
+	fc.woken = true
+	fc.f.dispatch(fc)
+}
 
 // Expire is the Parker closing a connection idle for idle_timeout (or at
 // shutdown).
@@ -166,8 +172,16 @@ func (fc *conn) readHead() (int, error) {
 			return 0, errIdle
 		}
 		now := time.Now()
-		fc.idleSince = now
+		if !fc.woken { // a woken connection's idle time runs on
+			fc.idleSince = now
+		}
+		fc.woken = false
 		park := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter
+		if park && fc.slow && netx.PeekFD(fc.fd) == netx.PeekEmpty {
+			// Its requests come farther apart than parkAfter: park at once
+			// rather than hold a goroutine and a timer for parkAfter first.
+			return 0, errPark
+		}
 		if park {
 			fc.rd.ArmWithin(fc.c, now, parkAfter, parkAfter/2)
 		} else {
@@ -181,6 +195,7 @@ func (fc *conn) readHead() (int, error) {
 			}
 			return 0, errIdle
 		}
+		fc.slow = time.Since(fc.idleSince) >= parkAfter
 	}
 	headerDeadline := false
 	for {

@@ -4,10 +4,12 @@ package front
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +50,8 @@ func TestIdleConnectionsAreParked(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return f.parker.Parked() == n }, 5*time.Second, 5*time.Millisecond,
 		"%d of %d idle connections parked", f.parker.Parked(), n)
-	assert.Less(t, runtime.NumGoroutine()-before, n/4, "idle connections still hold goroutines")
+	assert.Zero(t, serving(), "goroutines still serve idle connections")
+	assert.Less(t, runtime.NumGoroutine()-before, n, "goroutines grew with the connections")
 	for i, c := range conns {
 		get(c, readers[i], "/second"+strconv.Itoa(i))
 	}
@@ -74,4 +77,11 @@ func TestParkedConnectionsExpire(t *testing.T) {
 	_, err = br.ReadByte()
 	assert.ErrorIs(t, err, io.EOF)
 	assert.GreaterOrEqual(t, time.Since(t0), 250*time.Millisecond, "closed before idle_timeout")
+}
+
+// serving counts the goroutines inside conn.serve.
+func serving() int {
+	var b bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	return strings.Count(b.String(), "front.(*conn).serve(")
 }

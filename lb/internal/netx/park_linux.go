@@ -233,3 +233,27 @@ func (l *parkLoop) release(i int32) {
 	l.free = append(l.free, i)
 	l.parked.Add(-1)
 }
+
+// PeekResult is what PeekFD found on a socket.
+type PeekResult int
+
+// The results of PeekFD.
+const (
+	PeekEmpty PeekResult = iota // nothing to read yet
+	PeekData                    // bytes wait
+	PeekGone                    // EOF or an error
+)
+
+// PeekFD looks, without waiting or taking anything, whether bytes wait on
+// the non-blocking socket fd.
+func PeekFD(fd int) PeekResult {
+	var b [1]byte
+	n, err := Peek(fd, &b)
+	switch {
+	case err == syscall.EAGAIN:
+		return PeekEmpty
+	case n == 1:
+		return PeekData
+	}
+	return PeekGone
+}
