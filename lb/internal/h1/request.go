@@ -106,7 +106,7 @@ func ParseRequest(b []byte, lim Limits, r *Request) error {
 	}
 	var (
 		hosts, lengths, fields      int
-		te                          []byte
+		te, firstLength             []byte
 		hasTE, keepAlive, connNames bool
 	)
 	for pos := eol + 2; pos < len(b)-2; {
@@ -133,8 +133,13 @@ func ParseRequest(b []byte, lim Limits, r *Request) error {
 			if !ok {
 				return reqErr(400, "invalid Content-Length")
 			}
-			if lengths > 0 && n != r.ContentLength {
+			if lengths > 0 && !bytes.Equal(f.Value, firstLength) {
+				// Repeats must read the same (003 and 3 do not), as net/http
+				// and nginx have it.
 				return reqErr(400, "conflicting Content-Length values")
+			}
+			if lengths == 0 {
+				firstLength = f.Value
 			}
 			lengths++
 			r.ContentLength = n

@@ -66,7 +66,8 @@ func TestParseRequestAccepts(t *testing.T) {
 	}{
 		{"GET", "GET /a?b=c HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/a?b=c", OriginForm, 1, NoBody, 0, false, 0, "Host: h\r\n\r\n", true},
 		{"POST with a body", "POST / HTTP/1.1\r\nHost: h\r\ncontent-length: 12\r\n\r\n", "POST", "/", OriginForm, 1, Length, 12, false, 0, "Host: h\r\n\r\n", false},
-		{"same length twice, folded", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 003\r\nContent-Length: 3\r\n\r\n", "POST", "/", OriginForm, 1, Length, 3, false, 0, "Host: h\r\n\r\n", false},
+		{"same length twice, folded", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", "POST", "/", OriginForm, 1, Length, 3, false, 0, "Host: h\r\n\r\n", false},
+		{"leading zeros", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 003\r\n\r\n", "POST", "/", OriginForm, 1, Length, 3, false, 0, "Host: h\r\n\r\n", false},
 		{"chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", "POST", "/", OriginForm, 1, Chunked, 0, false, 0, "Host: h\r\n\r\n", false},
 		{"close among options", "GET / HTTP/1.1\r\nHost: h\r\nConnection: Keep-Alive, CLOSE\r\n\r\n", "GET", "/", OriginForm, 1, NoBody, 0, true, 0, "Host: h\r\n\r\n", true},
 		{"hop-by-hop and forwarded lines dropped", "GET / HTTP/1.1\r\nHost: h\r\nKeep-Alive: 5\r\nProxy-Authorization: x\r\nForwarded: for=a\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: e\r\nX-Forwarded-Proto: https\r\nProxy-Connection: close\r\nX-Keep: 1\r\n\r\n", "GET", "/", OriginForm, 1, NoBody, 0, false, 1, "Host: h\r\nX-Keep: 1\r\n\r\n", true},
@@ -124,6 +125,7 @@ func TestParseRequestRefuses(t *testing.T) {
 		{"TE obfuscated", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n", 400},
 		{"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
 		{"two different lengths", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+		{"the same length written two ways", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 003\r\nContent-Length: 3\r\n\r\n", 400},
 		{"length list", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 1\r\n\r\n", 400},
 		{"signed length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\n", 400},
 		{"hex length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x1\r\n\r\n", 400},

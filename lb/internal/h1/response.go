@@ -51,6 +51,7 @@ func ParseResponse(b []byte, head bool, lim Limits, r *Response) error {
 	}
 	r.LineEnd = eol + 2
 	var (
+		firstLength          []byte
 		lengths, fields      int
 		hasTE, chunked       bool
 		keepAlive, connNames bool
@@ -72,10 +73,12 @@ func ParseResponse(b []byte, head bool, lim Limits, r *Response) error {
 				return respErr("invalid Content-Length")
 			}
 			if lengths > 0 {
-				if n != r.ContentLength {
+				if !bytes.Equal(f.Value, firstLength) {
 					return respErr("conflicting Content-Length values")
 				}
 				drop = true // an identical repeat: one is enough
+			} else {
+				firstLength = f.Value
 			}
 			lengths++
 			r.ContentLength = n
@@ -85,6 +88,11 @@ func ParseResponse(b []byte, head bool, lim Limits, r *Response) error {
 			}
 			hasTE = true
 			r.TE = f.Line
+			if r.Minor == 0 {
+				// RFC 9112 6.1: the framing of an HTTP/1.0 message with
+				// Transfer-Encoding is faulty.
+				return respErr("Transfer-Encoding in an HTTP/1.0 response")
+			}
 			if !EqualFold(f.Value, "chunked") {
 				return respErr("unsupported Transfer-Encoding") // as net/http's client
 			}
