@@ -45,9 +45,10 @@ type crowdResult struct {
 	Intended     int64   `json:"intended"`
 	IntendedPerS float64 `json:"intended_per_s"`
 	// Sent: requests written; Missed: slots skipped because the
-	// connection was still a whole period behind, or had failed; Behind:
-	// requests sent late because the connection's previous response had
-	// not arrived by their time (the proxy's doing, not the generator's).
+	// connection was a whole period late for them, or had failed; Behind:
+	// slots (sent late or missed) whose time came while the connection
+	// still waited for its previous response: the proxy's doing, not the
+	// generator's.
 	Sent   int64 `json:"sent"`
 	Missed int64 `json:"missed"`
 	Behind int64 `json:"behind"`
@@ -100,16 +101,17 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 	start := time.Now().Add(200 * time.Millisecond)
 	end := start.Add(cfg.Duration)
 	shots := make(chan crowdShot, 4096)
-	var intended, missed atomic.Int64
+	var intended, missed, behind atomic.Int64
 	var wg sync.WaitGroup
 	cfg.Proxy.start()
 	cfg.Self.start()
 	for _, c := range conns {
 		offset := rand.N(cfg.Period)
 		wg.Go(func() {
-			n, m := c.crowdLoop(ctx, req, start.Add(offset), end, cfg.Period, shots)
-			intended.Add(n)
-			missed.Add(m)
+			n := c.crowdLoop(ctx, req, start.Add(offset), end, cfg.Period, shots)
+			intended.Add(n.slots)
+			missed.Add(n.missed)
+			behind.Add(n.behind)
 		})
 	}
 	go func() {
@@ -131,9 +133,7 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 			ok++
 		}
 		vm.Add(&res)
-		if s.behind {
-			r.Behind++
-		} else {
+		if !s.behind {
 			lag.Add(s.sent.Sub(s.due))
 		}
 	}
@@ -145,7 +145,7 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 	}
 
 	secs := cfg.Duration.Seconds()
-	r.Intended, r.Sent, r.Missed = intended.Load(), int64(vm.Requests), missed.Load()
+	r.Intended, r.Sent, r.Missed, r.Behind = intended.Load(), int64(vm.Requests), missed.Load(), behind.Load()
 	r.IntendedPerS = float64(r.Opened) / cfg.Period.Seconds()
 	r.AchievedPerS = float64(ok) / secs
 	r.Achieved = achievedShare(r.AchievedPerS, r.IntendedPerS)
@@ -184,40 +184,51 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 	return m, r, nil
 }
 
+// slotCounts are what one connection of the crowd did with its slots.
+type slotCounts struct {
+	slots  int64 // slots in [first, end)
+	missed int64 // not sent: a whole period late, or after a failure
+	behind int64 // due while the previous response had not arrived
+}
+
 // crowdLoop sends one request per period from first until end and reports
-// each on shots. It returns the slots it had in [first, end) and the ones it
-// skipped: those it was a whole period late for, and all after a failure
-// (the connection is then closed).
-func (c *clientConn) crowdLoop(ctx context.Context, req []byte, first, end time.Time, period time.Duration, shots chan<- crowdShot) (slots, missed int64) {
+// each on shots. It skips the slots it is a whole period late for, and all
+// after a failure (the connection is then closed).
+func (c *clientConn) crowdLoop(ctx context.Context, req []byte, first, end time.Time, period time.Duration, shots chan<- crowdShot) slotCounts {
 	// One deadline for the whole window (a deadline per request costs the
 	// generator a timer update each): the last request gets crowdDrain.
 	_ = c.SetDeadline(end.Add(crowdDrain))
+	var n slotCounts
 	failed := false
 	var ready time.Time // when the previous response had been read
 	for due := first; due.Before(end); due = due.Add(period) {
-		slots++
+		n.slots++
 		if failed || ctx.Err() != nil {
-			missed++
+			n.missed++
 			continue
+		}
+		behind := ready.After(due)
+		if behind {
+			n.behind++
 		}
 		if d := time.Until(due); d > 0 {
 			time.Sleep(d)
 		}
 		now := time.Now()
 		if now.Sub(due) >= period {
-			missed++
+			n.missed++
 			continue
 		}
 		code, err := c.exchange(req)
 		done := time.Now()
-		shots <- crowdShot{due: due, sent: now, behind: ready.After(due), latency: done.Sub(now), code: code, err: err}
+		shots <- crowdShot{due: due, sent: now, behind: behind, latency: done.Sub(now), code: code, err: err}
 		ready = done
 		if err != nil {
 			failed = true
 			c.Close()
 		}
 	}
-	return slots, missed
+	return n
 }
 
 // achievedShare returns achieved ÷ intended (0 when nothing was intended).

@@ -333,7 +333,7 @@ func progress(m measurement) string {
 		s += ", failed " + fmtFailed(m.Failed, m.Requests)
 	}
 	if c := m.Crowd; c != nil {
-		s += fmt.Sprintf(" (generator: %d conns, %.0f%% of %.0f req/s intended, %d sent behind a slow response, %d missed, own lag p99 %s ms",
+		s += fmt.Sprintf(" (generator: %d conns, %.0f%% of %.0f req/s intended, %d slots behind a slow response, %d missed, own lag p99 %s ms",
 			c.Opened, 100*c.Achieved, c.IntendedPerS, c.Behind, c.Missed, fmtMs(c.LagP99Ms))
 		if c.GenCPUPer100k != nil {
 			s += fmt.Sprintf(", its cpu %.2f s/100k", *c.GenCPUPer100k)

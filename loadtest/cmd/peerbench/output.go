@@ -298,7 +298,7 @@ func crowdLines(ms []measurement) []string {
 			gen = max(gen, *c.GenCPUPer100k)
 		}
 		if c.Short {
-			short = append(short, fmt.Sprintf("short: round %d crowd/%s: %.0f of %.0f req/s intended (%.0f%%); %d requests sent late behind a slow response, %d slots missed; the generator's own lag p99 %s ms",
+			short = append(short, fmt.Sprintf("short: round %d crowd/%s: %.0f of %.0f req/s intended (%.0f%%); %d slots came while the previous response was still awaited, %d missed; the generator's own lag p99 %s ms",
 				m.Round, m.Target, c.AchievedPerS, c.IntendedPerS, 100*c.Achieved, c.Behind, c.Missed, fmtMs(c.LagP99Ms)))
 		}
 	}

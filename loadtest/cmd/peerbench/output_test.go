@@ -39,7 +39,7 @@ func TestCrowdLines(t *testing.T) {
 	}, crowdLines([]measurement{m(1, "lb", 9800, 1.2, fp(3.1)), m(1, "nginx", 9702, 2.5, fp(2.9)), {Case: "crowd", Target: "x", Err: "boom"}}))
 	assert.Equal(t, []string{
 		"crowd generator: 9800 connections × 1 GET/s; achieved 90-100% of the intended rate, its own send lag p99 at most 640 ms",
-		"short: round 2 crowd/haproxy: 8820 of 9800 req/s intended (90%); 7 requests sent late behind a slow response, 4900 slots missed; the generator's own lag p99 640 ms",
+		"short: round 2 crowd/haproxy: 8820 of 9800 req/s intended (90%); 7 slots came while the previous response was still awaited, 4900 missed; the generator's own lag p99 640 ms",
 	}, crowdLines([]measurement{m(1, "lb", 9800, 1.2, nil), m(2, "haproxy", 8820, 640, nil)}))
 }
 
