@@ -110,6 +110,9 @@ func bench(ctx context.Context, o options, procs *procSet, stdout, stderr io.Wri
 		return err
 	}
 	procs.logDir = filepath.Join(o.Out, "peers", "logs")
+	if err := snapshotBinaries(&t, filepath.Join(o.Out, "peers", "bin")); err != nil {
+		return err
+	}
 	rep := &report{
 		Tool:    "peerbench",
 		Started: time.Now(),

@@ -325,7 +325,7 @@ func markdown(r *report) string {
 	fmt.Fprintf(&b, "haproxy-mt: nbthread %d; maxconn %d), nginx %s (worker_processes auto), wrk %s, bin/%s",
 		e.HAProxyMTThreads, e.HAProxyMaxConn, shortVersion(e.Nginx), shortVersion(e.Wrk), e.LB)
 	if e.LBBase != "" {
-		fmt.Fprintf(&b, ", lb-base %s (%s)", e.LBBase, r.Options.BaseBin)
+		fmt.Fprintf(&b, ", lb-base: %s from %s", e.LBBase, r.Options.BaseBin)
 	}
 	fmt.Fprintf(&b, ", %s.\n", e.GoVersion)
 	if r.Sizes.Note != "" {

@@ -117,6 +117,52 @@ func has(list []string, s string) bool {
 	return false
 }
 
+// snapshotBinaries copies lb and the baseline lb into dir and points t at
+// the copies, so that the processes the run starts, and restarts for the
+// idle cases, run the binaries of the run's start even when make build (or
+// the other checkout's) replaces them meanwhile.
+func snapshotBinaries(t *tools, dir string) error {
+	for _, v := range []struct {
+		path *string
+		name string
+	}{{&t.LB, "lb"}, {&t.LBBase, "lb-base"}} {
+		if *v.path == "" {
+			continue
+		}
+		dst := filepath.Join(dir, v.name)
+		if err := copyExecutable(*v.path, dst); err != nil {
+			return fmt.Errorf("copy %s to %s: %w", *v.path, dst, err)
+		}
+		*v.path = dst
+	}
+	return nil
+}
+
+// copyExecutable copies the file src to dst, executable.
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst) // a running copy keeps its old inode
+}
+
 // raiseNoFile raises RLIMIT_NOFILE's soft limit to the hard limit (at most
 // 65536) and calls setrlimit even when nothing changes: only then do child
 // processes inherit it (Go otherwise restores the original soft limit in

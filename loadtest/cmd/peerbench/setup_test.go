@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,4 +68,30 @@ func TestFdNeed(t *testing.T) {
 	s, err := sizeConns(fdNeed(pick("idle-http", "crowd")), 0, 0)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, s.Idle, minSizedConns, "the least limit a run accepts gives the idle cases their minimum")
+}
+
+func TestSnapshotBinaries(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "lb")
+	require.NoError(t, os.WriteFile(src, []byte("#!/bin/sh\necho v1\n"), 0o755))
+	tl := tools{LB: src, LBBase: src, Backend: "/bin/backend"}
+	snap := filepath.Join(dir, "out", "bin")
+	require.NoError(t, snapshotBinaries(&tl, snap))
+	assert.Equal(t, filepath.Join(snap, "lb"), tl.LB)
+	assert.Equal(t, filepath.Join(snap, "lb-base"), tl.LBBase)
+	assert.Equal(t, "/bin/backend", tl.Backend, "only the lbs are copied")
+	// A rebuild of the source does not reach the copies.
+	require.NoError(t, os.WriteFile(src, []byte("#!/bin/sh\necho v2\n"), 0o755))
+	b, err := os.ReadFile(tl.LB)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "v1")
+	st, err := os.Stat(tl.LBBase)
+	require.NoError(t, err)
+	assert.NotZero(t, st.Mode()&0o111, "executable")
+
+	none := tools{}
+	require.NoError(t, snapshotBinaries(&none, snap))
+	assert.Empty(t, none.LB)
+	missing := tools{LB: filepath.Join(dir, "nope")}
+	assert.ErrorContains(t, snapshotBinaries(&missing, snap), "copy "+filepath.Join(dir, "nope"))
 }
