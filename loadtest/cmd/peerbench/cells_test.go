@@ -68,7 +68,7 @@ func TestComputeCells(t *testing.T) {
 	assert.InDelta(t, 2.0/3, rl.Spread, 1e-12)         // p99 3 and 6 around 4.5
 	assert.Nil(t, byName["rate5000/direct"].P99OverDirectMs)
 
-	n := noise(cells, 3)
+	n := noise(cells, nil, 3)
 	// direct's p99 went 1, 2, 1 ms: a spread of 100%.
 	assert.Equal(t, "rate5000", n.Worst.Case)
 	assert.Equal(t, "direct", n.Worst.Target)
@@ -79,12 +79,19 @@ func TestComputeCells(t *testing.T) {
 func TestLBRPLeftOutOfTCP(t *testing.T) {
 	c64, _ := caseByID("c64")
 	tcp, _ := caseByID("tcp")
+	idleTCP, _ := caseByID("idle-tcp")
+	idleHTTP, _ := caseByID("idle-http")
+	crowd, _ := caseByID("crowd")
 	assert.Equal(t, allTargets, caseTargets(c64, allTargets))
-	assert.Equal(t, []string{"direct", "lb", "haproxy", "nginx"}, caseTargets(tcp, allTargets))
-	assert.Equal(t, []string{"haproxy", "nginx", "direct", "lb"}, caseTargets(tcp, rotate(allTargets, 3)), "rotated order kept")
+	assert.Equal(t, allTargets, caseTargets(crowd, allTargets))
+	assert.Equal(t, []string{"direct", "lb", "lb-base", "haproxy", "haproxy-mt", "nginx"}, caseTargets(tcp, allTargets))
+	assert.Equal(t, []string{"haproxy", "haproxy-mt", "nginx", "direct", "lb", "lb-base"}, caseTargets(tcp, rotate(allTargets, 4)), "rotated order kept")
 	assert.Empty(t, caseTargets(tcp, []string{"lb-rp"}))
-	assert.Equal(t, 5+4, cellCount([]benchCase{c64, tcp}, allTargets))
+	assert.Equal(t, []string{"lb", "lb-base", "haproxy", "haproxy-mt", "nginx"}, caseTargets(idleTCP, allTargets), "no direct, no lb-rp")
+	assert.Equal(t, []string{"lb", "lb-base", "lb-rp", "haproxy", "haproxy-mt", "nginx"}, caseTargets(idleHTTP, allTargets), "no direct")
+	assert.Equal(t, 7+6, cellCount([]benchCase{c64, tcp}, allTargets))
 	assert.Equal(t, 0, cellCount([]benchCase{tcp}, []string{"lb-rp"}))
+	assert.Equal(t, 0, cellCount([]benchCase{idleHTTP}, []string{"direct"}))
 
 	cells := computeCells([]benchCase{c64, tcp}, []string{"lb", "lb-rp"}, []measurement{
 		{Round: 1, Case: "c64", Target: "lb", Requests: 10, ReqPerSec: 5},
@@ -108,37 +115,175 @@ func TestComputeCellsWithoutHAProxy(t *testing.T) {
 	assert.Equal(t, 0.0, cells[0].Spread)
 }
 
-func TestRow(t *testing.T) {
+func TestThroughputAndRatioRows(t *testing.T) {
 	tests := []struct {
-		name string
-		c    cell
-		want []string
+		name      string
+		c         cell
+		withBase  bool
+		want      []string
+		wantRatio []string
 	}{
 		{"throughput", cell{Case: "c64", Target: "lb", Rounds: 3, ReqPerSec: 12345.6, P50Ms: 1.234, P99Ms: 12.34, MaxMs: 123.4,
-			CPUPer100k: fp(5.5), Failed: 3, Requests: 30000, VsHAProxy: fp(0.456), CPUVsHAProxy: fp(3.21)},
-			[]string{"c64", "lb", "12346", "1.23", "12.3", "123", "", "5.50", "3 (0.01%)", "0.46×", "3.21×"}},
+			CPUPer100k: fp(5.5), Failed: 3, Requests: 30000, VsHAProxy: fp(0.456), CPUVsHAProxy: fp(3.21), VsBestPeer: fp(0.4), CPUVsBestPeer: fp(3.5)}, false,
+			[]string{"c64", "lb", "12346", "1.23", "12.3", "123", "", "5.50", "3 (0.01%)"},
+			[]string{"c64", "lb", "0.46×", "3.21×", "0.40×", "3.50×"}},
+		{"with lb-base", cell{Case: "c64", Target: "lb", Rounds: 1, ReqPerSec: 100, VsLBBase: fp(1.1), CPUVsLBBase: fp(0.9)}, true,
+			[]string{"c64", "lb", "100", "0.00", "0.00", "0.00", "", "", "0"},
+			[]string{"c64", "lb", "", "", "", "", "1.10×", "0.90×"}},
 		{"rate", cell{Case: "rate5000", Target: "nginx", Rounds: 1, Rate: true, ReqPerSec: 5000, P50Ms: 0.28, P99Ms: 3.25, MaxMs: 8.4,
-			CPUPer100k: fp(4.2), VsHAProxy: fp(-1.5), CPUVsHAProxy: fp(0.98), P99OverDirectMs: fp(0.59)},
-			[]string{"rate5000", "nginx", "5000", "0.28", "3.25", "8.40", "+0.59", "4.20", "0", "-1.50 ms", "0.98×"}},
-		{"direct", cell{Case: "c64", Target: "direct", Rounds: 1, ReqPerSec: 40000, P50Ms: 1, P99Ms: 2, MaxMs: 3, VsHAProxy: fp(2)},
-			[]string{"c64", "direct", "40000", "1.00", "2.00", "3.00", "", "", "0", "2.00×", ""}},
-		{"no figures", cell{Case: "tcp", Target: "nginx"},
-			[]string{"tcp", "nginx", "error", "", "", "", "", "", "", "", ""}},
+			CPUPer100k: fp(4.2), VsHAProxy: fp(-1.5), CPUVsHAProxy: fp(0.98), VsBestPeer: fp(0.25), P99OverDirectMs: fp(0.59)}, false,
+			[]string{"rate5000", "nginx", "5000", "0.28", "3.25", "8.40", "+0.59", "4.20", "0"},
+			[]string{"rate5000", "nginx", "-1.50 ms", "0.98×", "+0.25 ms", ""}},
+		{"direct", cell{Case: "c64", Target: "direct", Rounds: 1, ReqPerSec: 40000, P50Ms: 1, P99Ms: 2, MaxMs: 3, VsHAProxy: fp(2)}, false,
+			[]string{"c64", "direct", "40000", "1.00", "2.00", "3.00", "", "", "0"},
+			[]string{"c64", "direct", "2.00×", "", "", ""}},
+		{"no figures", cell{Case: "tcp", Target: "nginx"}, false,
+			[]string{"tcp", "nginx", "error", "", "", "", "", "", ""},
+			[]string{"tcp", "nginx", "error", "", "", ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := row(tc.c)
-			require.Len(t, got, len(columns))
+			got := throughputRow(tc.c)
+			require.Len(t, got, len(throughputColumns))
 			assert.Equal(t, tc.want, got)
+			gotR := ratioRow(tc.c, tc.withBase)
+			require.Len(t, gotR, len(ratioColumns(tc.withBase)))
+			assert.Equal(t, tc.wantRatio, gotR)
 		})
 	}
 }
 
 func TestMarkdownTable(t *testing.T) {
-	md := markdownTable([]cell{{Case: "c64", Target: "lb", Rounds: 1, ReqPerSec: 1000, P50Ms: 1, P99Ms: 2, MaxMs: 3}})
-	lines := strings.Split(strings.TrimSpace(md), "\n")
+	tbs := tables([]cell{{Case: "c64", Target: "lb", Rounds: 1, ReqPerSec: 1000, P50Ms: 1, P99Ms: 2, MaxMs: 3, VsBestPeer: fp(0.5)}}, nil, false)
+	require.Len(t, tbs, 2, "throughput and ratios; no idle table without idle cells")
+	lines := strings.Split(strings.TrimSpace(markdownTable(tbs[0])), "\n")
 	require.Len(t, lines, 3)
-	assert.Equal(t, "| case | target | req/s | p50 ms | p99 ms | max ms | p99 over direct ms | CPU s/100k req | failed | vs haproxy | CPU vs haproxy |", lines[0])
-	assert.Equal(t, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|", lines[1])
-	assert.Equal(t, "| c64 | lb | 1000 | 1.00 | 2.00 | 3.00 |  |  | 0 |  |  |", lines[2])
+	assert.Equal(t, "| case | target | req/s | p50 ms | p99 ms | max ms | p99 over direct ms | CPU s/100k req | failed |", lines[0])
+	assert.Equal(t, "|---|---|--:|--:|--:|--:|--:|--:|--:|", lines[1])
+	assert.Equal(t, "| c64 | lb | 1000 | 1.00 | 2.00 | 3.00 |  |  | 0 |", lines[2])
+	lines = strings.Split(strings.TrimSpace(markdownTable(tbs[1])), "\n")
+	require.Len(t, lines, 3)
+	assert.Equal(t, "| case | target | vs haproxy | CPU vs haproxy | vs best peer | CPU vs best peer |", lines[0])
+	assert.Equal(t, "| c64 | lb |  |  | 0.50× |  |", lines[2])
+
+	tbs = tables(nil, []idleCell{{Case: "idle-tcp", Target: "lb", Rounds: 1, Conns: 9500, KiBPerConn: 18.3}}, true)
+	require.Len(t, tbs, 1, "only the idle table")
+	assert.Equal(t, idleColumns(true), tbs[0].Columns)
+	assert.Contains(t, tbs[0].Columns, "vs lb-base")
+	assert.NotContains(t, idleColumns(false), "vs lb-base")
+}
+
+func TestBestOf(t *testing.T) {
+	tests := []struct {
+		name   string
+		xs     []float64
+		higher bool
+		want   float64
+		ok     bool
+	}{
+		{"highest req/s", []float64{30000, 42000}, true, 42000, true},
+		{"lowest CPU", []float64{1.5, 1.2}, false, 1.2, true},
+		{"one peer", []float64{7}, true, 7, true},
+		{"none", nil, true, 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := bestOf(tc.xs, tc.higher)
+		assert.Equal(t, tc.ok, ok, tc.name)
+		assert.Equal(t, tc.want, got, tc.name)
+	}
+}
+
+func TestComputeCellsBestPeer(t *testing.T) {
+	c64, _ := caseByID("c64")
+	crowd, _ := caseByID("crowd")
+	targets := []string{"lb", "lb-base", "haproxy", "haproxy-mt", "nginx"}
+	m := func(round int, c, tg string, rps, p99, cpu float64) measurement {
+		return measurement{Round: round, Case: c, Target: tg, Requests: 1000, ReqPerSec: rps, P99Ms: p99, CPUPer100k: fp(cpu)}
+	}
+	ms := []measurement{
+		// Round 1: nginx has the most req/s, haproxy-mt the least CPU.
+		m(1, "c64", "lb", 40000, 5, 2.0), m(1, "c64", "lb-base", 32000, 5, 2.5), m(1, "c64", "haproxy", 30000, 5, 1.6),
+		m(1, "c64", "haproxy-mt", 38000, 5, 1.0), m(1, "c64", "nginx", 50000, 5, 1.25),
+		// Round 2: haproxy-mt leads in both; nginx failed.
+		m(2, "c64", "lb", 36000, 5, 2.2), m(2, "c64", "lb-base", 40000, 5, 2.2), m(2, "c64", "haproxy", 30000, 5, 1.6),
+		m(2, "c64", "haproxy-mt", 45000, 5, 1.1), {Round: 2, Case: "c64", Target: "nginx", Err: "wrk: boom"},
+		// Round 3: nginx has more req/s, but no CPU figure: haproxy-mt's CPU is the best there is.
+		m(3, "c64", "lb", 44000, 5, 2.4), m(3, "c64", "lb-base", 40000, 5, 2.4), m(3, "c64", "haproxy", 40000, 5, 1.6),
+		m(3, "c64", "haproxy-mt", 40000, 5, 1.2), {Round: 3, Case: "c64", Target: "nginx", ReqPerSec: 55000, Requests: 1000},
+		// crowd, a paced case: p99 differences against the lower p99.
+		m(1, "crowd", "lb", 9800, 12, 3), m(1, "crowd", "lb-base", 9800, 10, 3), m(1, "crowd", "haproxy", 9800, 9, 2),
+		m(1, "crowd", "haproxy-mt", 9800, 8, 2.5), m(1, "crowd", "nginx", 9800, 7, 2),
+	}
+	ms[len(ms)-5].Crowd = &crowdResult{Short: true}
+	cells := computeCells([]benchCase{c64, crowd}, targets, ms)
+	byName := map[string]cell{}
+	for _, c := range cells {
+		byName[c.Case+"/"+c.Target] = c
+	}
+	lb := byName["c64/lb"]
+	assert.InDelta(t, 0.8, *lb.VsBestPeer, 1e-12, "40/50, 36/45, 44/55")
+	assert.InDelta(t, 2.0, *lb.CPUVsBestPeer, 1e-12, "2/1, 2.2/1.1, 2.4/1.2")
+	assert.InDelta(t, 1.1, *lb.VsLBBase, 1e-12, "40/32 = 1.25, 36/40 = 0.9, 44/40 = 1.1")
+	assert.InDelta(t, 1.0, *lb.CPUVsLBBase, 1e-12, "0.8, 1, 1")
+	assert.InDelta(t, 1.2, *lb.VsHAProxy, 1e-12, "4/3, 1.2, 1.1")
+	mt := byName["c64/haproxy-mt"]
+	assert.InDelta(t, 0.76, *mt.VsBestPeer, 1e-12, "38/50, 1 (nginx failed), 40/55")
+	assert.InDelta(t, 1.0, *mt.CPUVsBestPeer, 1e-12)
+	assert.Equal(t, 2, byName["c64/nginx"].Rounds)
+
+	cl := byName["crowd/lb"]
+	assert.True(t, cl.Rate)
+	assert.InDelta(t, 5.0, *cl.VsBestPeer, 1e-12, "p99 12 − nginx's 7")
+	assert.InDelta(t, 1.5, *cl.CPUVsBestPeer, 1e-12, "3 ÷ nginx's 2")
+	assert.InDelta(t, 2.0, *cl.VsLBBase, 1e-12, "p99 12 − 10")
+	assert.Equal(t, 1, cl.Short, "the generator fell short in one round")
+	assert.Zero(t, byName["crowd/nginx"].Short)
+}
+
+func TestComputeIdleCells(t *testing.T) {
+	idle, _ := caseByID("idle-tcp")
+	c64, _ := caseByID("c64")
+	m := func(round int, tg string, before, idleKiB, after int64, opened int, back *float64) measurement {
+		r := &idleResult{Conns: 10, Opened: opened, RSSBeforeKiB: before, RSSIdleKiB: idleKiB, RSSAfterKiB: after,
+			KiBPerConn: perConn(before, idleKiB, opened), AfterClose: []rssSample{{AfterS: 4, KiB: after}}, BackS: back}
+		r.Released, _ = released(before, idleKiB, r.AfterClose)
+		return measurement{Round: round, Case: "idle-tcp", Target: tg, Idle: r, Requests: int64(opened), Failed: int64(10 - opened)}
+	}
+	ms := []measurement{
+		m(1, "lb", 1000, 1200, 1200, 10, nil), m(1, "haproxy", 500, 510, 510, 10, nil),
+		m(1, "haproxy-mt", 500, 512, 505, 10, fp(0.5)), m(1, "nginx", 900, 1000, 900, 10, fp(0.5)),
+		m(2, "lb", 1200, 1380, 1210, 9, fp(2)), m(2, "haproxy", 510, 520, 520, 10, nil),
+		m(2, "haproxy-mt", 512, 524, 512, 10, fp(1)), {Round: 2, Case: "idle-tcp", Target: "nginx", Err: "boom"},
+		// Not an idle case: left out.
+		{Round: 1, Case: "c64", Target: "lb", ReqPerSec: 5, Requests: 5},
+	}
+	cells := computeIdleCells([]benchCase{c64, idle}, []string{"direct", "lb", "haproxy", "haproxy-mt", "nginx"}, ms)
+	var names []string
+	byName := map[string]idleCell{}
+	for _, c := range cells {
+		names = append(names, c.Target)
+		byName[c.Target] = c
+	}
+	assert.Equal(t, []string{"lb", "haproxy", "haproxy-mt", "nginx"}, names, "no direct, no c64")
+	lb := byName["lb"]
+	assert.Equal(t, 2, lb.Rounds)
+	assert.InDelta(t, 20.0, lb.KiBPerConn, 1e-12, "median of 20 and 20")
+	assert.InDelta(t, 20.0, *lb.VsHAProxy, 1e-12, "20 ÷ 1 in both rounds")
+	assert.InDelta(t, 20/1.2, *lb.VsBestPeer, 1e-9, "20 ÷ 1.2 (haproxy-mt, lower than nginx's 10), twice")
+	assert.Nil(t, lb.VsLBBase, "no lb-base in the run")
+	assert.InDelta(t, (0+170.0/180)/2, lb.Released, 1e-12, "none released, then 170 of 180 KiB")
+	assert.Equal(t, 1, lb.BackRounds)
+	assert.InDelta(t, 2.0, *lb.BackS, 1e-12)
+	assert.EqualValues(t, 1, lb.Failed)
+	assert.InDelta(t, 9.5, lb.Conns, 1e-12)
+	assert.InDelta(t, 4.0, lb.WindowS, 1e-12)
+	ng := byName["nginx"]
+	assert.Equal(t, 1, ng.Rounds)
+	assert.Equal(t, []string{"boom"}, ng.Errs)
+
+	row := idleRow(lb, false)
+	assert.Equal(t, []string{"idle-tcp", "lb", "10", "1.1", "1.3", "20.0", "20.00×", "16.67×", "1.2", "47%", "2.0 s (1/2 rounds)", "1", "0"}, row)
+	assert.Len(t, row, len(idleColumns(false)))
+	assert.Equal(t, "not in 4 s", idleRow(byName["haproxy"], false)[10])
+	assert.Equal(t, []string{"idle-tcp", "x", "error", "", "", "", "", "", "", "", "", "", "", ""}, idleRow(idleCell{Case: "idle-tcp", Target: "x"}, true))
 }

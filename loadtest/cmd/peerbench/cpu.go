@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -64,16 +63,12 @@ func cpuTicks(pid int, children bool) (uint64, error) {
 	if !children {
 		return total, nil
 	}
-	dirs, err := filepath.Glob("/proc/[0-9]*")
+	kids, err := childPIDs(pid)
 	if err != nil {
 		return 0, err
 	}
-	for _, d := range dirs {
-		b, err := os.ReadFile(d + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if c, err := parseProcStat(b); err == nil && c.PPID == pid {
+	for _, k := range kids {
+		if c, err := readProcStat(k); err == nil {
 			total += c.Ticks
 		}
 	}
@@ -90,4 +85,43 @@ func clockTicks() float64 {
 		}
 	}
 	return 100
+}
+
+// cpuMeter measures the CPU time a process uses between start and stop.
+// A meter without a process (direct: no proxy) measures nothing.
+type cpuMeter struct {
+	pid      int // 0: nothing to measure
+	children bool
+	clk      float64
+	before   uint64
+	err      error
+}
+
+// newCPUMeter returns a meter of p's CPU time (and its children's when
+// p.Children); nil p gives a meter that measures nothing.
+func newCPUMeter(p *proc, clk float64) *cpuMeter {
+	if p == nil {
+		return &cpuMeter{clk: clk}
+	}
+	return &cpuMeter{pid: p.PID, children: p.Children, clk: clk}
+}
+
+// start records the CPU time used so far.
+func (m *cpuMeter) start() {
+	if m.pid != 0 {
+		m.before, m.err = cpuTicks(m.pid, m.children)
+	}
+}
+
+// stop returns the CPU seconds used since start; false when there is no
+// process or reading its time failed.
+func (m *cpuMeter) stop() (float64, bool) {
+	if m.pid == 0 || m.err != nil {
+		return 0, false
+	}
+	after, err := cpuTicks(m.pid, m.children)
+	if err != nil || after < m.before {
+		return 0, false
+	}
+	return float64(after-m.before) / m.clk, true
 }

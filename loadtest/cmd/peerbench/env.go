@@ -17,13 +17,17 @@ type environment struct {
 	LoadAvg    string `json:"loadavg_at_start"`
 	HAProxy    string `json:"haproxy"`
 	// HAProxyMaxConn is the global maxconn the config got (see haproxyMaxConn).
-	HAProxyMaxConn uint64  `json:"haproxy_maxconn,omitempty"`
-	Nginx          string  `json:"nginx"`
-	Wrk            string  `json:"wrk"`
-	LB             string  `json:"lb"`
-	NoFile         uint64  `json:"rlimit_nofile"`
-	ClkTck         float64 `json:"clk_tck"`
-	Euid           int     `json:"euid"`
+	HAProxyMaxConn uint64 `json:"haproxy_maxconn,omitempty"`
+	// HAProxyMTThreads: haproxy-mt's nbthread (the CPUs).
+	HAProxyMTThreads int     `json:"haproxy_mt_nbthread,omitempty"`
+	NginxWorkerConns uint64  `json:"nginx_worker_connections,omitempty"`
+	Nginx            string  `json:"nginx"`
+	Wrk              string  `json:"wrk"`
+	LB               string  `json:"lb"`
+	LBBase           string  `json:"lb_base,omitempty"`
+	NoFile           uint64  `json:"rlimit_nofile"`
+	ClkTck           float64 `json:"clk_tck"`
+	Euid             int     `json:"euid"`
 }
 
 // collectEnvironment asks each tool for its version.
@@ -49,15 +53,20 @@ func collectEnvironment(t tools, nofile uint64, clk float64) environment {
 	if t.HAProxy != "" {
 		e.HAProxy = versionOf(t.HAProxy, "-v")
 		e.HAProxyMaxConn = haproxyMaxConn(nofile)
+		e.HAProxyMTThreads = runtime.NumCPU()
 	}
 	if t.Nginx != "" {
 		e.Nginx = versionOf(t.Nginx, "-v")
+		e.NginxWorkerConns = nginxWorkerConns(nofile)
 	}
 	if t.Wrk != "" {
 		e.Wrk = versionOf(t.Wrk, "-v")
 	}
 	if t.LB != "" {
 		e.LB = versionOf(t.LB, "--version")
+	}
+	if t.LBBase != "" {
+		e.LBBase = versionOf(t.LBBase, "--version")
 	}
 	return e
 }

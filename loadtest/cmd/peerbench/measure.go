@@ -43,6 +43,10 @@ type measurement struct {
 	// workers); nil for direct.
 	CPUSeconds *float64 `json:"cpu_s,omitempty"`
 	CPUPer100k *float64 `json:"cpu_s_per_100k,omitempty"`
+	// Idle: the figures of an idle case (no requests, latencies or CPU).
+	Idle *idleResult `json:"idle,omitempty"`
+	// Crowd: what the crowd's generator itself did.
+	Crowd *crowdResult `json:"crowd,omitempty"`
 	// Err is why the measurement has no figures.
 	Err string `json:"error,omitempty"`
 }

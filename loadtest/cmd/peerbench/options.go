@@ -11,7 +11,9 @@ import (
 
 // options are the command-line settings of one run.
 type options struct {
-	Bin      string        `json:"bin"`
+	Bin string `json:"bin"`
+	// BaseBin holds the baseline lb of the lb-base target; empty: no lb-base.
+	BaseBin  string        `json:"base_bin,omitempty"`
 	Peers    string        `json:"peers"`
 	Out      string        `json:"out"`
 	Rounds   int           `json:"rounds"`
@@ -19,6 +21,13 @@ type options struct {
 	Cases    []benchCase   `json:"-"`
 	Targets  []string      `json:"targets"`
 	PortBase int           `json:"port_base"`
+	// IdleConns and CrowdConns: connections of the idle and crowd cases;
+	// 0 sizes them to the open-file limit (see sizeConns).
+	IdleConns  int `json:"idle_conns"`
+	CrowdConns int `json:"crowd_conns"`
+	// ReleaseWait: how long the idle cases watch the proxy's RSS come back
+	// down after closing their connections.
+	ReleaseWait time.Duration `json:"release_wait_ns"`
 }
 
 // parseOptions parses the command line. Help output and errors go to stderr.
@@ -35,10 +44,15 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&cases, "cases", "", "comma-separated cases to run (default all): "+strings.Join(caseIDs(allCases), ","))
 	fs.StringVar(&targets, "targets", "", "comma-separated targets to run (default all): "+strings.Join(allTargets, ","))
 	fs.IntVar(&o.PortBase, "port-base", 18000, "first port of the range the run listens on (base+1 .. base+99)")
+	fs.StringVar(&o.BaseBin, "base-bin", "", "directory holding a baseline lb: adds the target lb-base (DIR/lb with lb's configs), to measure a change before/after in one run")
+	fs.IntVar(&o.IdleConns, "idle-conns", 0, fmt.Sprintf("connections of idle-http and idle-tcp (default: %d, or fewer when the open-file limit cannot hold them)", maxIdleConns))
+	fs.IntVar(&o.CrowdConns, "crowd-conns", 0, fmt.Sprintf("connections of crowd, one GET per second each (default: %d, or fewer when the open-file limit cannot hold them)", maxCrowdConns))
+	fs.DurationVar(&o.ReleaseWait, "release-wait", 10*time.Second, "idle cases: how long to watch the proxy's RSS after closing the connections")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: peerbench [flags]")
-		fmt.Fprintln(stderr, "Measures direct (one backend), bin/lb, lb-rp (bin/lb with \"forwarder\": \"reverseproxy\"; HTTP cases only),")
-		fmt.Fprintln(stderr, "HAProxy and nginx side by side on loopback, in front of the same three bin/backend processes.")
+		fmt.Fprintln(stderr, "Measures direct (one backend), bin/lb, lb-base (a baseline lb, with --base-bin), lb-rp (bin/lb with")
+		fmt.Fprintln(stderr, "\"forwarder\": \"reverseproxy\"; HTTP cases only), HAProxy with one thread (haproxy) and one per CPU")
+		fmt.Fprintln(stderr, "(haproxy-mt), and nginx side by side on loopback, in front of the same three bin/backend processes.")
 		fmt.Fprintln(stderr, "Needs haproxy, nginx (stream module) and wrk.")
 		fs.PrintDefaults()
 	}
@@ -68,8 +82,27 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.Targets, err = parseList(targets, allTargets, "target"); err != nil {
 		return o, fmt.Errorf("--targets: %w", err)
 	}
+	// lb-base is in the run exactly when --base-bin says where it is.
+	switch {
+	case o.BaseBin != "" && !has(o.Targets, targetLBBase):
+		o.Targets, _ = parseList(strings.Join(append(o.Targets, targetLBBase), ","), allTargets, "target")
+	case o.BaseBin == "" && has(o.Targets, targetLBBase):
+		if strings.TrimSpace(targets) != "" {
+			return o, fmt.Errorf("--targets %s: lb-base needs --base-bin DIR (the directory of the baseline lb)", targets)
+		}
+		o.Targets = slices.DeleteFunc(o.Targets, func(t string) bool { return t == targetLBBase })
+	}
+	if o.IdleConns < 0 {
+		return o, fmt.Errorf("--idle-conns %d: need 0 (sized to the open-file limit) or more", o.IdleConns)
+	}
+	if o.CrowdConns < 0 {
+		return o, fmt.Errorf("--crowd-conns %d: need 0 (sized to the open-file limit) or more", o.CrowdConns)
+	}
+	if o.ReleaseWait < time.Second {
+		return o, fmt.Errorf("--release-wait %s: need at least 1s", o.ReleaseWait)
+	}
 	if cellCount(o.Cases, o.Targets) == 0 {
-		return o, fmt.Errorf("--targets %s --cases %s: nothing to measure (lb-rp has no TCP mode and is left out of tcp)",
+		return o, fmt.Errorf("--targets %s --cases %s: nothing to measure (lb-rp takes no part in the TCP cases, direct none in the idle ones)",
 			strings.Join(o.Targets, ","), strings.Join(caseIDs(o.Cases), ","))
 	}
 	return o, nil

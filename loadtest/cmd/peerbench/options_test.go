@@ -51,8 +51,37 @@ func TestParseOptions(t *testing.T) {
 			assert.Equal(t, 5*time.Second, o.Duration)
 			assert.Equal(t, 18000, o.PortBase)
 			assert.Equal(t, caseIDs(allCases), caseIDs(o.Cases))
-			assert.Equal(t, []string{"direct", "lb", "lb-rp", "haproxy", "nginx"}, o.Targets)
+			assert.Equal(t, []string{"direct", "lb", "lb-rp", "haproxy", "haproxy-mt", "nginx"}, o.Targets, "no lb-base without --base-bin")
+			assert.Equal(t, "", o.BaseBin)
+			assert.Equal(t, 0, o.IdleConns, "sized at run time")
+			assert.Equal(t, 0, o.CrowdConns, "sized at run time")
+			assert.Equal(t, 10*time.Second, o.ReleaseWait)
 		}},
+		{name: "base-bin adds lb-base", args: []string{"--base-bin", "/tmp/old/bin"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, "/tmp/old/bin", o.BaseBin)
+				assert.Equal(t, []string{"direct", "lb", "lb-base", "lb-rp", "haproxy", "haproxy-mt", "nginx"}, o.Targets)
+			}},
+		{name: "base-bin adds lb-base to named targets", args: []string{"--base-bin", "b", "--targets", "lb,haproxy-mt"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, []string{"lb", "lb-base", "haproxy-mt"}, o.Targets)
+			}},
+		{name: "base-bin with lb-base named", args: []string{"--base-bin", "b", "--targets", "lb-base,lb"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, []string{"lb", "lb-base"}, o.Targets)
+			}},
+		{name: "lb-base without base-bin", args: []string{"--targets", "lb,lb-base"},
+			err: "--targets lb,lb-base: lb-base needs --base-bin DIR (the directory of the baseline lb)"},
+		{name: "sizes and release wait", args: []string{"--idle-conns", "500", "--crowd-conns", "700", "--release-wait", "3s"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, []int{500, 700}, []int{o.IdleConns, o.CrowdConns})
+				assert.Equal(t, 3*time.Second, o.ReleaseWait)
+			}},
+		{name: "negative idle conns", args: []string{"--idle-conns", "-1"}, err: "--idle-conns -1: need 0 (sized to the open-file limit) or more"},
+		{name: "negative crowd conns", args: []string{"--crowd-conns", "-5"}, err: "--crowd-conns -5: need 0 (sized to the open-file limit) or more"},
+		{name: "short release wait", args: []string{"--release-wait", "500ms"}, err: "--release-wait 500ms: need at least 1s"},
+		{name: "direct has no idle figures", args: []string{"--targets", "direct", "--cases", "idle-http,idle-tcp"},
+			err: "--targets direct --cases idle-http,idle-tcp: nothing to measure (lb-rp takes no part in the TCP cases, direct none in the idle ones)"},
 		{name: "filters", args: []string{"--cases", "tcp,c64", "--targets", "haproxy,lb", "--rounds", "1", "--duration", "2s"},
 			check: func(t *testing.T, o options) {
 				assert.Equal(t, []string{"c64", "tcp"}, caseIDs(o.Cases))
@@ -69,9 +98,9 @@ func TestParseOptions(t *testing.T) {
 				assert.NotContains(t, o.Targets, "lb-rp")
 			}},
 		{name: "lb-rp has no tcp", args: []string{"--targets", "lb-rp", "--cases", "tcp"},
-			err: "--targets lb-rp --cases tcp: nothing to measure (lb-rp has no TCP mode and is left out of tcp)"},
+			err: "--targets lb-rp --cases tcp: nothing to measure (lb-rp takes no part in the TCP cases, direct none in the idle ones)"},
 		{name: "unknown case", args: []string{"--cases", "c65"},
-			err: `--cases: unknown case "c65"; valid cases: c64, c512, close, body64k, rate5000, rate7000, tcp`},
+			err: `--cases: unknown case "c65"; valid cases: c64, c512, close, body64k, http10, rate5000, rate7000, crowd, tcp, idle-http, idle-tcp`},
 		{name: "zero rounds", args: []string{"--rounds", "0"}, err: "--rounds 0: need at least 1"},
 		{name: "fractional duration", args: []string{"--duration", "1500ms"}, err: "--duration 1.5s: need a whole number of seconds, at least 1s (wrk counts in seconds)"},
 		{name: "low port base", args: []string{"--port-base", "80"}, err: "--port-base 80: need 1024 to 65435"},
@@ -126,6 +155,9 @@ func TestNeeds(t *testing.T) {
 		{pick("tcp"), false, true, true},
 		{pick("rate5000"), true, false, false},
 		{pick("rate7000", "tcp"), true, true, true},
+		{pick("http10"), true, false, true},
+		{pick("crowd", "idle-http"), true, false, false},
+		{pick("idle-tcp"), false, true, false},
 	}
 	for _, tc := range tests {
 		h, tcp, w := needs(tc.cases)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,15 +14,6 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
-
-// columns of the table, on stdout and in latest.md.
-var columns = []string{
-	"case", "target", "req/s", "p50 ms", "p99 ms", "max ms", "p99 over direct ms",
-	"CPU s/100k req", "failed", "vs haproxy", "CPU vs haproxy",
-}
-
-// textColumn: aligned left; the figures align right.
-func textColumn(i int) bool { return i < 2 }
 
 // report is the JSON file of a run: options, environment, every round's raw
 // measurements, the medians and the noise.
@@ -37,6 +29,8 @@ type report struct {
 	Orders       [][]string    `json:"target_order_by_round"`
 	Measurements []measurement `json:"measurements"`
 	Cells        []cell        `json:"medians"`
+	IdleCells    []idleCell    `json:"idle,omitempty"`
+	Sizes        connSizes     `json:"conn_sizes"`
 	Noise        noiseSummary  `json:"noise"`
 	Errors       []string      `json:"errors,omitempty"`
 }
@@ -48,11 +42,47 @@ type reportOptions struct {
 	Cases    []string `json:"cases"`
 	Targets  []string `json:"targets"`
 	PortBase int      `json:"port_base"`
+	BaseBin  string   `json:"base_bin,omitempty"`
+	// ReleaseWait: how long the idle cases watch RSS after the close.
+	ReleaseWait string `json:"release_wait"`
 }
 
-// row formats one cell as the table's strings.
-func row(c cell) []string {
-	r := make([]string, len(columns))
+// table is one table of the output, on stdout and in latest.md.
+type table struct {
+	Title   string
+	Columns []string // the first two (case, target) align left, the figures right
+	Rows    [][]string
+}
+
+// throughputColumns: medians of the figures of each (case, target).
+var throughputColumns = []string{
+	"case", "target", "req/s", "p50 ms", "p99 ms", "max ms", "p99 over direct ms", "CPU s/100k req", "failed",
+}
+
+// ratioColumns: same-round comparisons; lb-base's only when it took part.
+func ratioColumns(withBase bool) []string {
+	c := []string{"case", "target", "vs haproxy", "CPU vs haproxy", "vs best peer", "CPU vs best peer"}
+	if withBase {
+		c = append(c, "vs lb-base", "CPU vs lb-base")
+	}
+	return c
+}
+
+// idleColumns: the idle cases' memory figures.
+func idleColumns(withBase bool) []string {
+	c := []string{"case", "target", "conns", "RSS before MiB", "RSS idle MiB", "KiB/conn", "vs haproxy", "vs best peer"}
+	if withBase {
+		c = append(c, "vs lb-base")
+	}
+	return append(c, "after close MiB", "released", "90% back after", "failed", "dropped")
+}
+
+// textColumn: aligned left; the figures align right.
+func textColumn(i int) bool { return i < 2 }
+
+// throughputRow formats one cell for the throughput and latency table.
+func throughputRow(c cell) []string {
+	r := make([]string, len(throughputColumns))
 	r[0], r[1] = c.Case, c.Target
 	if c.Rounds == 0 {
 		r[2] = "error"
@@ -67,17 +97,89 @@ func row(c cell) []string {
 		r[7] = fmt.Sprintf("%.2f", *c.CPUPer100k)
 	}
 	r[8] = fmtFailed(c.Failed, c.Requests)
-	if c.VsHAProxy != nil {
-		if c.Rate {
-			r[9] = fmt.Sprintf("%+.2f ms", *c.VsHAProxy)
-		} else {
-			r[9] = fmt.Sprintf("%.2f×", *c.VsHAProxy)
+	return r
+}
+
+// ratioRow formats one cell for the comparison table: req/s ratios (paced
+// cases: p99 differences) and CPU ratios.
+func ratioRow(c cell, withBase bool) []string {
+	fig := func(v *float64) string {
+		switch {
+		case v == nil:
+			return ""
+		case c.Rate:
+			return fmt.Sprintf("%+.2f ms", *v)
 		}
+		return fmtRatio(v)
 	}
-	if c.CPUVsHAProxy != nil {
-		r[10] = fmt.Sprintf("%.2f×", *c.CPUVsHAProxy)
+	r := []string{c.Case, c.Target, fig(c.VsHAProxy), fmtRatio(c.CPUVsHAProxy), fig(c.VsBestPeer), fmtRatio(c.CPUVsBestPeer)}
+	if withBase {
+		r = append(r, fig(c.VsLBBase), fmtRatio(c.CPUVsLBBase))
+	}
+	if c.Rounds == 0 {
+		r[2] = "error"
 	}
 	return r
+}
+
+// idleRow formats one idle cell.
+func idleRow(c idleCell, withBase bool) []string {
+	cols := len(idleColumns(withBase))
+	if c.Rounds == 0 {
+		r := make([]string, cols)
+		r[0], r[1], r[2] = c.Case, c.Target, "error"
+		return r
+	}
+	r := []string{c.Case, c.Target, fmt.Sprintf("%.0f", c.Conns), fmtMiB(int64(c.RSSBeforeKiB)), fmtMiB(int64(c.RSSIdleKiB)),
+		fmt.Sprintf("%.1f", c.KiBPerConn), fmtRatio(c.VsHAProxy), fmtRatio(c.VsBestPeer)}
+	if withBase {
+		r = append(r, fmtRatio(c.VsLBBase))
+	}
+	back := fmt.Sprintf("not in %.0f s", c.WindowS)
+	if c.BackS != nil {
+		back = fmt.Sprintf("%.1f s", *c.BackS)
+		if c.BackRounds < c.Rounds {
+			back += fmt.Sprintf(" (%d/%d rounds)", c.BackRounds, c.Rounds)
+		}
+	}
+	return append(r, fmtMiB(int64(c.RSSAfterKiB)), fmt.Sprintf("%.0f%%", 100*c.Released), back,
+		fmt.Sprint(c.Failed), fmt.Sprint(c.DroppedIdle))
+}
+
+// fmtRatio formats a ratio as 1.23×, nil as empty.
+func fmtRatio(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.2f×", *v)
+}
+
+// fmtMiB formats KiB as MiB with one decimal.
+func fmtMiB(kib int64) string {
+	return fmt.Sprintf("%.1f", float64(kib)/1024)
+}
+
+// tables returns the tables of a run: throughput and latency, the
+// comparisons, and the idle cases' memory (each left out when empty).
+func tables(cells []cell, idle []idleCell, withBase bool) []table {
+	var out []table
+	if len(cells) > 0 {
+		tp := table{Title: "Throughput and latency", Columns: throughputColumns}
+		rt := table{Title: "Against the peers (medians of same-round comparisons)", Columns: ratioColumns(withBase)}
+		for _, c := range cells {
+			tp.Rows = append(tp.Rows, throughputRow(c))
+			rt.Rows = append(rt.Rows, ratioRow(c, withBase))
+		}
+		out = append(out, tp, rt)
+	}
+	if len(idle) > 0 {
+		it := table{Title: "Idle connections (the proxy's RSS)", Columns: idleColumns(withBase)}
+		for _, c := range idle {
+			it.Rows = append(it.Rows, idleRow(c, withBase))
+		}
+		out = append(out, it)
+	}
+	return out
 }
 
 // fmtMs formats milliseconds with about three significant digits.
@@ -110,36 +212,37 @@ func fmtRate(v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-// writeTable prints the cells as a tablewriter table.
-func writeTable(w io.Writer, cells []cell) error {
-	align := make([]tw.Align, len(columns))
-	header := make([]any, len(columns))
-	for i, c := range columns {
+// writeTable prints t as a tablewriter table, under its title.
+func writeTable(w io.Writer, t table) error {
+	align := make([]tw.Align, len(t.Columns))
+	header := make([]any, len(t.Columns))
+	for i, c := range t.Columns {
 		header[i] = c
 		align[i] = tw.AlignRight
 		if textColumn(i) {
 			align[i] = tw.AlignLeft
 		}
 	}
-	t := tablewriter.NewTable(w,
+	fmt.Fprintln(w, t.Title+":")
+	tt := tablewriter.NewTable(w,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithHeaderAlignment(tw.AlignCenter),
 		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
 	)
-	t.Header(header...)
-	for _, c := range cells {
-		if err := t.Append(row(c)); err != nil {
+	tt.Header(header...)
+	for _, r := range t.Rows {
+		if err := tt.Append(r); err != nil {
 			return err
 		}
 	}
-	return t.Render()
+	return tt.Render()
 }
 
-// markdownTable renders the cells as a GitHub Markdown table.
-func markdownTable(cells []cell) string {
+// markdownTable renders t as a GitHub Markdown table.
+func markdownTable(t table) string {
 	var b strings.Builder
-	b.WriteString("| " + strings.Join(columns, " | ") + " |\n|")
-	for i := range columns {
+	b.WriteString("| " + strings.Join(t.Columns, " | ") + " |\n|")
+	for i := range t.Columns {
 		if textColumn(i) {
 			b.WriteString("---|")
 		} else {
@@ -147,34 +250,101 @@ func markdownTable(cells []cell) string {
 		}
 	}
 	b.WriteString("\n")
-	for _, c := range cells {
-		b.WriteString("| " + strings.Join(row(c), " | ") + " |\n")
+	for _, r := range t.Rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
 	}
 	return b.String()
 }
 
-// notes explains the columns, below the table.
-const notes = `req/s: completed requests per second (rate cases: successful ones per second, the wait for the
-last responses included); p50/p99/max: latency;
-p99 over direct: rate cases, p99 minus direct's p99 in the same round; CPU: the proxy's user+system
-seconds per 100k requests (nginx: master and workers); failed: socket errors and error statuses,
-total over all rounds; vs haproxy: req/s ÷ HAProxy's (rate cases: p99 − HAProxy's p99) and CPU per
-request ÷ HAProxy's, medians of same-round comparisons. lb-rp: bin/lb with "forwarder": "reverseproxy"
-(every request through httputil.ReverseProxy), otherwise lb's config; HTTP cases only.`
+// notes explains the columns, below the tables.
+const notes = `req/s: completed requests per second (paced cases, rate and crowd: successful ones per second);
+p50/p99/max: latency; p99 over direct: paced cases, p99 minus direct's p99 in the same round;
+CPU: the proxy's user+system seconds per 100k requests (nginx: master and workers); failed: socket
+errors and error statuses, total over all rounds. Comparisons are medians of same-round ones:
+vs haproxy: req/s ÷ HAProxy's with one thread (paced cases: p99 − HAProxy's p99), CPU per request ÷
+HAProxy's; vs best peer: req/s ÷ the higher of haproxy-mt's (nbthread = CPUs) and nginx's (paced:
+p99 − the lower p99), CPU per request ÷ the lower of the two; vs lb-base: against the baseline lb
+(--base-bin). lb-rp: bin/lb with "forwarder": "reverseproxy" (every request through
+httputil.ReverseProxy), otherwise lb's config; HTTP cases only.`
 
-// markdown renders latest.md: what was measured, the table, the notes and the noise.
+// idleNotes explains the idle table.
+const idleNotes = `Idle: N connections opened (each one GET and its response, then idle), the proxy's VmRSS
+(nginx: master + workers) before, once settled with all idle, and after closing them all; KiB/conn:
+(idle − before) ÷ N; vs: KiB/conn ÷ HAProxy's (best peer: the lower of haproxy-mt's and nginx's);
+released: share of the growth given back when the watch ended; 90% back after: when 90% of it was
+given back (median over the rounds that got there); failed: connections that did not open;
+dropped: closed by the proxy while idle.`
+
+// crowdLines describes what the crowd's generator did: the intended rate,
+// the share of it achieved and the rounds that fell short.
+func crowdLines(ms []measurement) []string {
+	var crowd []measurement
+	for _, m := range ms {
+		if m.Crowd != nil && m.Err == "" {
+			crowd = append(crowd, m)
+		}
+	}
+	if len(crowd) == 0 {
+		return nil
+	}
+	lo, hi, lag, gen := math.Inf(1), math.Inf(-1), 0.0, math.Inf(-1)
+	conns := 0
+	var short []string
+	for _, m := range crowd {
+		c := m.Crowd
+		lo, hi, lag = min(lo, c.Achieved), max(hi, c.Achieved), max(lag, c.LagP99Ms)
+		conns = max(conns, c.Opened)
+		if c.GenCPUPer100k != nil {
+			gen = max(gen, *c.GenCPUPer100k)
+		}
+		if c.Short {
+			short = append(short, fmt.Sprintf("short: round %d crowd/%s: %.0f of %.0f req/s intended (%.0f%%); %d slots came while the previous response was still awaited, %d missed; the generator's own lag p99 %s ms",
+				m.Round, m.Target, c.AchievedPerS, c.IntendedPerS, 100*c.Achieved, c.Behind, c.Missed, fmtMs(c.LagP99Ms)))
+		}
+	}
+	line := fmt.Sprintf("crowd generator: %d connections × 1 GET/s; achieved %.0f-%.0f%% of the intended rate, its own send lag p99 at most %s ms",
+		conns, 100*lo, 100*hi, fmtMs(lag))
+	if !math.IsInf(gen, -1) {
+		line += fmt.Sprintf(", its own CPU at most %.2f s/100k req", gen)
+	}
+	if len(short) == 0 {
+		line += fmt.Sprintf("; no round below %.0f%%", 100*crowdShortfall)
+	}
+	return append([]string{line}, short...)
+}
+
+// markdown renders latest.md: what was measured, the tables, the notes and the noise.
 func markdown(r *report) string {
 	var b strings.Builder
 	e := r.Environment
 	fmt.Fprintf(&b, "## Peer comparison, %s\n\n", r.Started.Format("2006-01-02 15:04"))
 	fmt.Fprintf(&b, "`make bench` (loadtest/cmd/peerbench): loopback, each proxy in front of the same three `bin/backend`,\n")
 	fmt.Fprintf(&b, "keep-alive to the backends; %d round(s) × %s per measurement, target order rotated each round,\n", r.Options.Rounds, r.Options.Duration)
-	fmt.Fprintf(&b, "medians over rounds. %d CPUs (GOMAXPROCS %d), load average at start %s; HAProxy %s (nbthread 1, maxconn %d),\n",
-		e.NumCPU, e.GOMAXPROCS, e.LoadAvg, shortVersion(e.HAProxy), e.HAProxyMaxConn)
-	fmt.Fprintf(&b, "nginx %s (worker_processes auto), wrk %s, bin/%s, %s.\n\n", shortVersion(e.Nginx), shortVersion(e.Wrk), e.LB, e.GoVersion)
-	b.WriteString(markdownTable(r.Cells))
-	b.WriteString("\n" + notes + "\n\n")
-	fmt.Fprintf(&b, "%s\n", r.Noise.line())
+	fmt.Fprintf(&b, "medians over rounds. %d CPUs (GOMAXPROCS %d), load average at start %s; HAProxy %s (haproxy: nbthread 1,\n",
+		e.NumCPU, e.GOMAXPROCS, e.LoadAvg, shortVersion(e.HAProxy))
+	fmt.Fprintf(&b, "haproxy-mt: nbthread %d; maxconn %d), nginx %s (worker_processes auto), wrk %s, bin/%s",
+		e.HAProxyMTThreads, e.HAProxyMaxConn, shortVersion(e.Nginx), shortVersion(e.Wrk), e.LB)
+	if e.LBBase != "" {
+		fmt.Fprintf(&b, ", lb-base: %s from %s", e.LBBase, r.Options.BaseBin)
+	}
+	fmt.Fprintf(&b, ", %s.\n", e.GoVersion)
+	if r.Sizes.Note != "" {
+		fmt.Fprintf(&b, "Connections: %s.\n", r.Sizes.Note)
+	}
+	for _, t := range tables(r.Cells, r.IdleCells, has(r.Options.Targets, targetLBBase)) {
+		fmt.Fprintf(&b, "\n%s:\n\n%s", t.Title, markdownTable(t))
+	}
+	b.WriteString("\n" + notes + "\n")
+	if len(r.IdleCells) > 0 {
+		b.WriteString("\n" + idleNotes + "\n")
+	}
+	if ls := crowdLines(r.Measurements); len(ls) > 0 {
+		b.WriteString("\n")
+		for _, l := range ls {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n", r.Noise.line())
 	for _, l := range noisyLines(r.Noise) {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}

@@ -25,3 +25,27 @@ func TestFormatting(t *testing.T) {
 	assert.Equal(t, []string{"0.77", "12.3", "168"}, []string{fmtMs(0.765), fmtMs(12.34), fmtMs(167.9)})
 	assert.Equal(t, []string{"0", "7", "5 (0.50%)"}, []string{fmtFailed(0, 10), fmtFailed(7, 0), fmtFailed(5, 1000)})
 }
+
+func TestCrowdLines(t *testing.T) {
+	m := func(round int, target string, achievedPerS, lag float64, gen *float64) measurement {
+		c := &crowdResult{Opened: 9800, IntendedPerS: 9800, AchievedPerS: achievedPerS, Achieved: achievedPerS / 9800,
+			LagP99Ms: lag, GenCPUPer100k: gen, Missed: int64(5 * (9800 - achievedPerS)), Behind: 7}
+		c.Short = c.Achieved < crowdShortfall
+		return measurement{Round: round, Case: "crowd", Target: target, Crowd: c}
+	}
+	assert.Nil(t, crowdLines([]measurement{{Case: "c64"}}), "no crowd, no lines")
+	assert.Equal(t, []string{
+		"crowd generator: 9800 connections × 1 GET/s; achieved 99-100% of the intended rate, its own send lag p99 at most 2.50 ms, its own CPU at most 3.10 s/100k req; no round below 95%",
+	}, crowdLines([]measurement{m(1, "lb", 9800, 1.2, fp(3.1)), m(1, "nginx", 9702, 2.5, fp(2.9)), {Case: "crowd", Target: "x", Err: "boom"}}))
+	assert.Equal(t, []string{
+		"crowd generator: 9800 connections × 1 GET/s; achieved 90-100% of the intended rate, its own send lag p99 at most 640 ms",
+		"short: round 2 crowd/haproxy: 8820 of 9800 req/s intended (90%); 7 slots came while the previous response was still awaited, 4900 missed; the generator's own lag p99 640 ms",
+	}, crowdLines([]measurement{m(1, "lb", 9800, 1.2, nil), m(2, "haproxy", 8820, 640, nil)}))
+}
+
+func TestFmtRatioAndMiB(t *testing.T) {
+	assert.Equal(t, "", fmtRatio(nil))
+	assert.Equal(t, "1.07×", fmtRatio(fp(1.0749)))
+	assert.Equal(t, "17.6", fmtMiB(18022))
+	assert.Equal(t, "0.0", fmtMiB(0))
+}

@@ -10,33 +10,92 @@ import (
 
 // portPlan is where everything of a run listens, all on 127.0.0.1, at fixed
 // offsets from --port-base (default 18000: backends 18001-18003, HTTP
-// proxies 18080-18083 (lb, haproxy, nginx, lb-rp), TCP proxies 18090-18092,
-// lb's TCP-mode admin 18099).
+// proxies 18080-18085 (lb, haproxy, nginx, lb-rp, lb-base, haproxy-mt),
+// TCP proxies 18090-18094 (lb, haproxy, nginx, lb-base, haproxy-mt), the
+// TCP-mode admin listeners of lb-base 18098 and lb 18099).
 type portPlan struct {
-	Backends    [3]int
-	LBHTTP      int
-	LBRPHTTP    int // the second bin/lb, "forwarder": "reverseproxy"
-	HAProxyHTTP int
-	NginxHTTP   int
-	LBTCP       int
-	HAProxyTCP  int
-	NginxTCP    int
-	LBAdmin     int
+	Backends      [3]int
+	LBHTTP        int
+	LBRPHTTP      int // the second bin/lb, "forwarder": "reverseproxy"
+	LBBaseHTTP    int // the baseline lb (--base-bin)
+	HAProxyHTTP   int
+	HAProxyMTHTTP int // HAProxy with one thread per CPU
+	NginxHTTP     int
+	LBTCP         int
+	LBBaseTCP     int
+	HAProxyTCP    int
+	HAProxyMTTCP  int
+	NginxTCP      int
+	LBAdmin       int
+	LBBaseAdmin   int
 }
 
 // planPorts lays the ports out from base.
 func planPorts(base int) portPlan {
 	return portPlan{
-		Backends:    [3]int{base + 1, base + 2, base + 3},
-		LBHTTP:      base + 80,
-		LBRPHTTP:    base + 83,
-		HAProxyHTTP: base + 81,
-		NginxHTTP:   base + 82,
-		LBTCP:       base + 90,
-		HAProxyTCP:  base + 91,
-		NginxTCP:    base + 92,
-		LBAdmin:     base + 99,
+		Backends:      [3]int{base + 1, base + 2, base + 3},
+		LBHTTP:        base + 80,
+		HAProxyHTTP:   base + 81,
+		NginxHTTP:     base + 82,
+		LBRPHTTP:      base + 83,
+		LBBaseHTTP:    base + 84,
+		HAProxyMTHTTP: base + 85,
+		LBTCP:         base + 90,
+		HAProxyTCP:    base + 91,
+		NginxTCP:      base + 92,
+		LBBaseTCP:     base + 93,
+		HAProxyMTTCP:  base + 94,
+		LBBaseAdmin:   base + 98,
+		LBAdmin:       base + 99,
 	}
+}
+
+// httpPort returns the HTTP listener of a proxy target (0 for direct).
+func (p portPlan) httpPort(target string) int {
+	switch target {
+	case targetLB:
+		return p.LBHTTP
+	case targetLBBase:
+		return p.LBBaseHTTP
+	case targetLBRP:
+		return p.LBRPHTTP
+	case targetHAProxy:
+		return p.HAProxyHTTP
+	case targetHAProxyMT:
+		return p.HAProxyMTHTTP
+	case targetNginx:
+		return p.NginxHTTP
+	}
+	return 0
+}
+
+// tcpPort returns the TCP-mode listener of a proxy target (0 for direct and
+// lb-rp, which have none).
+func (p portPlan) tcpPort(target string) int {
+	switch target {
+	case targetLB:
+		return p.LBTCP
+	case targetLBBase:
+		return p.LBBaseTCP
+	case targetHAProxy:
+		return p.HAProxyTCP
+	case targetHAProxyMT:
+		return p.HAProxyMTTCP
+	case targetNginx:
+		return p.NginxTCP
+	}
+	return 0
+}
+
+// adminPort returns the admin listener of an lb target's TCP-mode process.
+func (p portPlan) adminPort(target string) int {
+	switch target {
+	case targetLB:
+		return p.LBAdmin
+	case targetLBBase:
+		return p.LBBaseAdmin
+	}
+	return 0
 }
 
 // namedPort is a port and what it is for, for messages.
@@ -54,27 +113,20 @@ func (p portPlan) needed(targets []string, http, tcp bool) []namedPort {
 	}
 	for _, t := range targets {
 		switch t {
-		case targetLB:
+		case targetDirect:
+		case targetLB, targetLBBase, targetLBRP:
+			// bin/lb serves one mode per process: an HTTP one, a TCP one.
 			if http {
-				out = append(out, namedPort{p.LBHTTP, "lb http"})
+				out = append(out, namedPort{p.httpPort(t), t + " http"})
 			}
+			if tcp && t != targetLBRP {
+				out = append(out, namedPort{p.tcpPort(t), t + " tcp"}, namedPort{p.adminPort(t), t + " tcp admin"})
+			}
+		default:
+			// One HAProxy or nginx serves both; its HTTP listener is always there.
+			out = append(out, namedPort{p.httpPort(t), t + " http"})
 			if tcp {
-				out = append(out, namedPort{p.LBTCP, "lb tcp"}, namedPort{p.LBAdmin, "lb tcp admin"})
-			}
-		case targetLBRP:
-			if http {
-				out = append(out, namedPort{p.LBRPHTTP, "lb-rp http"})
-			}
-		case targetHAProxy:
-			// One HAProxy serves both; the HTTP frontend is always there.
-			out = append(out, namedPort{p.HAProxyHTTP, "haproxy http"})
-			if tcp {
-				out = append(out, namedPort{p.HAProxyTCP, "haproxy tcp"})
-			}
-		case targetNginx:
-			out = append(out, namedPort{p.NginxHTTP, "nginx http"})
-			if tcp {
-				out = append(out, namedPort{p.NginxTCP, "nginx tcp"})
+				out = append(out, namedPort{p.tcpPort(t), t + " tcp"})
 			}
 		}
 	}

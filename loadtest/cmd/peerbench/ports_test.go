@@ -12,8 +12,23 @@ import (
 func TestPlanPorts(t *testing.T) {
 	p := planPorts(18000)
 	assert.Equal(t, [3]int{18001, 18002, 18003}, p.Backends)
-	assert.Equal(t, []int{18080, 18081, 18082, 18083, 18090, 18091, 18092, 18099},
-		[]int{p.LBHTTP, p.HAProxyHTTP, p.NginxHTTP, p.LBRPHTTP, p.LBTCP, p.HAProxyTCP, p.NginxTCP, p.LBAdmin})
+	assert.Equal(t, []int{18080, 18081, 18082, 18083, 18084, 18085, 18090, 18091, 18092, 18093, 18094, 18098, 18099},
+		[]int{p.LBHTTP, p.HAProxyHTTP, p.NginxHTTP, p.LBRPHTTP, p.LBBaseHTTP, p.HAProxyMTHTTP,
+			p.LBTCP, p.HAProxyTCP, p.NginxTCP, p.LBBaseTCP, p.HAProxyMTTCP, p.LBBaseAdmin, p.LBAdmin})
+	seen := map[int]string{}
+	for _, tg := range allTargets {
+		for _, port := range []int{p.httpPort(tg), p.tcpPort(tg), p.adminPort(tg)} {
+			if port == 0 {
+				continue
+			}
+			assert.NotContains(t, seen, port, "%s shares a port with %s", tg, seen[port])
+			seen[port] = tg
+			assert.Greater(t, port, 18003, "above the backends")
+			assert.Less(t, port, 18100, "within base+99")
+		}
+	}
+	assert.Zero(t, p.httpPort("direct"))
+	assert.Zero(t, p.tcpPort("lb-rp"))
 }
 
 func TestNeededPorts(t *testing.T) {
@@ -33,11 +48,12 @@ func TestNeededPorts(t *testing.T) {
 		want      []string
 	}{
 		{"direct only", []string{"direct"}, true, true, backends},
-		{"http cases", allTargets, true, false, append(backends, "lb http", "lb-rp http", "haproxy http", "nginx http")},
+		{"http cases", allTargets, true, false, append(backends, "lb http", "lb-base http", "lb-rp http", "haproxy http", "haproxy-mt http", "nginx http")},
 		{"tcp only", []string{"lb", "lb-rp", "nginx"}, false, true, append(backends, "lb tcp", "lb tcp admin", "nginx http", "nginx tcp")},
 		{"lb-rp alone", []string{"lb-rp"}, true, true, append(backends, "lb-rp http")},
 		{"everything", allTargets, true, true, append(backends, "lb http", "lb tcp", "lb tcp admin",
-			"lb-rp http", "haproxy http", "haproxy tcp", "nginx http", "nginx tcp")},
+			"lb-base http", "lb-base tcp", "lb-base tcp admin",
+			"lb-rp http", "haproxy http", "haproxy tcp", "haproxy-mt http", "haproxy-mt tcp", "nginx http", "nginx tcp")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,11 +21,15 @@ type proc struct {
 	Name    string
 	PID     int
 	LogPath string
-	// Children: count the CPU time of the process's children too (nginx).
+	// Children: count the CPU time and memory of the process's children
+	// too (nginx).
 	Children bool
-	cmd      *exec.Cmd
-	done     chan struct{} // closed when the process has exited
-	err      error         // Wait's result, valid after done
+	// path and args start the process again (restart).
+	path string
+	args []string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, valid after done
 }
 
 // exited reports whether the process has ended.
@@ -57,11 +62,32 @@ type procSet struct {
 // start runs path with args in its own process group, stdout and stderr
 // going to logDir/name.log.
 func (s *procSet) start(name, path string, args ...string) (*proc, error) {
+	return s.spawn(name, path, args, os.O_TRUNC)
+}
+
+// restart stops p (as stopAll does, within grace) and starts the same
+// command again, its output appended to the same log. The new process
+// replaces p in the set.
+func (s *procSet) restart(p *proc, grace time.Duration) (*proc, error) {
+	s.mu.Lock()
+	s.procs = slices.DeleteFunc(s.procs, func(x *proc) bool { return x == p })
+	s.mu.Unlock()
+	stopProcs([]*proc{p}, grace)
+	np, err := s.spawn(p.Name, p.path, p.args, os.O_APPEND)
+	if err != nil {
+		return nil, err
+	}
+	np.Children = p.Children
+	return np, nil
+}
+
+// spawn starts a process; mode is os.O_TRUNC or os.O_APPEND for its log.
+func (s *procSet) spawn(name, path string, args []string, mode int) (*proc, error) {
 	if err := os.MkdirAll(s.logDir, 0o755); err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(s.logDir, name+".log")
-	f, err := os.Create(logPath)
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|mode, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +100,7 @@ func (s *procSet) start(name, path string, args ...string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{Name: name, PID: cmd.Process.Pid, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &proc{Name: name, PID: cmd.Process.Pid, LogPath: logPath, path: path, args: args, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -93,6 +119,12 @@ func (s *procSet) stopAll(grace time.Duration) int {
 	procs := s.procs
 	s.procs = nil
 	s.mu.Unlock()
+	stopProcs(procs, grace)
+	return len(procs)
+}
+
+// stopProcs stops procs as stopAll describes.
+func stopProcs(procs []*proc, grace time.Duration) {
 	for _, p := range procs {
 		if !p.exited() {
 			_ = syscall.Kill(-p.PID, syscall.SIGTERM)
@@ -111,7 +143,6 @@ func (s *procSet) stopAll(grace time.Duration) int {
 		}
 		<-p.done
 	}
-	return len(procs)
 }
 
 // alive returns an error naming the first process that has exited.

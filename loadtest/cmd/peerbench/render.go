@@ -18,7 +18,9 @@ type templateData struct {
 	Prefix       string // nginx: absolute directory for pid, logs and temp files
 	Root         bool   // nginx: running as root (adds "user root;")
 	NoFile       uint64 // nginx: worker_rlimit_nofile
+	WorkerConns  uint64 // nginx: worker_connections
 	MaxConn      uint64 // haproxy: global maxconn
+	NbThread     int    // haproxy: nbthread (1 for haproxy, the CPUs for haproxy-mt)
 	StreamModule string // nginx: path of ngx_stream_module.so
 }
 
@@ -30,6 +32,14 @@ func haproxyMaxConn(nofile uint64) uint64 {
 		return max(nofile, 200)/2 - 100
 	}
 	return 20000
+}
+
+// nginxWorkerConns returns nginx's worker_connections: all the open-file
+// limit allows less a margin, at least 1024. A worker counts its upstream
+// connections too, and one worker may accept most of the idle cases'
+// connections, each of which holds an upstream one in TCP mode.
+func nginxWorkerConns(nofile uint64) uint64 {
+	return max(nofile, 1024+200) - 200
 }
 
 // renderTemplate executes the template text src (named name in errors) with data.

@@ -26,24 +26,27 @@ func renderPeer(t *testing.T, name string, d templateData) string {
 }
 
 func TestRenderHAProxy(t *testing.T) {
-	base := templateData{HTTPPort: 18081, Backends: []int{18001, 18002, 18003}, MaxConn: 20000}
+	base := templateData{HTTPPort: 18081, Backends: []int{18001, 18002, 18003}, MaxConn: 20000, NbThread: 1}
 	tests := []struct {
-		name    string
-		tcpPort int
-		want    []string
-		notWant []string
+		name     string
+		tcpPort  int
+		nbthread int
+		want     []string
+		notWant  []string
 	}{
-		{"http only", 0,
+		{"http only", 0, 1,
 			[]string{"nbthread 1", "maxconn 20000", "bind 127.0.0.1:18081", "balance roundrobin", "http-reuse always",
 				"option http-keep-alive", "server b0 127.0.0.1:18001", "server b2 127.0.0.1:18003"},
 			[]string{"mode tcp", "tcp_in", "log "}},
-		{"with tcp frontend", 18091,
+		{"with tcp frontend", 18091, 1,
 			[]string{"bind 127.0.0.1:18081", "mode tcp", "bind 127.0.0.1:18091", "backend tcp_backends"}, nil},
+		{"haproxy-mt", 18094, 2,
+			[]string{"    nbthread 2\n", "bind 127.0.0.1:18094"}, []string{"    nbthread 1\n"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := base
-			d.TCPPort = tc.tcpPort
+			d.TCPPort, d.NbThread = tc.tcpPort, tc.nbthread
 			out := renderPeer(t, "haproxy.cfg", d)
 			for _, w := range tc.want {
 				assert.Contains(t, out, w)
@@ -60,7 +63,7 @@ func TestRenderHAProxy(t *testing.T) {
 
 func TestRenderNginx(t *testing.T) {
 	base := templateData{HTTPPort: 18082, Backends: []int{18001, 18002, 18003}, Prefix: "/tmp/pb/nginx",
-		NoFile: 20000, StreamModule: "/usr/lib/nginx/modules/ngx_stream_module.so"}
+		NoFile: 20000, WorkerConns: 19800, StreamModule: "/usr/lib/nginx/modules/ngx_stream_module.so"}
 	tests := []struct {
 		name    string
 		root    bool
@@ -69,7 +72,7 @@ func TestRenderNginx(t *testing.T) {
 		notWant []string
 	}{
 		{"non-root, http only", false, 0,
-			[]string{"worker_processes auto;", "worker_connections 8192;", "worker_rlimit_nofile 20000;",
+			[]string{"worker_processes auto;", "worker_connections 19800;", "worker_rlimit_nofile 20000;",
 				"pid /tmp/pb/nginx/nginx.pid;", "error_log /tmp/pb/nginx/error.log", "access_log off;",
 				"proxy_temp_path /tmp/pb/nginx/proxy;", "keepalive 128;", "proxy_http_version 1.1;",
 				`proxy_set_header Connection "";`, "proxy_max_temp_file_size 0;", "listen 127.0.0.1:18082;",
@@ -98,7 +101,7 @@ func TestRenderNginx(t *testing.T) {
 func TestRenderLBConfigs(t *testing.T) {
 	d := templateData{HTTPPort: 18080, TCPPort: 18090, AdminPort: 18099, Backends: []int{18001, 18002, 18003}}
 	lbWant := map[string]any{"proxy_host": "127.0.0.1", "proxy_port": 18080.0, "algorithm": "round_robin",
-		"health_check_interval": 2.0, "health_check_timeout": 1.0, "max_connections": 10000.0,
+		"health_check_interval": 2.0, "health_check_timeout": 1.0, "max_connections": 20000.0,
 		"connection_timeout": 5.0, "request_timeout": 30.0, "enable_logging": false, "enable_metrics": true,
 		"forwarder": nil}
 	// lb-rp: lb's config on its own port, plus the forwarder.
@@ -160,10 +163,18 @@ func TestHAProxyMaxConn(t *testing.T) {
 	}
 }
 
+func TestNginxWorkerConns(t *testing.T) {
+	assert.Equal(t, uint64(19800), nginxWorkerConns(20000))
+	assert.Equal(t, uint64(65336), nginxWorkerConns(65536))
+	assert.Equal(t, uint64(1024), nginxWorkerConns(512), "nginx's default at the least")
+}
+
 func TestWrkScriptPrintsTheParsedFields(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join(peersDir, "wrk-report.lua"))
 	require.NoError(t, err)
-	for _, k := range []string{`"requests"`, `"duration_us"`, `"bytes"`, `"connect"`, `"read"`, `"write"`, `"status"`, `"timeout"`, `"p50"`, `"p99"`, `"max"`, `"mean"`} {
+	for _, k := range []string{`args[1] == "http1.0"`, `HTTP/1.0\r\n`, `wrk.headers["Connection"] = "keep-alive"`, `"requests"`, `"duration_us"`, `"bytes"`, `"connect"`, `"read"`, `"write"`, `"status"`, `"timeout"`, `"p50"`, `"p99"`, `"max"`, `"mean"`} {
 		assert.Contains(t, string(src), k)
 	}
+	assert.NotContains(t, string(src), "\nrequest = ", "a request() function would make wrk call Lua for every request")
+	assert.NotContains(t, string(src), "function request(", "a request() function would make wrk call Lua for every request")
 }

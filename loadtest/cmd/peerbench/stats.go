@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -21,7 +22,7 @@ func median(xs []float64) (float64, bool) {
 }
 
 // spread returns (max-min)/median of xs: how far apart the rounds are,
-// relative to the quoted figure. Zero for fewer than two values or a zero
+// relative to the quoted figure (its magnitude). Zero for fewer than two values or a zero
 // median.
 func spread(xs []float64) float64 {
 	if len(xs) < 2 {
@@ -31,7 +32,7 @@ func spread(xs []float64) float64 {
 	if m == 0 {
 		return 0
 	}
-	return (slices.Max(xs) - slices.Min(xs)) / m
+	return (slices.Max(xs) - slices.Min(xs)) / math.Abs(m)
 }
 
 // noiseCell is the spread across rounds of one (case, target).

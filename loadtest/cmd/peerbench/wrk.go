@@ -64,7 +64,9 @@ func parseWrkOutput(out []byte) (wrkReport, error) {
 }
 
 // wrkArgs returns wrk's arguments for case c against url: two threads, the
-// case's connections, d long, latency percentiles, the report script.
+// case's connections, d long, latency percentiles, the report script. After
+// the URL, "http1.0" tells the script to make the requests HTTP/1.0 with
+// "Connection: keep-alive".
 func wrkArgs(c benchCase, url, script string, d time.Duration) []string {
 	args := []string{
 		"-t2", "-c" + strconv.Itoa(c.Conns), "-d" + strconv.Itoa(int(d/time.Second)) + "s",
@@ -73,5 +75,9 @@ func wrkArgs(c benchCase, url, script string, d time.Duration) []string {
 	if c.Close {
 		args = append(args, "-H", "Connection: close")
 	}
-	return append(args, url)
+	args = append(args, url)
+	if c.HTTP10 {
+		args = append(args, "http1.0")
+	}
+	return args
 }

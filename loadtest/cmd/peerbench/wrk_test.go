@@ -66,6 +66,7 @@ func TestWrkArgs(t *testing.T) {
 	c64, _ := caseByID("c64")
 	closeCase, _ := caseByID("close")
 	c512, _ := caseByID("c512")
+	http10, _ := caseByID("http10")
 	tests := []struct {
 		c    benchCase
 		want []string
@@ -73,6 +74,8 @@ func TestWrkArgs(t *testing.T) {
 		{c64, []string{"-t2", "-c64", "-d5s", "--timeout", "5s", "--latency", "-s", "/r.lua", "http://h/b"}},
 		{c512, []string{"-t2", "-c512", "-d5s", "--timeout", "5s", "--latency", "-s", "/r.lua", "http://h/b"}},
 		{closeCase, []string{"-t2", "-c64", "-d5s", "--timeout", "5s", "--latency", "-s", "/r.lua", "-H", "Connection: close", "http://h/b"}},
+		// The script's init(args) gets "http1.0" as args[1] (args[0] is the URL).
+		{http10, []string{"-t2", "-c64", "-d5s", "--timeout", "5s", "--latency", "-s", "/r.lua", "http://h/b", "http1.0"}},
 	}
 	for _, tc := range tests {
 		assert.Equal(t, tc.want, wrkArgs(tc.c, "http://h/b", "/r.lua", 5*time.Second), tc.c.ID)
