@@ -56,6 +56,6 @@ clean: ## remove binaries and benchmark output
 
 include $(wildcard mk/*.mk)
 
-bench: build ## benchmarks: algorithm pick path, then direct vs bin/lb vs lb-rp vs HAProxy vs nginx on loopback, HTTP and TCP (ROUNDS=3 DURATION=5s; see mk/bench.mk)
+bench: build ## benchmarks: algorithm pick path, then direct vs bin/lb vs lb-rp vs HAProxy (1 thread and all cores) vs nginx on loopback: HTTP, HTTP/1.0, TCP, idle memory, a mostly idle crowd (ROUNDS=3 DURATION=5s BASE_BIN=; see mk/bench.mk)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 300ms ./lb/internal/balance/
 	@$(MAKE) --no-print-directory bench-compare
