@@ -443,7 +443,7 @@ func requestProblems(r *request) []string {
 	}
 	probs := headProblems(r.Raw[:r.HeadLen], true)
 	if len(r.TransferEncoding) > 0 {
-		for _, p := range chunkedProblems(r.Raw[r.HeadLen:]) {
+		for _, p := range chunkedProblems(r.Raw[r.HeadLen:], true) {
 			probs = append(probs, "chunked body: "+p)
 		}
 	}

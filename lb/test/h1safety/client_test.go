@@ -147,8 +147,9 @@ func (cl *client) read(method string) *got {
 			if isTimeout(g.BodyErr) {
 				g.BodyErr = fmt.Errorf("body not complete within %v: %w", readTimeout, g.BodyErr)
 			}
-		} else if isChunked(resp) {
-			for _, p := range chunkedProblems(cl.m.span(b0, cl.m.pos())) {
+		}
+		if isChunked(resp) && method != http.MethodHead && bodyAllowed(resp.StatusCode) {
+			for _, p := range chunkedProblems(cl.m.span(b0, cl.m.pos()), g.BodyErr == nil) {
 				g.Problems = append(g.Problems, "chunked body: "+p)
 			}
 		}

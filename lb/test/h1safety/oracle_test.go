@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,10 +109,13 @@ var errIncomplete = errors.New("stream ends inside a message")
 // request is one request as net/http's server reads it, with its raw bytes.
 type request struct {
 	*http.Request
-	Body     []byte
-	Raw      []byte // head and body as they came
-	HeadLen  int    // bytes of Raw that are the head
-	HostSeen []string
+	// AfterBlank: empty lines came before it, which a server may skip or
+	// refuse (RFC 9112 section 2.2).
+	AfterBlank bool
+	Body       []byte
+	Raw        []byte // head and body as they came
+	HeadLen    int    // bytes of Raw that are the head
+	HostSeen   []string
 }
 
 // Path is the request's path (its token in this suite).
@@ -164,7 +168,8 @@ func readServerRequestHook(m *msgReader, hook func(*http.Request) bool) (*reques
 		return nil, http.StatusHTTPVersionNotSupported, fmt.Errorf("unsupported protocol version %q", req.Proto)
 	}
 	r.HostSeen = headerValues(head, "host")
-	if req.ProtoAtLeast(1, 1) && len(r.HostSeen) == 0 && req.Method != http.MethodConnect {
+	h2Upgrade := req.Method == "PRI" && req.RequestURI == "*" && req.ProtoMajor == 2
+	if req.ProtoAtLeast(1, 1) && len(r.HostSeen) == 0 && req.Method != http.MethodConnect && !h2Upgrade {
 		return nil, http.StatusBadRequest, errors.New("missing required Host header")
 	}
 	if len(r.HostSeen) == 1 && !httpguts.ValidHostHeader(r.HostSeen[0]) {
@@ -233,6 +238,19 @@ func readStream(b []byte) stream {
 	var s stream
 	for {
 		m.skipAfterPost()
+		// RFC 9112 section 2.2: a server SHOULD ignore empty lines before
+		// a request line (net/http's server does so only after a POST;
+		// HAProxy always does). A proxy may forward the request or refuse
+		// the empty line; it may never pass the empty line on.
+		blank := false
+		for {
+			b, err := m.br.Peek(1)
+			if err != nil || (b[0] != '\r' && b[0] != '\n') {
+				break
+			}
+			m.br.Discard(1)
+			blank = true
+		}
 		if _, err := m.br.Peek(1); err != nil {
 			return s
 		}
@@ -241,6 +259,7 @@ func readStream(b []byte) stream {
 			s.Tail, s.TailStatus = err, status
 			return s
 		}
+		r.AfterBlank = blank
 		s.Reqs = append(s.Reqs, r)
 		if r.Close {
 			return s
@@ -373,10 +392,8 @@ func headProblems(head []byte, isRequest bool) []string {
 					conn = append(conn, t)
 				}
 			}
-		case "keep-alive", "proxy-connection", "upgrade", "proxy-authenticate", "proxy-authorization":
-			if !(lower == "upgrade" && status == http.StatusSwitchingProtocols) {
-				add("hop-by-hop field %s forwarded", name)
-			}
+		case "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization":
+			add("hop-by-hop field %s forwarded", name)
 		case "te":
 			if !isRequest || !strings.EqualFold(value, "trailers") {
 				add("hop-by-hop field TE: %s forwarded", value)
@@ -412,10 +429,17 @@ func headProblems(head []byte, isRequest bool) []string {
 	if !isRequest && (status < 200 || status == http.StatusNoContent) && (len(cls) > 0 || len(tes) > 0) {
 		add("framing field on a %d response (Content-Length %q, Transfer-Encoding %q)", status, cls, tes)
 	}
+	// Upgrade travels with "Connection: upgrade" on requests (a proxy
+	// passes WebSocket upgrades on) and on 101 responses; elsewhere it is
+	// a hop-by-hop field to drop.
+	upgrade := (isRequest || status == http.StatusSwitchingProtocols) && slices.Contains(conn, "upgrade")
+	if names["upgrade"] && !upgrade {
+		add("hop-by-hop field Upgrade forwarded")
+	}
 	for _, t := range conn {
 		switch {
 		case t == "close" || t == "keep-alive":
-		case t == "upgrade" && status == http.StatusSwitchingProtocols:
+		case t == "upgrade" && upgrade && names["upgrade"]:
 		default:
 			add("Connection names %q (its fields must be dropped and the option with them)", t)
 		}
@@ -450,8 +474,8 @@ func statusLineProblem(l string) (int, string) {
 		return 0, "not HTTP/1.x SP status"
 	}
 	code, err := strconv.Atoi(l[9:12])
-	if err != nil || l[9] < '1' || l[9] > '5' {
-		return 0, "status is not three digits from 100 to 599"
+	if err != nil || strings.Trim(l[9:12], "0123456789") != "" || code < 100 {
+		return 0, "status is not three digits from 100"
 	}
 	if len(l) > 12 {
 		if l[12] != ' ' {
@@ -482,14 +506,19 @@ func isToken(s string) bool {
 // recipient reads it: each chunk line a hex size (at most 16 digits, within
 // int64) with optional whitespace and extensions, CRLF after each line and
 // each chunk's data, the last chunk, trailer field lines and the final CRLF,
-// and nothing after.
-func chunkedProblems(b []byte) []string {
+// and nothing after. When complete is false the body is known to be cut
+// off, and only what came is checked.
+func chunkedProblems(b []byte, complete bool) []string {
 	var probs []string
-	add := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	add := func(format string, args ...any) {
+		if p := fmt.Sprintf(format, args...); complete || !strings.Contains(p, cutMark) {
+			probs = append(probs, p)
+		}
+	}
 	for {
 		i := bytes.Index(b, []byte("\r\n"))
 		if i < 0 {
-			add("chunk line without CRLF %q", trunc(b, 40))
+			add("chunk line without CRLF %q"+cutMark, trunc(b, 40))
 			return probs
 		}
 		line := string(b[:i])
@@ -506,7 +535,10 @@ func chunkedProblems(b []byte) []string {
 			break
 		}
 		if int64(len(b)) < size+2 {
-			add("chunk of %d bytes cut off", size)
+			if int64(len(b)) > size && b[size] != '\r' {
+				add("chunk data not followed by CRLF: %q", trunc(b[size:], 20))
+			}
+			add("chunk of %d bytes"+cutMark, size)
 			return probs
 		}
 		if string(b[size:size+2]) != "\r\n" {
@@ -518,7 +550,7 @@ func chunkedProblems(b []byte) []string {
 	for { // trailer section
 		i := bytes.Index(b, []byte("\r\n"))
 		if i < 0 {
-			add("trailer section without its final CRLF %q", trunc(b, 40))
+			add("trailer section without its final CRLF %q"+cutMark, trunc(b, 40))
 			return probs
 		}
 		line := string(b[:i])
@@ -536,6 +568,10 @@ func chunkedProblems(b []byte) []string {
 	}
 	return probs
 }
+
+// cutMark ends the problems that only mean the body was cut off; a body
+// known to be incomplete is not blamed for them.
+const cutMark = " (cut off)"
 
 // chunkLine parses "size[ws][;ext...]" and returns the size.
 func chunkLine(line string) (int64, string) {

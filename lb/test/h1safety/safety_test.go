@@ -154,7 +154,7 @@ func corpusProblems(v *Vector) []string {
 				probs = append(probs, "uses the reserved path "+r)
 			}
 		}
-		if q.Path() == "/v" && victim < 0 {
+		if q.Path() == v.victimPath() && victim < 0 {
 			victim = i
 		}
 	}
@@ -162,18 +162,18 @@ func corpusProblems(v *Vector) []string {
 	switch w.Kind {
 	case Forward:
 		if victim < 0 {
-			probs = append(probs, fmt.Sprintf("want forward, but net/http does not read a request for /v (%v)", st.Tail))
+			probs = append(probs, fmt.Sprintf("want forward, but net/http does not read a request for %s (%v)", v.victimPath(), st.Tail))
 		}
 	case Refuse, Either:
 		if len(w.Codes) == 0 {
 			probs = append(probs, "refuse needs its status codes")
 		}
 		if victim < 0 && st.Tail == nil {
-			probs = append(probs, "no /v and nothing malformed: which request is refused?")
+			probs = append(probs, "no victim and nothing malformed: which request is refused?")
 		}
 	case Relay, Reject:
 		if victim != 0 {
-			probs = append(probs, "response vectors send /v first")
+			probs = append(probs, "response vectors send the victim first")
 		}
 		a := v.victimAct()
 		if a == nil {

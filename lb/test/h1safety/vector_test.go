@@ -39,6 +39,9 @@ type Vector struct {
 	Act    *Act
 	Acts   map[string]*Act
 
+	// Victim is the victim's path when it is not "/v" (OPTIONS *, say).
+	Victim string
+
 	// Warm is how many requests go first, each on a connection of its own,
 	// so that the vector rides pooled backend connections.
 	Warm int
@@ -109,7 +112,7 @@ func (w Want) String() string {
 }
 
 func forward() Want                            { return Want{Kind: Forward} }
-func refuse(codes ...int) Want                 { return Want{Kind: Refuse, Codes: codes, Close: true} }
+func refuse(codes ...int) Want                 { return Want{Kind: Refuse, Codes: codes} }
 func either(codes ...int) Want                 { return Want{Kind: Either, Codes: codes} }
 func relay() Want                              { return Want{Kind: Relay} }
 func relayOr502() Want                         { return Want{Kind: Relay, Or502: true} }
@@ -121,6 +124,14 @@ func (w Want) check(f func(*seen) string) Want { w.Check = f; return w }
 func (w Want) checkResp(f func(*got) string) Want {
 	w.CheckResp = f
 	return w
+}
+
+// victimPath is the victim request's path, its token.
+func (v *Vector) victimPath() string {
+	if v.Victim != "" {
+		return v.Victim
+	}
+	return "/v"
 }
 
 // isResponse reports whether v is about the backend's answer.
@@ -167,6 +178,9 @@ func (v *Vector) victimAct() *Act {
 // reserved paths the harness's own requests use.
 var reservedPaths = []string{"/sentinel", "/after-1", "/after-2"}
 
+// statusPaths are answered by the proxy itself (enable_metrics is on).
+var statusPaths = []string{"/__health__", "/__status__", "/__metrics__"}
+
 // outcome is what one run of a vector through one forwarder came to.
 type outcome struct {
 	v          *Vector
@@ -206,7 +220,7 @@ func runVector(t testing.TB, v *Vector, fwd string) outcome {
 	defer r.bs.close()
 	defer r.lb.stop() // first: the balancer stops while the backends still answer
 	if a := v.victimAct(); a != nil {
-		r.bs.script("/v", a)
+		r.bs.script(v.victimPath(), a)
 	}
 	for p, a := range v.Acts {
 		r.bs.script(p, a)
@@ -229,13 +243,32 @@ func runVector(t testing.TB, v *Vector, fwd string) outcome {
 	for _, path := range reservedPaths[1:] {
 		g, _ := simple(r.lb.addr, path)
 		r.follow = append(r.follow, g)
-		if p := r.ownEcho(g, http.MethodGet, path); p != "" {
+		if p := r.expectOwn(g, http.MethodGet, path); p != "" {
 			r.fail("a new client afterwards (GET %s on a new connection) got %s: %s", path, g, p)
 		}
 	}
 	r.checkBackend()
 	r.checkWant()
 	return outcome{v: v, fwd: fwd, violations: r.viol, report: r.report()}
+}
+
+// expectOwn is ownEcho, except that with a dead backend the proxy's own
+// 502 (or 503) is the answer to expect.
+func (r *runner) expectOwn(g *got, method, path string) string {
+	if !r.v.Dead {
+		return r.ownEcho(g, method, path)
+	}
+	switch {
+	case g.Resp == nil:
+		return fmt.Sprintf("no response (%v)", g.Err)
+	case len(g.Problems) > 0:
+		return "malformed: " + strings.Join(g.Problems, "; ")
+	case g.seq() != 0 || (g.Resp.StatusCode != http.StatusBadGateway && g.Resp.StatusCode != http.StatusServiceUnavailable):
+		return "want the proxy's 502 or 503 (the backend refuses connections)"
+	case g.BodyErr != nil:
+		return fmt.Sprintf("a body cut off (%v)", g.BodyErr)
+	}
+	return ""
 }
 
 // ownEcho returns "" when g is the backend's echo of method path.
@@ -273,7 +306,7 @@ func (r *runner) victimConn() {
 	r.st = readStream(all)
 	r.victim = len(r.st.Reqs)
 	for i, q := range r.st.Reqs {
-		if q.Path() == "/v" {
+		if q.Path() == v.victimPath() {
 			r.victim = i
 			break
 		}
@@ -319,6 +352,9 @@ func (r *runner) victimConn() {
 	case errors.Is(r.st.Tail, errIncomplete):
 		// the client's bytes end inside a request: nothing to add
 	default:
+		// Late bytes from the backend come first: the sentinel checks that
+		// the proxy did not take them for its answer.
+		r.bs.settle(readTimeout)
 		r.sentinel()
 	}
 }
@@ -352,7 +388,7 @@ func (r *runner) sentinel() {
 	if g.Err == errClosed {
 		return
 	}
-	if p := r.ownEcho(g, http.MethodGet, "/sentinel"); p != "" {
+	if p := r.expectOwn(g, http.MethodGet, "/sentinel"); p != "" {
 		r.fail("the next request on the same connection (GET /sentinel) got %s: %s (bytes left over from the vector?)", g, p)
 	}
 }
@@ -361,7 +397,7 @@ func (r *runner) sentinel() {
 func (r *runner) mustClose() bool { return r.closeReason() != "" }
 
 func (r *runner) closeReason() string {
-	if g := r.at(r.victim); g != nil && r.isRefusal(g) && r.v.Want.Kind != Relay && r.v.Want.Kind != Reject {
+	if g := r.at(r.victim); g != nil && r.isRefusal(g) && g.status() >= 400 && r.v.Want.Kind != Relay && r.v.Want.Kind != Reject {
 		return fmt.Sprintf("refusing the request with %d", g.status())
 	}
 	if len(r.gots) > len(r.st.Reqs) {
@@ -419,12 +455,21 @@ func (r *runner) checkResponse(i int, g *got) {
 	status := g.Resp.StatusCode
 	switch {
 	case i == r.victim && (r.v.Want.Kind == Refuse || r.v.Want.Kind == Either):
-		if !slices.Contains(r.v.Want.Codes, status) {
+		options := i < len(r.st.Reqs) && r.st.Reqs[i].Method == http.MethodOptions && r.st.Reqs[i].RequestURI == "*"
+		if !slices.Contains(r.v.Want.Codes, status) && !(options && status == http.StatusOK) {
 			r.fail("%s: the proxy answered %d; want %s", what, status, r.v.Want)
 		}
 	case i >= len(r.st.Reqs):
 		if !slices.Contains(refusalCodes, status) {
 			r.fail("%s: the proxy answered %d to a request net/http refuses (%v); want one of %v", what, status, r.st.Tail, refusalCodes)
+		}
+	case r.st.Reqs[i].Method == http.MethodOptions && r.st.Reqs[i].RequestURI == "*" && status == http.StatusOK:
+		// a server may answer OPTIONS * about itself (RFC 9110 9.3.7)
+	case r.st.Reqs[i].AfterBlank && status == http.StatusBadRequest:
+		// refusing the empty line before it is allowed (RFC 9112 2.2)
+	case slices.Contains(statusPaths, r.st.Reqs[i].Path()):
+		if status != http.StatusOK && status != http.StatusServiceUnavailable {
+			r.fail("%s: the proxy's status endpoint answered %d", what, status)
 		}
 	default:
 		a := r.v.Acts[r.st.Reqs[i].Path()]
@@ -443,11 +488,14 @@ func (r *runner) checkRelay(g *got) {
 	v := r.v
 	act := v.victimAct()
 	method := v.method()
+	if r.victim < len(r.st.Reqs) {
+		method = r.st.Reqs[r.victim].Method
+	}
 	if seq := g.seq(); seq > 0 {
-		if s := r.bs.bySeq(seq); s != nil && s.Req.Path() == "/v" && s.Req.Method == method {
+		if s := r.bs.bySeq(seq); s != nil && s.Req.Path() == v.victimPath() && s.Req.Method == method {
 			if act != nil && act.Do == Answer {
 				r.fail("the victim got the echo of a second copy (#%d): the proxy sent the request again although the backend had answered", seq)
-			} else if p := r.ownEcho(g, method, "/v"); p != "" {
+			} else if p := r.ownEcho(g, method, v.victimPath()); p != "" {
 				r.fail("the victim got %s: %s", g, p)
 			}
 			return
@@ -497,7 +545,7 @@ func (r *runner) checkRelay(g *got) {
 		}
 	}
 	for k, vv := range rp.Final.Header {
-		if strings.HasPrefix(k, "X-") && !dropped[k] && !slices.Equal(g.Resp.Header.Values(k), vv) {
+		if strings.HasPrefix(k, "X-") && isToken(k) && !dropped[k] && !slices.Equal(g.Resp.Header.Values(k), vv) {
 			r.fail("the backend's field %s: %q reached the client as %q", k, vv, g.Resp.Header.Values(k))
 		}
 	}
@@ -520,8 +568,8 @@ func (r *runner) checkWant() {
 	w := r.v.Want
 	g := r.at(r.victim)
 	if g == nil || g.Resp == nil {
-		if w.OrClose {
-			return
+		if w.OrClose || r.brokenReply() {
+			return // no answer, the connection closed: acceptable here
 		}
 		what := "no response"
 		if r.cl != nil && r.cl.closed {
@@ -553,6 +601,18 @@ func (r *runner) checkWant() {
 	}
 }
 
+// brokenReply reports whether the backend's answer to the victim has a
+// head net/http reads and a body it cannot (cut off or malformed): then a
+// proxy that had not sent anything yet may close the client connection.
+func (r *runner) brokenReply() bool {
+	a := r.v.victimAct()
+	if r.v.Want.Kind != Relay || a == nil {
+		return false
+	}
+	rp := readReply([]byte(a.Reply), r.v.method())
+	return rp.HeadErr == nil && rp.BodyErr != nil
+}
+
 // checkBackend checks what the backends saw against what the clients sent.
 func (r *runner) checkBackend() {
 	seen, junk := r.bs.snapshot()
@@ -578,6 +638,10 @@ func (r *runner) checkBackend() {
 			r.fail("the proxy forwarded %s %q malformed: %s", s.Req.Method, path, p)
 		}
 		q, ok := known[path]
+		if slices.Contains(statusPaths, path) {
+			r.fail("the proxy forwarded its own status endpoint %s %q to the backend", s.Req.Method, path)
+			continue
+		}
 		if !ok {
 			r.fail("the backend got %s %q, which no client sent (as net/http reads the bytes): smuggled or mangled: %s", s.Req.Method, path, quote(s.Req.Raw, 200))
 			continue
@@ -606,7 +670,7 @@ func (r *runner) checkBackend() {
 		victimPath = r.st.Reqs[r.victim].Path()
 	}
 	g := r.at(r.victim)
-	refused := g != nil && r.isRefusal(g) && !r.v.isResponse()
+	refused := g != nil && r.isRefusal(g) && g.status() >= 400 && !r.v.isResponse()
 	if refused && count[victimPath] > 0 {
 		r.fail("the proxy refused the victim with %d but the backend got it too", g.status())
 	}
