@@ -117,8 +117,10 @@ type backends struct {
 	lns   []net.Listener
 
 	// mu guards the fields below it.
-	mu      sync.Mutex
+	mu sync.Mutex
+	// seen[i] has Seq base+i+1: forget drops the oldest.
 	seen    []*seen
+	base    int
 	garbage []garbage
 	acts    map[string]*Act
 	used    map[string]int
@@ -243,26 +245,53 @@ func (bs *backends) done() {
 
 func (bs *backends) record(s *seen) {
 	bs.mu.Lock()
-	s.Seq = len(bs.seen) + 1
+	s.Seq = bs.base + len(bs.seen) + 1
 	bs.seen = append(bs.seen, s)
 	bs.mu.Unlock()
 }
 
-// snapshot returns the requests and garbage seen so far.
-func (bs *backends) snapshot() ([]*seen, []garbage) {
+// mark is a point in the record: what came after it belongs to a run.
+type mark struct{ seq, junk int }
+
+// mark returns the current end of the record.
+func (bs *backends) mark() mark {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	return append([]*seen(nil), bs.seen...), append([]garbage(nil), bs.garbage...)
+	return mark{bs.base + len(bs.seen), len(bs.garbage)}
+}
+
+// since returns the requests and garbage seen after m.
+func (bs *backends) since(m mark) ([]*seen, []garbage) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	var out []*seen
+	for _, s := range bs.seen {
+		if s.Seq > m.seq {
+			out = append(out, s)
+		}
+	}
+	return out, append([]garbage(nil), bs.garbage[min(m.junk, len(bs.garbage)):]...)
+}
+
+// forget drops the records up to m (a long fuzzing run keeps memory flat).
+func (bs *backends) forget(m mark) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	n := min(max(m.seq-bs.base, 0), len(bs.seen))
+	bs.seen = append([]*seen(nil), bs.seen[n:]...)
+	bs.base += n
+	bs.garbage = bs.garbage[min(m.junk, len(bs.garbage)):]
 }
 
 // bySeq returns the request with sequence number n, or nil.
 func (bs *backends) bySeq(n int) *seen {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	if n < 1 || n > len(bs.seen) {
+	i := n - bs.base - 1
+	if i < 0 || i >= len(bs.seen) {
 		return nil
 	}
-	return bs.seen[n-1]
+	return bs.seen[i]
 }
 
 func (bs *backends) serve(backend, conn int, c net.Conn) {

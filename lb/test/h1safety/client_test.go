@@ -19,10 +19,12 @@ import (
 // readTimeout bounds the wait for each response: well above the harness's
 // request_timeout (1 s) and read_header_timeout (0.5 s), so a proxy that
 // answers by those timeouts is seen answering.
-const readTimeout = 2500 * time.Millisecond
+const readTimeout = 2 * time.Second
 
 type client struct {
-	c    net.Conn
+	c net.Conn
+	// wait bounds the wait for each response (default readTimeout).
+	wait time.Duration
 	m    *msgReader
 	sent []byte
 	// closed: the connection ended (EOF or reset) where a response could
@@ -35,7 +37,7 @@ func dial(addr string) (*client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial the proxy: %w", err)
 	}
-	return &client{c: c, m: newMsgReader(c)}, nil
+	return &client{c: c, m: newMsgReader(c), wait: readTimeout}, nil
 }
 
 func (cl *client) close() { cl.c.Close() }
@@ -104,7 +106,7 @@ func (g *got) String() string {
 // responses are noted and skipped, then the final response and its body.
 func (cl *client) read(method string) *got {
 	g := &got{}
-	cl.c.SetReadDeadline(time.Now().Add(readTimeout))
+	cl.c.SetReadDeadline(time.Now().Add(cl.wait))
 	p0 := cl.m.pos()
 	req := &http.Request{Method: method}
 	for {
@@ -119,7 +121,7 @@ func (cl *client) read(method string) *got {
 				cl.closed = true
 				g.Err = errClosed
 			case isTimeout(err):
-				g.Err = fmt.Errorf("no complete response within %v", readTimeout)
+				g.Err = fmt.Errorf("no complete response within %v", cl.wait)
 			default:
 				g.Err = fmt.Errorf("not a response: %v", err)
 				if isClosed(err) {
@@ -145,7 +147,7 @@ func (cl *client) read(method string) *got {
 				cl.closed = true
 			}
 			if isTimeout(g.BodyErr) {
-				g.BodyErr = fmt.Errorf("body not complete within %v: %w", readTimeout, g.BodyErr)
+				g.BodyErr = fmt.Errorf("body not complete within %v: %w", cl.wait, g.BodyErr)
 			}
 		}
 		if isChunked(resp) && method != http.MethodHead && bodyAllowed(resp.StatusCode) {
@@ -166,7 +168,7 @@ func (cl *client) expectClosed() string {
 	if cl.closed {
 		return ""
 	}
-	cl.c.SetReadDeadline(time.Now().Add(readTimeout))
+	cl.c.SetReadDeadline(time.Now().Add(cl.wait))
 	buf := make([]byte, 512)
 	var extra []byte
 	for {
@@ -176,7 +178,7 @@ func (cl *client) expectClosed() string {
 			cl.closed = true
 			switch {
 			case isTimeout(err) && len(extra) == 0:
-				return fmt.Sprintf("the connection stayed open (nothing within %v)", readTimeout)
+				return fmt.Sprintf("the connection stayed open (nothing within %v)", cl.wait)
 			case len(extra) > 0:
 				return "bytes came instead of the close: " + quote(extra, 120)
 			}

@@ -33,7 +33,39 @@ func TestMain(m *testing.M) {
 	if fz := flag.Lookup("test.fuzz"); !explicit && (fz == nil || fz.Value.String() == "") {
 		flag.Set("test.parallel", strconv.Itoa(defaultParallel))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if err := stopping.wait(20 * time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, "h1safety:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// stopping tracks the balancers still shutting down: a vector does not wait
+// for its balancer's graceful stop (up to shutdown_timeout), TestMain does.
+var stopping stopGroup
+
+type stopGroup struct {
+	wg sync.WaitGroup
+	// mu guards stuck.
+	mu    sync.Mutex
+	stuck int
+}
+
+func (g *stopGroup) wait(d time.Duration) error {
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		return fmt.Errorf("balancers still running %v after the tests", d)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stuck > 0 {
+		return fmt.Errorf("%d balancers took more than 10s to stop", g.stuck)
+	}
+	return nil
 }
 
 // lbConfig is the balancer configuration of the harness: short timeouts,
@@ -73,7 +105,7 @@ type balancer struct {
 }
 
 // startBalancer runs the balancer in-process on a port of 127.0.0.1 chosen
-// by the kernel; stop ends it.
+// by the kernel; stop ends it without waiting (TestMain waits for all).
 func startBalancer(t testing.TB, c lbConfig) *balancer {
 	t.Helper()
 	cfg, err := config.Parse([]byte(c.json()))
@@ -106,11 +138,15 @@ func startBalancer(t testing.TB, c lbConfig) *balancer {
 	b.stop = func() {
 		once.Do(func() {
 			cancel()
-			select {
-			case <-done: // a shutdown cut short by shutdown_timeout is fine here
-			case <-time.After(10 * time.Second):
-				t.Errorf("balancer did not stop within 10s")
-			}
+			stopping.wg.Go(func() {
+				select {
+				case <-done: // a shutdown cut short by shutdown_timeout is fine here
+				case <-time.After(10 * time.Second):
+					stopping.mu.Lock()
+					stopping.stuck++
+					stopping.mu.Unlock()
+				}
+			})
 		})
 	}
 	return b

@@ -227,6 +227,9 @@ type stream struct {
 	// with TailStatus the status net/http's server answers.
 	Tail       error
 	TailStatus int
+	// TrailingBlank: empty lines follow the last request, which a server
+	// may skip (then a request sent after them is read) or refuse.
+	TrailingBlank bool
 }
 
 // readStream reads b as net/http's server reads one connection: requests in
@@ -252,11 +255,16 @@ func readStream(b []byte) stream {
 			blank = true
 		}
 		if _, err := m.br.Peek(1); err != nil {
+			s.TrailingBlank = blank
 			return s
 		}
+		p0 := m.pos()
 		r, status, err := readServerRequest(m)
 		if err != nil {
 			s.Tail, s.TailStatus = err, status
+			if !errors.Is(err, errIncomplete) && headIncomplete(b[p0:]) {
+				s.Tail, s.TailStatus = fmt.Errorf("%w: %v", errIncomplete, err), 0
+			}
 			return s
 		}
 		r.AfterBlank = blank
@@ -265,6 +273,23 @@ func readStream(b []byte) stream {
 			return s
 		}
 	}
+}
+
+// headIncomplete reports whether b, the start of a request that
+// http.ReadRequest refused, only lacks its end: a server reading from a
+// connection would wait for the rest of the line it stopped in.
+// (ReadRequest takes an unterminated last line at the end of its input as
+// a whole line.)
+func headIncomplete(b []byte) bool {
+	if bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n")) {
+		return false
+	}
+	cut := bytes.LastIndexByte(b, '\n') + 1
+	if cut == 0 {
+		return true
+	}
+	_, _, err := readServerRequest(newMsgReader(bytes.NewReader(b[:cut])))
+	return errors.Is(err, errIncomplete)
 }
 
 // reply is what http.ReadResponse reads from a backend's bytes for a
