@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -115,6 +116,8 @@ type backends struct {
 	t     testing.TB
 	addrs []string
 	lns   []net.Listener
+	// release frees the ports of dead backends.
+	release []func()
 
 	// mu guards the fields below it.
 	mu sync.Mutex
@@ -140,15 +143,20 @@ func startBackends(t testing.TB, n int, dead bool) *backends {
 	bs := &backends{t: t, acts: map[string]*Act{}, used: map[string]int{}, conns: map[net.Conn]bool{}}
 	bs.idle = sync.NewCond(&bs.mu)
 	for i := range n {
+		if dead {
+			addr, release, err := refusingPort()
+			if err != nil {
+				t.Fatalf("reserve a port: %v", err)
+			}
+			bs.addrs = append(bs.addrs, addr)
+			bs.release = append(bs.release, release)
+			continue
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("backend listen: %v", err)
 		}
 		bs.addrs = append(bs.addrs, ln.Addr().String())
-		if dead {
-			ln.Close() // the port now refuses connections
-			continue
-		}
 		bs.lns = append(bs.lns, ln)
 		bs.wg.Go(func() { bs.accept(i+1, ln) })
 	}
@@ -159,6 +167,9 @@ func startBackends(t testing.TB, n int, dead bool) *backends {
 func (bs *backends) close() {
 	for _, ln := range bs.lns {
 		ln.Close()
+	}
+	for _, r := range bs.release {
+		r()
 	}
 	bs.mu.Lock()
 	for c := range bs.conns {
@@ -405,6 +416,27 @@ func (bs *backends) answer(c net.Conn, s *seen, act *Act) bool {
 		hang(c)
 	}
 	return then == ThenServe
+}
+
+// refusingPort returns an address of 127.0.0.1 that refuses connections
+// for as long as release is not called: a socket bound to it, not
+// listening, keeps any other listener (another vector's backend) off it.
+func refusingPort() (addr string, release func(), err error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		return "", nil, err
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return "", nil, err
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), func() { syscall.Close(fd) }, nil
 }
 
 // hang reads and drops whatever comes until the connection ends.

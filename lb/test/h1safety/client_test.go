@@ -17,9 +17,9 @@ import (
 // they received for the checks and the failure messages.
 
 // readTimeout bounds the wait for each response: well above the harness's
-// request_timeout (1 s) and read_header_timeout (0.5 s), so a proxy that
+// request_timeout (2 s) and read_header_timeout (1 s), so a proxy that
 // answers by those timeouts is seen answering.
-const readTimeout = 2 * time.Second
+const readTimeout = 4 * time.Second
 
 type client struct {
 	c net.Conn

@@ -82,7 +82,8 @@ func class2() []*Vector {
 		v("then-expect-100", head("POST /z HTTP/1.1", "Host: lb.test", "Expect: 100-continue", "Content-Length: 2")+"hi", forward()),
 		v("then-malformed", "GET /a b c\r\nHost: lb.test\r\n\r\n", forward()),
 		v("then-chunked-post", chunkedReq("POST", "/z", chunks("hello")), forward()),
-		v("then-upgrade", head("GET /z HTTP/1.1", "Host: lb.test", "Connection: Upgrade", "Upgrade: websocket"), forward()),
+		v("then-upgrade", head("GET /z HTTP/1.1", "Host: lb.test", "Connection: Upgrade", "Upgrade: websocket",
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"), forward()),
 		v("then-absolute-form", head("GET http://lb.test/z HTTP/1.1", "Host: lb.test"), forward()),
 		v("then-big-head", head("GET /z HTTP/1.1", "Host: lb.test", "Cookie: "+strings.Repeat("c", 9000)), forward()),
 		v("then-options-star", head("OPTIONS * HTTP/1.1", "Host: lb.test"), forward()),
@@ -254,8 +255,12 @@ func class8() []*Vector {
 func class9() []*Vector {
 	const src = "issue 17 class 9; DESIGN 6.3"
 	v := func(name, req string) *Vector {
+		w := forward()
+		if len(req) > 16<<10 {
+			w = either(400, 431) // HAProxy's 16 KiB buffer; never a 502
+		}
 		return &Vector{Name: name, Class: "c9", Source: src, Warm: 1,
-			Acts: map[string]*Act{"/warm-0": {Then: ThenClose}}, Client: []string{req}, Want: forward()}
+			Acts: map[string]*Act{"/warm-0": {Then: ThenClose}}, Client: []string{req}, Want: w}
 	}
 	cookie := func(n int) string { return head("GET /v HTTP/1.1", "Host: lb.test", "Cookie: "+strings.Repeat("c", n)) }
 	return []*Vector{
@@ -350,7 +355,6 @@ func shared() []*Vector {
 		huge("chunk-size-16-f", "ffffffffffffffff"),
 		huge("chunk-size-2-63", "8000000000000000"),
 		huge("chunk-size-17-digits", "10000000000000000"),
-		huge("chunk-size-leading-zeros-17", "00000000000000002"),
 		lines("fields-10000", 10000, refuse(400, 431)),
 		lines("fields-1000", 1000, refuse(400, 431)),
 		lines("fields-150", 150, either(400, 431)),

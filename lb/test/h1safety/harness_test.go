@@ -18,8 +18,9 @@ import (
 	"github.com/lblab/lblab/lb/internal/server"
 )
 
-// forwarders are the two data paths every vector runs through.
-var forwarders = []string{"lean", "reverseproxy"}
+// forwarders are the data paths every vector runs through (see
+// forwardersFromEnv).
+var forwarders = forwardersFromEnv()
 
 // defaultParallel is how many vectors run at once unless -parallel says
 // otherwise. Vectors mostly wait (on the proxy's timeouts, on sockets), so
@@ -68,8 +69,10 @@ func (g *stopGroup) wait(d time.Duration) error {
 	return nil
 }
 
-// lbConfig is the balancer configuration of the harness: short timeouts,
-// no active health checks, no passive ones, retries on.
+// lbConfig is the balancer configuration of the harness: short timeouts
+// (request_timeout 2 s, read_header_timeout 1 s: short enough for the
+// vectors that wait on them, long enough that a busy machine does not
+// trip them), no active health checks, no passive ones, retries on.
 type lbConfig struct {
 	Forwarder string
 	Backends  []string
@@ -89,8 +92,8 @@ func (c lbConfig) json() string {
   "health_check_interval": 0,
   "max_fails": 0,
   "retries": %d,
-  "request_timeout": 1,
-  "read_header_timeout": 0.5,
+  "request_timeout": 2,
+  "read_header_timeout": 1,
   "connection_timeout": 1,
   "idle_timeout": 5,
   "shutdown_timeout": 0.3

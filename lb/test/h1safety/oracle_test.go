@@ -448,7 +448,7 @@ func headProblems(head []byte, isRequest bool) []string {
 			add("request Transfer-Encoding %q is not just chunked", tes)
 		}
 	}
-	if isRequest && len(hosts) != 1 {
+	if isRequest && len(hosts) > 1 || isRequest && len(hosts) == 0 && strings.HasSuffix(lines[0], " HTTP/1.1") {
 		add("%d Host fields", len(hosts))
 	}
 	if !isRequest && (status < 200 || status == http.StatusNoContent) && (len(cls) > 0 || len(tes) > 0) {
