@@ -167,6 +167,7 @@ var (
 func (fc *conn) readHead() (int, error) {
 	br := fc.br
 	if br.Buffered() == 0 {
+		fc.flushBeforeWait()
 		fc.idle.Store(true)
 		if fc.f.shutting.Load() {
 			return 0, errIdle
@@ -225,6 +226,7 @@ func (fc *conn) readHead() (int, error) {
 			headerDeadline = true
 			fc.rd.Set(fc.c, time.Now().Add(fc.f.cfg.ReadHeaderTimeout))
 		}
+		fc.flushBeforeWait()
 		if _, err := br.Peek(len(buf) + 1); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && !fc.f.shutting.Load() {
 				return 0, errHeadTimeout
@@ -332,10 +334,21 @@ func (fc *conn) serveRequest(n int, start time.Time) bool {
 	unread := n // bytes of this request still in br when it is done
 	if h.Body == h1.Length {
 		cl := int(h.ContentLength)
+		if br.Buffered() < n+cl {
+			// The body is still coming: the client gets idle_timeout for it
+			// (not whatever deadline the wait for the head left set).
+			fc.rd.Arm(fc.c, time.Now(), fc.f.cfg.IdleTimeout)
+			fc.flushBeforeWait()
+		}
 		if n+cl <= br.Size() {
 			b, err := br.Peek(n + cl)
 			if err != nil {
 				return fc.bodyFailed(err, start)
+			}
+			if &b[0] != &head[0] {
+				// Reading the body slid the buffered bytes to the start of the
+				// buffer: the parsed head's slices point at what is there now.
+				h1.ParseRequest(b[:n], fc.f.cfg.Limits, h)
 			}
 			head, body = b[:n], b[n:]
 			unread = n + cl
@@ -351,7 +364,6 @@ func (fc *conn) serveRequest(n int, start time.Time) bool {
 				fc.body = make([]byte, cl)
 			}
 			body = fc.body[:cl]
-			fc.rd.Arm(fc.c, time.Now(), fc.f.cfg.IdleTimeout)
 			if _, err := io.ReadFull(br, body); err != nil {
 				return fc.bodyFailed(err, start)
 			}
@@ -379,15 +391,25 @@ func (fc *conn) serveRequest(n int, start time.Time) bool {
 	// Logged and counted before the last of the response goes out, as on
 	// net/http's path: whoever has the response sees it in the metrics.
 	fc.finish(served, status, start, retries)
-	// Flush now unless the next request is already here whole (pipelined:
-	// answer both at once). A response is never held back for a request
-	// that has not fully arrived.
-	if !keep || !fc.nextHeadBuffered() {
+	// Flush now unless more of the next request is here already
+	// (pipelined: answer them together). A response is never held back for
+	// a request that has not fully arrived: every wait on the client
+	// flushes first (flushBeforeWait).
+	if !keep || br.Buffered() == 0 {
 		if err := fc.bw.Flush(); err != nil {
 			keep = false
 		}
 	}
 	return keep
+}
+
+// flushBeforeWait sends the responses the client's buffer holds before a
+// read that may wait for the client: it may be waiting for them before it
+// sends more.
+func (fc *conn) flushBeforeWait() {
+	if fc.bw.Buffered() > 0 {
+		fc.bw.Flush() // an error sticks; the next write or read sees the connection gone
+	}
 }
 
 // bodyFailed answers a request whose body did not arrive: 408 when the
@@ -397,21 +419,6 @@ func (fc *conn) bodyFailed(err error, start time.Time) bool {
 		fc.refuse(http.StatusRequestTimeout, start)
 	}
 	return false
-}
-
-// nextHeadBuffered reports whether a whole request head waits in the
-// client's buffer.
-func (fc *conn) nextHeadBuffered() bool {
-	k := fc.br.Buffered()
-	if k == 0 {
-		return false
-	}
-	b, _ := fc.br.Peek(k)
-	for len(b) >= 2 && b[0] == '\r' && b[1] == '\n' {
-		b = b[2:]
-	}
-	n, err := h1.HeadEnd(b)
-	return n > 0 || err != nil
 }
 
 // clientIP is proxy.ClientIP for the fast path.

@@ -142,8 +142,15 @@ func CheckTrailerLine(line []byte) (last bool, err error) {
 			return false, errors.New("bare CR or LF in a trailer line")
 		}
 	}
-	if _, _, err := SplitField(line[:n-2]); err != nil {
+	name, _, err := SplitField(line[:n-2])
+	if err != nil {
 		return false, err
+	}
+	switch Lookup(name) {
+	case Host, ContentLength, TransferEncoding, Connection, KeepAlive, ProxyConnection, TE, Trailer, Upgrade, Expect:
+		// RFC 9110 6.5.1: framing, routing and hop-by-hop fields are never
+		// trailers; one would mean something else to each reader.
+		return false, errors.New("trailer field not allowed: " + string(name))
 	}
 	return false, nil
 }

@@ -59,6 +59,9 @@ func TestCheckTrailerLine(t *testing.T) {
 		{"X: a\rb\r\n", false, true},
 		{"X: 1\n", false, true},
 		{" X: 1\r\n", false, true},
+		{"Content-Length: 5\r\n", false, true},
+		{"transfer-encoding: chunked\r\n", false, true},
+		{"Host: h\r\n", false, true},
 	}
 	for _, tt := range tests {
 		last, err := CheckTrailerLine([]byte(tt.line))

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/balance"
+	"github.com/lblab/lblab/lb/internal/h1"
 	"github.com/lblab/lblab/lb/internal/metrics"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/upstream"
@@ -407,6 +408,12 @@ func (p *Proxy) reverseProxy(b *pool.Backend) *httputil.ReverseProxy {
 		},
 		Transport:  p.cfg.Transport,
 		BufferPool: &p.buffers,
+		ModifyResponse: func(r *http.Response) error {
+			if r.StatusCode < 100 || r.StatusCode > 999 {
+				return fmt.Errorf("%w: status %d", h1.ErrMalformedResponse, r.StatusCode) // net/http reads 000; a 502, as h1 says
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			if rec, ok := w.(*recorder); ok {
 				rec.err = err

@@ -88,14 +88,21 @@ func class2() []*Vector {
 		v("then-big-head", head("GET /z HTTP/1.1", "Host: lb.test", "Cookie: "+strings.Repeat("c", 9000)), forward()),
 		v("then-options-star", head("OPTIONS * HTTP/1.1", "Host: lb.test"), forward()),
 		v("then-lowercase-method", head("get /z HTTP/1.1", "Host: lb.test"), forward()),
-		v("then-bare-lf", "GET /z HTTP/1.1\nHost: lb.test\n\n", forward()),
-		v("then-te-and-cl", head("POST /z HTTP/1.1", "Host: lb.test", "Content-Length: 5", "Transfer-Encoding: chunked")+"0\r\n\r\n", forward()),
+		later(v("then-bare-lf", "GET /z HTTP/1.1\nHost: lb.test\n\n", forward()), 400),                                                                       // RFC 9112 2.2: a recipient MAY accept a bare LF
+		later(v("then-te-and-cl", head("POST /z HTTP/1.1", "Host: lb.test", "Content-Length: 5", "Transfer-Encoding: chunked")+"0\r\n\r\n", forward()), 400), // DESIGN 6.1: refused, or served and closed
 		v("then-connection-token", head("GET /z HTTP/1.1", "Host: lb.test", "Connection: X-Drop", "X-Drop: 1"), forward()),
 		{Name: "head-then-http10", Class: "c2", Source: src,
 			Client: []string{head("HEAD /v HTTP/1.1", "Host: lb.test") + head("GET /z HTTP/1.0")}, Want: forward()},
 		{Name: "post-then-http10", Class: "c2", Source: src,
 			Client: []string{post("/v", "hello") + head("GET /z HTTP/1.0")}, Want: forward()},
 	}
+}
+
+// later lets the proxy refuse, with one of codes, the requests after v's
+// victim.
+func later(v *Vector, codes ...int) *Vector {
+	v.LaterMay = codes
+	return v
 }
 
 // Class 3: a response is withheld while the next pipelined request is

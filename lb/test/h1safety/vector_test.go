@@ -41,6 +41,10 @@ type Vector struct {
 
 	// Victim is the victim's path when it is not "/v" (OPTIONS *, say).
 	Victim string
+	// LaterMay lists the statuses the proxy may answer itself to the
+	// requests after the victim (a pipelined request that the proxy may
+	// refuse though net/http reads it: bare-LF lines, TE with CL).
+	LaterMay []int
 
 	// Warm is how many requests go first, each on a connection of its own,
 	// so that the vector rides pooled backend connections.
@@ -482,6 +486,8 @@ func (r *runner) checkResponse(i int, g *got) {
 		}
 	case r.st.Reqs[i].Method == http.MethodOptions && r.st.Reqs[i].RequestURI == "*" && status == http.StatusOK:
 		// a server may answer OPTIONS * about itself (RFC 9110 9.3.7)
+	case i > r.victim && slices.Contains(r.v.LaterMay, status):
+		// this vector allows the proxy to refuse what follows its victim
 	case r.st.Reqs[i].AfterBlank && status == http.StatusBadRequest:
 		// refusing the empty line before it is allowed (RFC 9112 2.2)
 	case slices.Contains(statusPaths, r.st.Reqs[i].Path()):
