@@ -121,6 +121,16 @@ func ParseResponse(b []byte, head bool, lim Limits, r *Response) error {
 	if r.Minor == 0 && !keepAlive {
 		r.Close = true
 	}
+	if chunked && lengths > 0 {
+		// RFC 9112 6.3: Transfer-Encoding overrides Content-Length, and a
+		// message never carries both; the sender was wrong, so its
+		// connection is not trusted again. (Whatever the body's framing
+		// below: a response to HEAD passes its fields on too.)
+		r.Close = true
+		if err := r.dropAll(b, ContentLength); err != nil {
+			return err
+		}
+	}
 	switch {
 	case head || r.Status < 200 || r.Status == 204 || r.Status == 304:
 		r.Body = NoBody     // whatever the fields say
@@ -129,21 +139,13 @@ func ParseResponse(b []byte, head bool, lim Limits, r *Response) error {
 				return err
 			}
 		}
-		if (r.Status < 200 || r.Status == 204) && lengths > 0 { // RFC 9110 8.6
+		if (r.Status < 200 || r.Status == 204) && lengths > 0 && !chunked { // RFC 9110 8.6 (with chunked: dropped above)
 			if err := r.dropAll(b, ContentLength); err != nil {
 				return err
 			}
 		}
 	case chunked:
 		r.Body = Chunked
-		if lengths > 0 {
-			// RFC 9112 6.3: Transfer-Encoding overrides Content-Length; the
-			// sender was wrong, so its connection is not trusted again.
-			r.Close = true
-			if err := r.dropAll(b, ContentLength); err != nil {
-				return err
-			}
-		}
 	case lengths > 0:
 		r.Body = Length
 	default:

@@ -36,8 +36,10 @@ func TestParseResponse(t *testing.T) {
 		{"no length: until close", "HTTP/1.1 200 OK\r\n\r\n", false, 200, UntilClose, 0, true, "\r\n"},
 		{"HEAD: no body whatever the length", "HTTP/1.1 200 OK\r\nContent-Length: 88\r\n\r\n", true, 200, NoBody, 0, false, "Content-Length: 88\r\n\r\n"},
 		{"HEAD: no body, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", true, 200, NoBody, 0, false, "Transfer-Encoding: chunked\r\n\r\n"},
+		{"HEAD: both framings, only chunked passed on", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n", true, 200, NoBody, 0, true, "Transfer-Encoding: chunked\r\n\r\n"},
 		{"204 with a length: dropped", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", false, 204, NoBody, 0, false, "\r\n"},
-		{"304 keeps its length", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", false, 304, NoBody, 0, false, "Content-Length: 5\r\n\r\n"},
+		{"304 keeps its length", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", false, 304, NoBody, 0, false, "Content-Length: 5\r\n\r\n"},
+		{"304 with both framings: neither passed on", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", false, 304, NoBody, 0, true, "\r\n"},
 		{"103", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", false, 103, NoBody, 0, false, "Link: </a>\r\n\r\n"},
 	}
 	for _, tt := range tests {
