@@ -670,7 +670,9 @@ func (r *runner) checkBackend() {
 	for i := range r.v.Warm {
 		known["/warm-"+strconv.Itoa(i)] = nil
 	}
+	sent := map[string]int{} // how many requests of each path the clients sent
 	for _, q := range r.st.Reqs {
+		sent[q.Path()]++
 		if _, dup := known[q.Path()]; !dup {
 			known[q.Path()] = q
 		}
@@ -705,8 +707,8 @@ func (r *runner) checkBackend() {
 	}
 	for path, n := range count {
 		q := known[path]
-		if n > 1 && q != nil && !idempotent(q) {
-			r.fail("%s %q reached the backend %d times; it is not idempotent and must be sent at most once", q.Method, path, n)
+		if n > max(sent[path], 1) && q != nil && !idempotent(q) {
+			r.fail("%s %q reached the backend %d times, sent %d times; it is not idempotent and must be sent at most once each", q.Method, path, n, sent[path])
 		}
 	}
 	// A request the proxy refused, and everything after it on the
