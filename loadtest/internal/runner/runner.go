@@ -81,6 +81,9 @@ type Options struct {
 	// Balancer is the admin API; nil when not available, which only
 	// scenarios without set_algorithm and algorithms accept.
 	Balancer Balancer
+	// Load sends the load elsewhere than from this process (the workers of
+	// a distributed run); nil: this process attacks (attack.Run).
+	Load Load
 	// Versions are recorded in the result (e.g. "loadtest", "go", "vegeta").
 	Versions map[string]string
 	// Quiet turns the live line off (announcements stay).
@@ -209,7 +212,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	}
 
 	res.Finished = time.Now()
-	res.Partial = ctx.Err() != nil || len(res.Runs) < len(labels)
+	res.Partial = ctx.Err() != nil || len(res.Runs) < len(labels) || anyPartial(res.Runs)
 	if len(res.Runs) == 0 {
 		// Nothing ran: still record it, as a partial result.
 		res.Partial = true
@@ -371,13 +374,12 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 		Requests: uint64(s.Requests), Duration: s.Duration.D(), Timeout: s.Timeout.D(), Name: label,
 		NoKeepAlive: !s.KeepsAlive(),
 	}
-	start := time.Now()
-	agg := attack.NewAggregator(start, s.Warmup.D(), s.Phase)
-	agg.SetSlow(s.Slow.D())
-	results, err := attack.Run(ctx, cfg)
+	results, start, err := r.startLoad(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	agg := attack.NewAggregator(start, s.Warmup.D(), s.Phase)
+	agg.SetSlow(s.Slow.D())
 	tctx, tcancel := context.WithCancel(ctx)
 	defer tcancel()
 	events := make(chan report.Action)
@@ -436,8 +438,10 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	if run.Actions == nil {
 		run.Actions = []report.Action{}
 	}
+	r.finishLoad(run)
 	run.Balancer = r.nameEvents(polled)
 	run.Containers = r.containers(run)
+	r.orchestrator(run, start, end)
 	run.Derived = report.Derive(run.Seconds, run.Actions, run.Balancer, run.EndMs)
 	if run.Derived == nil {
 		run.Derived = []report.Derived{}
