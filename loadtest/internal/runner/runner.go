@@ -369,11 +369,7 @@ func (r *runner) write(res *report.Result) (*Output, error) {
 func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	s := r.s
 	label := cmp.Or(alg, s.Name)
-	cfg := attack.Config{
-		URL: s.Target, Method: s.Method, Header: header(s.Headers), Rate: s.Rate, Concurrency: s.Concurrency,
-		Requests: uint64(s.Requests), Duration: s.Duration.D(), Timeout: s.Timeout.D(), Name: label,
-		NoKeepAlive: !s.KeepsAlive(),
-	}
+	cfg := AttackConfig(s, label)
 	results, start, err := r.startLoad(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/lblab/lblab/loadtest/internal/attack"
 	"github.com/lblab/lblab/loadtest/internal/lab"
 	"github.com/lblab/lblab/loadtest/internal/report"
+	"github.com/lblab/lblab/loadtest/internal/scenario"
 )
 
 var _ Lab = (*lab.Swarm)(nil)
@@ -46,6 +47,15 @@ var (
 )
 
 var errNotSwarm = errors.New("drain acts on a Swarm node, and the lab is not a Swarm stack (--lab swarm)")
+
+// AttackConfig returns the attack a run of s sends, named label.
+func AttackConfig(s *scenario.Scenario, label string) attack.Config {
+	return attack.Config{
+		URL: s.Target, Method: s.Method, Header: header(s.Headers), Rate: s.Rate, Concurrency: s.Concurrency,
+		Requests: uint64(s.Requests), Duration: s.Duration.D(), Timeout: s.Timeout.D(), Name: label,
+		NoKeepAlive: !s.KeepsAlive(),
+	}
+}
 
 // startLoad starts the run's load: from the workers of opts.Load, else from
 // this process.
