@@ -167,8 +167,32 @@ if ! out=$(env LBLAB_TAG="$tag" LB_PORT="$lb_port" ADMIN_PORT="$admin_port" BACK
 	fail "docker stack deploy of $stack failed (see above)."
 fi
 grep -v -e 'detach=false' -e 'future release' <<<"$out"
+
+# converged: every service of the stack runs as many tasks as it wants, and
+# no update is rolling out (a redeploy with a new configuration replaces the
+# tasks one by one after docker stack deploy returned).
+converged() {
+	local name replicas state n=0
+	while read -r name replicas; do
+		n=$((n + 1))
+		[[ $replicas =~ ^([0-9]+)/([0-9]+) ]] && [[ ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" ]] || return 1
+		state=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$name" 2>/dev/null) || return 1
+		case "$state" in "" | completed | rollback_completed) ;; *) return 1 ;; esac
+	done < <(docker service ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.Name}} {{.Replicas}}')
+	((n >= 2))
+}
+deadline=$((SECONDS + wait_timeout))
+until converged; do
+	if ((SECONDS >= deadline)); then
+		docker stack ps --no-trunc "$stack" >&2
+		fail "the stack's services did not converge within ${wait_timeout}s (see the tasks above; docker service ps ${stack}_backend)."
+	fi
+	sleep 0.5
+done
+# Then the balancer: every backend task healthy in its status, and no other
+# (those of a rolling update gone).
 if ! LAB_T0=$t0 COMPOSE_PROJECT_NAME="$stack" LB_PORT="$lb_port" ADMIN_PORT="$admin_port" \
-	lab/wait.sh "$backends" "$wait_timeout"; then
+	lab/wait.sh --exact backend:8000 "$backends" "$wait_timeout"; then
 	docker stack ps --no-trunc "$stack" >&2
 	fail "the stack is not healthy after ${wait_timeout}s (see the tasks above; docker service logs ${stack}_lb)."
 fi
