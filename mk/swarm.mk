@@ -50,8 +50,12 @@ swarm-down: ## remove the stack, and leave the swarm if swarm-up initialised it 
 swarm-ps: ## the stack's tasks (docker stack ps)
 	@docker stack ps $(STACK)
 
-$(addprefix swarm-scenario-,$(SWARM_SCENARIOS)): swarm-scenario-%: build swarm-up ## a scenario against the stack (swarm-scenario-failover, -hang, -partition, -algorithms)
+$(addprefix swarm-scenario-,$(SWARM_SCENARIOS)): swarm-scenario-%: build swarm-up
 	$(SWARM_LOADTEST_RUN) scenarios/$*.yaml
+swarm-scenario-failover: ## failover against the stack: kill a backend task under load; Swarm replaces it (timed)
+swarm-scenario-hang: ## hang against the stack: pause a backend task's container, then unpause it
+swarm-scenario-partition: ## partition against the stack: cut a task off the overlay; reconnect replaces it
+swarm-scenario-algorithms: ## algorithms against the stack (it has no backend-slow: three backends alike)
 
 # Backends that serve SCALING_CAPACITY requests at once, as scenario-scaling.
 swarm-scenario-scaling: build swarm-images ## scaling against the stack: 3 capacity-limited backend tasks, a service update to 5, back to 3
