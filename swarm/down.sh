@@ -13,6 +13,21 @@ wait_timeout=${SWARM_WAIT_TIMEOUT:-90}
 state_dir=.swarm
 marker=$state_dir/initialised
 
+# remove_gwbridge removes the docker_gwbridge network the swarm brought,
+# once the swarm's sandboxes have left it (a few seconds after leaving).
+remove_gwbridge() {
+	local i
+	for i in $(seq 1 40); do
+		docker network inspect docker_gwbridge >/dev/null 2>&1 || return 0
+		if [[ $(docker network inspect docker_gwbridge --format '{{len .Containers}}' 2>/dev/null) == 0 ]] &&
+			docker network rm docker_gwbridge >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.25
+	done
+	echo "swarm: the docker_gwbridge network is still in use; remove it later: docker network rm docker_gwbridge" >&2
+}
+
 fail() {
 	printf 'swarm: %s\n' "$1" >&2
 	shift
@@ -69,9 +84,8 @@ if [[ -n ${others// /} ]]; then
 	exit 0
 fi
 docker swarm leave --force >/dev/null || fail "docker swarm leave --force failed."
-if grep -qx "gwbridge=created" "$marker" &&
-	[[ $(docker network inspect docker_gwbridge --format '{{len .Containers}}' 2>/dev/null) == 0 ]]; then
-	docker network rm docker_gwbridge >/dev/null 2>&1
+if grep -qx "gwbridge=created" "$marker"; then
+	remove_gwbridge
 fi
 rm -f "$marker"
 echo "swarm: left the single-node swarm make swarm-up initialised"

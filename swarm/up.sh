@@ -125,9 +125,15 @@ cleanup() {
 	docker stack rm "$stack" >/dev/null 2>&1
 	docker swarm leave --force >/dev/null 2>&1
 	if grep -qx "gwbridge=created" "$marker" 2>/dev/null; then
-		docker network rm docker_gwbridge >/dev/null 2>&1
+		local i
+		for i in $(seq 1 40); do # the swarm's sandboxes leave it a few seconds after
+			docker network rm docker_gwbridge >/dev/null 2>&1 && break
+			docker network inspect docker_gwbridge >/dev/null 2>&1 || break
+			sleep 0.25
+		done
 	fi
 	rm -f "$marker"
+	rm -rf "${state_dir:?}/$stack"
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -162,9 +162,18 @@ func joinSwarm(t *testing.T, ctx context.Context, cl *composelab.Lab) bool {
 			case <-time.After(250 * time.Millisecond):
 			}
 		}
-		if gwErr != nil { // the init created it
-			if out, err := cl.Cmd(ctx, "docker", "network", "rm", "docker_gwbridge"); err != nil {
-				t.Logf("cleanup: docker network rm docker_gwbridge: %v: %s", err, out)
+		if gwErr != nil { // the init created it; the swarm's sandboxes leave it a few seconds after
+			for {
+				out, err := cl.Cmd(ctx, "docker", "network", "rm", "docker_gwbridge")
+				if _, inspectErr := cl.Cmd(ctx, "docker", "network", "inspect", "docker_gwbridge"); err == nil || inspectErr != nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					t.Errorf("cleanup: docker network rm docker_gwbridge: %v: %s", err, out)
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
 			}
 		}
 		t.Logf("left the swarm this test initialised (%s)", time.Since(began).Round(time.Millisecond))
