@@ -77,9 +77,12 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	}
 	cfg.Log.Info("joined", "coordinator", cfg.Coordinator, "name", cfg.Name)
 
-	// One goroutine reads orders; the loop below acts on them.
+	// One goroutine reads orders; the loop below acts on them. It ends when
+	// the connection closes (deferred above) or this function returns.
 	orders := make(chan order)
 	readErr := make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
 		defer close(orders)
 		for {
@@ -88,7 +91,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 				readErr <- err
 				return
 			}
-			orders <- o
+			select {
+			case orders <- o:
+			case <-done:
+				return
+			}
 		}
 	}()
 	for {
