@@ -250,7 +250,7 @@ func (s *Swarm) List(ctx context.Context, service string) ([]Container, error) {
 	}
 	out := make([]Container, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, s.taskContainer(ctx, t, cmp.Or(names[t.ServiceID], service)))
+		out = append(out, s.taskContainer(ctx, t, cmp.Or(names[t.ServiceID], service), true))
 	}
 	slices.SortFunc(out, func(a, b Container) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Number, b.Number), cmp.Compare(a.Name, b.Name))
@@ -258,9 +258,9 @@ func (s *Swarm) List(ctx context.Context, service string) ([]Container, error) {
 	return out, nil
 }
 
-// taskContainer describes t's container: from the daemon when it runs on
-// this node, else from the task.
-func (s *Swarm) taskContainer(ctx context.Context, t swarm.Task, service string) Container {
+// taskContainer describes t's container: from the task, and with inspect
+// from the daemon too when it runs on this node.
+func (s *Swarm) taskContainer(ctx context.Context, t swarm.Task, service string, inspect bool) Container {
 	c := Container{
 		Service: service, Number: t.Slot, State: string(t.Status.State), Node: t.NodeID,
 		Name: fmt.Sprintf("%s.%d.%s", s.fullName(service), t.Slot, t.ID),
@@ -272,7 +272,7 @@ func (s *Swarm) taskContainer(ctx context.Context, t swarm.Task, service string)
 		c.ID = cs.ContainerID
 		c.Hostname = cmp.Or(t.Spec.ContainerSpec.Hostname, shortID(cs.ContainerID))
 	}
-	if c.ID != "" && t.NodeID == s.nodeID {
+	if inspect && c.ID != "" && t.NodeID == s.nodeID {
 		if in, err := s.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); err == nil {
 			local := toContainer(in.Container)
 			c.Name, c.Hostname, c.State, c.Health, c.Networks = local.Name, local.Hostname, local.State, local.Health, local.Networks
@@ -307,25 +307,30 @@ func (s *Swarm) Find(ctx context.Context, ref Ref) (Container, error) {
 	if ref.Number > 0 && ref.Service == "" {
 		ref.Service = s.cfg.Service
 	}
-	all, err := s.List(ctx, ref.Service)
+	ts, err := s.tasks(ctx, ref.Service)
 	if err != nil {
 		return Container{}, err
 	}
-	for _, c := range all {
-		if ref.Number > 0 && c.Number == ref.Number {
-			return c, nil
-		}
-		if ref.Name != "" && matchTask(c, ref.Name) {
-			return c, nil
+	names := map[string]string{} // service ID -> short name
+	if all, err := s.services(ctx); err == nil {
+		for _, sv := range all {
+			names[sv.ID] = s.shortName(sv.Spec.Name)
 		}
 	}
-	if len(all) == 0 {
-		return Container{}, fmt.Errorf("find %s: no running tasks in stack %s (is it deployed? make swarm-up)", ref, s.cfg.Project)
-	}
-	have := make([]string, 0, len(all))
-	for _, c := range all {
+	// Match on what the tasks say; inspect only the container found.
+	var have []string
+	for _, t := range ts {
+		service := cmp.Or(names[t.ServiceID], ref.Service)
+		c := s.taskContainer(ctx, t, service, false)
+		if (ref.Number > 0 && c.Number == ref.Number) || (ref.Name != "" && matchTask(c, ref.Name)) {
+			return s.taskContainer(ctx, t, service, true), nil
+		}
 		have = append(have, fmt.Sprintf("%s:%d (%s)", c.Service, c.Number, c.Name))
 	}
+	if len(ts) == 0 {
+		return Container{}, fmt.Errorf("find %s: no running tasks in stack %s (is it deployed? make swarm-up)", ref, s.cfg.Project)
+	}
+	slices.Sort(have)
 	return Container{}, fmt.Errorf("find %s: no such task in stack %s; there are %s", ref, s.cfg.Project, strings.Join(have, ", "))
 }
 

@@ -276,7 +276,7 @@ func (s *Swarm) watch(action string, c Container, at time.Time) {
 						t.CreatedAt.Before(at) || t.Status.State != swarm.TaskStateRunning {
 						continue
 					}
-					n := s.taskContainer(ctx, t, c.Service)
+					n := s.taskContainer(ctx, t, c.Service, true)
 					s.mu.Lock()
 					r.New, r.Created, r.Running = n, t.CreatedAt, t.Status.Timestamp
 					s.mu.Unlock()
