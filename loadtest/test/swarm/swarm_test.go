@@ -144,6 +144,11 @@ func joinSwarm(t *testing.T, ctx context.Context, cl *composelab.Lab) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), composelab.CmdTimeout)
 		defer cancel()
 		began := time.Now()
+		// The swarm's task containers are all this test's (there was no swarm
+		// before it): kill them rather than wait for their graceful stops.
+		if ids, _ := cl.Cmd(ctx, "docker", "ps", "-q", "--filter", "label=com.docker.swarm.task.id"); strings.TrimSpace(ids) != "" {
+			_, _ = cl.Cmd(ctx, append([]string{"docker", "kill"}, strings.Fields(ids)...)...)
+		}
 		if out, err := cl.Cmd(ctx, "docker", "swarm", "leave", "--force"); err != nil {
 			t.Errorf("cleanup: docker swarm leave --force: %v: %s", err, out)
 			return
@@ -409,7 +414,7 @@ const scaleYAML = `
 name: swarm-scale
 target: http://127.0.0.1:%[1]d/info
 rate: 60
-duration: 14s
+duration: 11500ms
 timeout: 5s
 slow: 3s
 admin:
@@ -419,9 +424,9 @@ admin:
 # second or more, however slow the machine), and the phase "five" begins.
 timeline:
   - {at: 1s, action: scale, service: backend, replicas: 5, phase: scaling up}
-  - {at: 1100ms, action: wait_healthy, timeout: 9s}
+  - {at: 1100ms, action: wait_healthy, timeout: 7s}
   - {at: 1200ms, action: mark, phase: five}
-  - {at: 12s, action: scale, service: backend, replicas: 3, phase: three again}
+  - {at: 10s, action: scale, service: backend, replicas: 3, phase: three again}
 expect:
   phases:
     five:
