@@ -282,6 +282,11 @@ func (e *env) remove(t *testing.T) {
 		t.Logf("stack ps:\n%s", out)
 		out, _ = cl.Cmd(ctx, "docker", "service", "logs", "--tail", "40", e.stack+"_lb")
 		t.Logf("lb logs:\n%s", out)
+		out, _ = cl.Cmd(ctx, "docker", "service", "logs", "--tail", "30", e.stack+"_backend")
+		t.Logf("backend logs:\n%s", out)
+		out, _ = cl.Cmd(ctx, "docker", "events", "--since", "3m", "--until", "0s", "--filter", "label=com.docker.stack.namespace="+e.stack,
+			"--filter", "type=container", "--format", "{{.Time}} {{.Action}} {{.Actor.Attributes.name}}")
+		t.Logf("container events:\n%s", out)
 	}
 	if e.ours {
 		return // leaving the swarm this test initialised removes the stack, faster
