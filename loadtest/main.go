@@ -2,6 +2,8 @@
 // around it.
 //
 //	loadtest run scenarios/failover.yaml [--out results/] [--target URL] [--admin URL] [--project NAME]
+//	             [--lab compose|swarm|auto] [--workers N [--workers-from local|wait|swarm]]
+//	loadtest worker --coordinator HOST:PORT [--name NAME]
 //	loadtest compare A.json B.json [C.json ...]
 //	loadtest report RESULT.json [--html FILE]
 //	loadtest attack [--url http://localhost:8080] [--path /] [--requests 1000] [--concurrency 20]
@@ -63,10 +65,13 @@ func main() {
 
 const usage = `usage:
   loadtest run SCENARIO.yaml [--out results/] [--target URL] [--admin URL] [--project NAME] [--quiet] [-v]
+               [--lab compose|swarm|auto] [--workers N [--workers-from local|wait|swarm] [--listen ADDR] [--advertise ADDR]]
+  loadtest worker --coordinator HOST:PORT [--name NAME]   (a worker of a distributed run: --workers-from wait)
   loadtest compare A.json B.json [C.json ...]
   loadtest report RESULT.json [--html FILE]     (the tables again; --html rewrites the HTML report)
   loadtest attack [--url http://localhost:8080] [--path /] [--requests N] [--concurrency N]
                   [--rate R] [--duration D] [--timeout D] [--method M] [--header 'K: V'] [--output FILE]
+                  [--workers N [--workers-from local|wait|swarm]]
   loadtest version
 
 exit status: 0 ok, 1 could not run, 2 usage or scenario error, 3 expectations failed, 130 interrupted
@@ -87,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdReport(args[1:], stdout, stderr)
 	case "attack":
 		return cmdAttack(ctx, args[1:], stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "loadtest %s (%s, vegeta %s)\n", version, runtime.Version(), depVersion("github.com/tsenart/vegeta/v12"))
 		return exitOK
@@ -137,7 +144,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	target := fs.String("target", os.Getenv("LBLAB_TARGET"), "replace the scenario target's scheme, host and port (and path, if given); env LBLAB_TARGET")
 	admin := fs.String("admin", os.Getenv("LBLAB_ADMIN"), "the balancer's admin API URL; env LBLAB_ADMIN (default: the scenario's)")
 	token := fs.String("admin-token", os.Getenv("LBLAB_ADMIN_TOKEN"), "bearer token for the admin API; env LBLAB_ADMIN_TOKEN")
-	project := fs.String("project", cmp.Or(os.Getenv("COMPOSE_PROJECT_NAME"), lab.DefaultProject), "Compose project of the lab; env COMPOSE_PROJECT_NAME")
+	project := fs.String("project", cmp.Or(os.Getenv("COMPOSE_PROJECT_NAME"), lab.DefaultProject), "Compose project (or Swarm stack) of the lab; env COMPOSE_PROJECT_NAME")
+	labKind := fs.String("lab", cmp.Or(os.Getenv("LBLAB_LAB"), "auto"), "compose, swarm, or auto (the Swarm stack --project when this node manages one, else the Compose project); env LBLAB_LAB")
+	var wf workerFlags
+	wf.register(fs)
 	quiet := fs.Bool("quiet", false, "no live line per second")
 	verbose := fs.Bool("v", false, "log every change to the lab")
 	pos, err := parse(fs, args)
@@ -169,6 +179,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "loadtest:", err)
 		return exitUsage
 	}
+	if code := checkLabAndWorkers(s, *labKind, &wf, stderr); code != exitOK {
+		return code
+	}
 
 	log := logger(stderr, *verbose)
 	opts := runner.Options{
@@ -180,21 +193,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		labCfg.Log = log
 	}
-	if s.UsesDocker() {
-		l, err := lab.New(ctx, labCfg)
-		if err != nil {
-			fmt.Fprintf(stderr, "loadtest: %v\n(the scenario acts on containers: is Docker running and may this user use it?)\n", err)
-			return exitError
-		}
-		defer l.Close()
-		opts.Lab = l
-	} else if l, err := lab.New(ctx, labCfg); err == nil {
-		// Only to name backends after their containers.
-		defer l.Close()
-		opts.Lab = l
-	} else {
-		log.Debug("docker not used", "err", err)
+	l, closeLab, kind, err := openLab(ctx, *labKind, labCfg, s, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n(the scenario acts on containers: is Docker running and may this user use it?)\n", err)
+		return exitError
 	}
+	defer closeLab()
+	opts.Lab = l
+	if err := s.CheckLab(kind); err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n(%s is a %s lab)\n", err, *project, kind)
+		return exitUsage
+	}
+	load, stopLoad, err := wf.start(ctx, dockerClient(ctx, l, labCfg), *project, stdout, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return exitError
+	}
+	defer stopLoad()
+	opts.Load = load
 
 	fmt.Fprintf(stdout, "scenario %s (%s)\n", s.Name, s.File)
 	for _, line := range strings.Split(strings.TrimSpace(s.Description), "\n") {
@@ -226,6 +242,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.Result.Partial && ctx.Err() != nil:
 		fmt.Fprintln(stdout, "PARTIAL: interrupted")
 		return exitInterrupted
+	case o.Result.Partial:
+		fmt.Fprintln(stdout, "PARTIAL: "+partialReason(o.Result))
+		return exitError
 	case !o.Result.Passed:
 		fmt.Fprintln(stdout, "FAIL: expectations not met")
 		return exitExpectation
@@ -317,6 +336,8 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var headers headerFlag
 	fs.Var(&headers, "header", "request header 'Name: value' (repeatable)")
 	quiet := fs.Bool("quiet", false, "no live line per second")
+	var wf workerFlags
+	wf.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -347,10 +368,21 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	opts := runner.Options{Out: stdout, OutFile: output, Quiet: *quiet, Versions: versions(), Log: logger(stderr, false)}
-	if l, err := lab.New(ctx, lab.Config{Project: cmp.Or(os.Getenv("COMPOSE_PROJECT_NAME"), lab.DefaultProject)}); err == nil {
+	labCfg := lab.Config{Project: cmp.Or(os.Getenv("COMPOSE_PROJECT_NAME"), lab.DefaultProject)}
+	if l, err := lab.New(ctx, labCfg); err == nil {
 		defer l.Close()
 		opts.Lab = l // only to name backends after their containers
 	}
+	if code := checkLabAndWorkers(s, "auto", &wf, stderr); code != exitOK {
+		return code
+	}
+	load, stopLoad, err := wf.start(ctx, dockerClient(ctx, opts.Lab, labCfg), labCfg.Project, stdout, opts.Log)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return exitError
+	}
+	defer stopLoad()
+	opts.Load = load
 	o, err := runner.Run(ctx, s, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "loadtest:", err)
@@ -361,6 +393,9 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintln(stdout)
 	if err := report.SummaryTable(stdout, o.Result); err != nil {
 		fmt.Fprintln(stderr, "loadtest:", err)
+	}
+	for i := range o.Result.Runs {
+		_ = report.WorkersTable(stdout, &o.Result.Runs[i])
 	}
 	if o.JSONPath != "" {
 		fmt.Fprintln(stdout, "\nresult:", o.JSONPath)

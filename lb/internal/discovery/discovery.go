@@ -2,8 +2,11 @@
 // address is one backend. A DNS name becomes one backend per address it
 // resolves to (IPv4 preferred when it has both, so "localhost" is one
 // backend), re-resolved on an interval as nginx's "resolve" and HAProxy's
-// server-template do: Compose replicas that appear are added, and those that
-// disappear are drained, then removed.
+// server-template do: Compose replicas and Swarm tasks that appear are added,
+// and those that disappear are drained, then removed. Every backend gets a
+// name no other backend of the pool has (reverse DNS, as Docker answers it
+// for Compose containers and Swarm tasks, else host:port/ip), so status
+// pages, logs and Prometheus series tell replicas apart.
 package discovery
 
 import (
@@ -194,19 +197,25 @@ func (d *Discoverer) apply(ctx context.Context, e config.Backend, addrs []netip.
 		want[net.JoinHostPort(a.String(), strconv.Itoa(e.Port))] = a
 	}
 	have := map[string]*pool.Backend{}
+	taken := map[string]bool{} // names in use: every backend's name must be unique
 	for _, b := range d.cfg.Pool.All() {
+		taken[b.Name] = true
 		if b.Source == source {
 			have[b.Addr] = b
 		}
 	}
-	for addr, a := range want {
+	// In address order, so that names that clash resolve the same way each time.
+	for _, a := range addrs {
+		addr := net.JoinHostPort(a.String(), strconv.Itoa(e.Port))
 		if b, ok := have[addr]; ok {
 			if b.State() == pool.StateDraining && b.Health().LastReason == reasonGone {
 				d.cfg.Pool.Set(b, pool.StateUp, "address is back in DNS")
 			}
 			continue
 		}
-		b := d.cfg.NewBackend(d.name(ctx, e, a, len(addrs)), addr, e.Weight)
+		name := d.uniqueName(ctx, e, a, len(addrs), taken)
+		taken[name] = true
+		b := d.cfg.NewBackend(name, addr, e.Weight)
 		b.Source = source
 		if err := d.cfg.Pool.Add(b); err != nil {
 			d.cfg.Logger.Warn("add discovered backend", "address", addr, "error", err)
@@ -238,25 +247,99 @@ func (d *Discoverer) drainAndRemove(ctx context.Context, b *pool.Backend) {
 	}
 }
 
-// name gives a discovered backend a readable name: the configured name, the
-// entry itself when it has one address, else the reverse-DNS name of the
-// address (Docker answers with the container's name), else host/ip.
-func (d *Discoverer) name(ctx context.Context, e config.Backend, a netip.Addr, n int) string {
-	port := strconv.Itoa(e.Port)
-	if _, err := netip.ParseAddr(e.Host); err == nil || n == 1 {
-		return cmp.Or(e.Name, e.Address())
-	}
-	if e.Name != "" {
-		return fmt.Sprintf("%s/%s", e.Name, a)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if names, err := d.cfg.Resolver.LookupAddr(ctx, a.String()); err == nil && len(names) > 0 {
-		// "lblab_backend_2.lblab_default." -> "lblab_backend_2"
-		host, _, _ := strings.Cut(strings.TrimSuffix(names[0], "."), ".")
-		if host != "" {
-			return host + ":" + port
+// uniqueName names a discovered backend: the first of its candidate names
+// (see names) that no other backend of the pool has, so that status pages,
+// logs and metrics tell every replica apart whatever the orchestrator's DNS
+// answers. The last candidate, entry/ip, is unique by construction.
+func (d *Discoverer) uniqueName(ctx context.Context, e config.Backend, a netip.Addr, n int, taken map[string]bool) string {
+	names := d.names(ctx, e, a, n)
+	for _, name := range names {
+		if !taken[name] {
+			return name
 		}
 	}
-	return fmt.Sprintf("%s/%s", e.Address(), a)
+	return names[len(names)-1]
+}
+
+// names returns the candidate names of a discovered backend, best first:
+//   - an IP address entry: its configured name, else host:port;
+//   - a configured name: the name (one address) or name/ip;
+//   - a DNS name: the replica's name from reverse DNS (Docker answers with
+//     the container's name and the network's, see ReplicaName), when there
+//     are several addresses or the answer names a replica of the entry;
+//     the entry itself when it has one address; then the whole reverse-DNS
+//     name; then host:port/ip.
+func (d *Discoverer) names(ctx context.Context, e config.Backend, a netip.Addr, n int) []string {
+	if _, err := netip.ParseAddr(e.Host); err == nil {
+		return []string{cmp.Or(e.Name, e.Address()), fmt.Sprintf("%s/%s", cmp.Or(e.Name, e.Address()), a)}
+	}
+	if e.Name != "" {
+		if n == 1 {
+			return []string{e.Name, fmt.Sprintf("%s/%s", e.Name, a)}
+		}
+		return []string{fmt.Sprintf("%s/%s", e.Name, a)}
+	}
+	var out []string
+	port := strconv.Itoa(e.Port)
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var full string
+	if ptrs, err := d.cfg.Resolver.LookupAddr(lctx, a.String()); err == nil && len(ptrs) > 0 {
+		full = strings.TrimSuffix(ptrs[0], ".")
+		if r := ReplicaName(full); r != "" && (n > 1 || strings.Contains(full, e.Host)) {
+			out = append(out, r+":"+port)
+		}
+	}
+	if n == 1 {
+		out = append(out, e.Address())
+	}
+	if full != "" {
+		out = append(out, full+":"+port)
+	}
+	return append(out, fmt.Sprintf("%s/%s", e.Address(), a))
+}
+
+// ReplicaName returns the container's part of a reverse-DNS name from an
+// orchestrator's DNS: Docker answers "<container>.<network>", so
+//
+//	lblab_backend_2.lblab_default        (Compose v1)    -> lblab_backend_2
+//	lblab-backend-2.lblab_default        (Compose v2)    -> lblab-backend-2
+//	lbs_backend.2.<task id>.lbs_default  (Swarm task)    -> lbs_backend.2.<task id>
+//	lbs_agent.<node id>.<task id>.lbs_default (global)   -> lbs_agent.<node id>.<task id>
+//
+// Anything else gives its first label (a Kubernetes headless Service answers
+// "<pod ip with dashes>.<service>.<namespace>.svc.<domain>"). A trailing dot
+// is ignored; "" for an empty name.
+func ReplicaName(ptr string) string {
+	labels := strings.Split(strings.TrimSuffix(ptr, "."), ".")
+	if len(labels) >= 3 && isSwarmID(labels[2]) && (isDigits(labels[1]) || isSwarmID(labels[1])) && labels[0] != "" {
+		return strings.Join(labels[:3], ".")
+	}
+	return labels[0]
+}
+
+// isSwarmID reports whether s looks like a Swarm object ID: 25 characters of
+// lower-case base 36.
+func isSwarmID(s string) bool {
+	if len(s) != 25 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

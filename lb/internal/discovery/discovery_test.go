@@ -242,7 +242,8 @@ func TestSyncUnresolvedAtStartIsRetried(t *testing.T) {
 		time.Sleep(time.Second + time.Millisecond)
 		synctest.Wait()
 		assert.Len(t, p.Available(), 1, "found at the next resolve_interval")
-		assert.Equal(t, "backend:8000", p.All()[0].Name, "a name with one address is named after the entry")
+		assert.Equal(t, "backend_1:8000", p.All()[0].Name,
+			"one replica is named after its container, as the replicas that join it later will be")
 		cancel()
 		<-done
 	})
@@ -289,5 +290,117 @@ func TestSyncHangingNameDoesNotDelayOthers(t *testing.T) {
 		d.Sync(t.Context())
 		assert.Equal(t, 3*time.Second, time.Since(start), "one lookup timeout, not one per hanging name")
 		assert.Len(t, p.All(), 1)
+	})
+}
+
+func TestReplicaName(t *testing.T) {
+	for _, tc := range []struct{ name, ptr, want string }{
+		{"compose v1", "lblab_backend_2.lblab_default.", "lblab_backend_2"},
+		{"compose v2", "lblab-backend-2.lblab_default.", "lblab-backend-2"},
+		{"swarm task", "lbeco2_backend.1.ntq4tg1c0f9k2q5j8m7a1d3bx.lbeco2_default.", "lbeco2_backend.1.ntq4tg1c0f9k2q5j8m7a1d3bx"},
+		{"swarm task, no trailing dot", "s_backend.12.ntq4tg1c0f9k2q5j8m7a1d3bx.s_default", "s_backend.12.ntq4tg1c0f9k2q5j8m7a1d3bx"},
+		{"swarm global task", "s_agent.ph3amrmjxvo2hgy3aky2fmnof.ntq4tg1c0f9k2q5j8m7a1d3bx.s_default.", "s_agent.ph3amrmjxvo2hgy3aky2fmnof.ntq4tg1c0f9k2q5j8m7a1d3bx"},
+		{"not a task id", "s_backend.1.short.s_default.", "s_backend"},
+		{"kubernetes headless", "10-0-0-5.backend.lab.svc.cluster.local.", "10-0-0-5"},
+		{"one label", "localhost.", "localhost"},
+		{"empty", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, ReplicaName(tc.ptr))
+		})
+	}
+}
+
+// Every replica gets a name of its own, whatever reverse DNS answers: Swarm
+// tasks of one service (which share the text up to the first dot), replicas
+// whose reverse DNS is missing or names the same host, and an address that
+// comes back while its old name is still taken.
+func TestSyncNamesEveryReplicaUniquely(t *testing.T) {
+	const (
+		task1 = "ntq4tg1c0f9k2q5j8m7a1d3bx"
+		task2 = "ce9g2inufi2ne7fzgkkzl53aj"
+		task3 = "hgm8iqbpqvq1918wydu6cm55w"
+	)
+	for _, tc := range []struct {
+		name  string
+		ptr   map[string]string // address -> reverse DNS; absent: no answer
+		addrs []string
+		want  []string // names, by address
+	}{{
+		name: "swarm tasks",
+		ptr: map[string]string{
+			"10.0.1.3": "lbs_backend.1." + task1 + ".lbs_default.",
+			"10.0.1.4": "lbs_backend.2." + task2 + ".lbs_default.",
+			"10.0.1.5": "lbs_backend.3." + task3 + ".lbs_default.",
+		},
+		addrs: []string{"10.0.1.3", "10.0.1.4", "10.0.1.5"},
+		want: []string{
+			"lbs_backend.1." + task1 + ":8000", "lbs_backend.2." + task2 + ":8000", "lbs_backend.3." + task3 + ":8000",
+		},
+	}, {
+		name: "one reverse-DNS name for every address",
+		ptr: map[string]string{
+			"10.0.1.3": "backend.lab.", "10.0.1.4": "backend.lab.", "10.0.1.5": "backend.other.",
+		},
+		addrs: []string{"10.0.1.3", "10.0.1.4", "10.0.1.5"},
+		want:  []string{"backend:8000", "backend.lab:8000", "backend.other:8000"},
+	}, {
+		name:  "no reverse DNS",
+		ptr:   map[string]string{"10.0.1.4": "backend_2.lab_default."},
+		addrs: []string{"10.0.1.3", "10.0.1.4"},
+		want:  []string{"backend:8000/10.0.1.3", "backend_2:8000"},
+	}, {
+		name:  "one address, reverse DNS of something else",
+		ptr:   map[string]string{"10.0.1.3": "ec2-10-0-1-3.compute.internal."},
+		addrs: []string{"10.0.1.3"},
+		want:  []string{"backend:8000"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFakeResolver()
+			d, p := newDiscoverer(r, quiet(), config.Backend{Host: "backend", Port: 8000, Weight: 1})
+			r.set("backend", tc.addrs...)
+			r.ptr = tc.ptr // set gave every address a name; only these have one
+			d.Sync(t.Context())
+			var got []string
+			for _, s := range snapshot(p) {
+				got = append(got, s.Name)
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// A replica whose name is taken by one still draining (a Swarm slot's new
+// task, here with the same reverse-DNS answer) is named apart.
+func TestSyncNameTakenByADrainingReplica(t *testing.T) {
+	r := newFakeResolver()
+	r.ptr = map[string]string{"10.0.1.3": "backend_1.lab_default.", "10.0.1.4": "backend_1.lab_default.", "10.0.1.5": "backend_2.lab_default."}
+	d, p := newDiscoverer(r, quiet(), config.Backend{Host: "backend", Port: 8000, Weight: 1})
+	r.set("backend", "10.0.1.3", "10.0.1.5")
+	d.Sync(t.Context())
+	p.Get("10.0.1.3:8000").Acquire() // in flight: it drains instead of going at once
+	r.set("backend", "10.0.1.4", "10.0.1.5")
+	d.Sync(t.Context())
+	assert.Equal(t, []state{
+		{"backend_1:8000", "10.0.1.3:8000", "draining"},
+		{"backend_1.lab_default:8000", "10.0.1.4:8000", "up"},
+		{"backend_2:8000", "10.0.1.5:8000", "up"},
+	}, snapshot(p))
+}
+
+// ReplicaName returns a prefix of its input, label-aligned, for any input.
+func FuzzReplicaName(f *testing.F) {
+	for _, s := range []string{"lblab_backend_2.lblab_default.", "s_backend.1.ntq4tg1c0f9k2q5j8m7a1d3bx.s_default.", "", ".", "..", "a..b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ptr string) {
+		got := ReplicaName(ptr)
+		trimmed := strings.TrimSuffix(ptr, ".")
+		if !strings.HasPrefix(trimmed, got) {
+			t.Fatalf("ReplicaName(%q) = %q: not a prefix", ptr, got)
+		}
+		if rest := trimmed[len(got):]; rest != "" && rest[0] != '.' {
+			t.Fatalf("ReplicaName(%q) = %q: cut inside a label", ptr, got)
+		}
 	})
 }

@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -26,6 +27,7 @@ var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 1.15, 106)
 // Metrics records requests. Create it with New.
 type Metrics struct {
 	reg   *prometheus.Registry
+	pool  *pool.Pool
 	start time.Time
 
 	total  atomic.Uint64
@@ -44,6 +46,7 @@ type Metrics struct {
 }
 
 type backendStats struct {
+	label   string // the backend label of its series (see BackendLabel)
 	latency prometheus.Observer
 	codes   [600]atomic.Uint64
 }
@@ -51,7 +54,7 @@ type backendStats struct {
 // New returns metrics registered on a fresh registry, with a collector that
 // reports each backend of p (state, in-flight, requests by status code).
 func New(p *pool.Pool) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), start: time.Now()}
+	m := &Metrics{reg: prometheus.NewRegistry(), pool: p, start: time.Now()}
 	m.minNs.Store(math.MaxInt64)
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "lblab_response_time_seconds", Help: "Time to serve a proxied request, all backends.",
@@ -79,23 +82,43 @@ func New(p *pool.Pool) *Metrics {
 // Registry returns the registry, for packages that add their own collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// Handler serves the Prometheus text format.
+// Handler serves the Prometheus text format. A scrape never fails because
+// of what one collector reports: series that cannot be gathered (two with
+// the same name and labels, say) are left out and logged (slog.Default, at
+// warning level), counted in promhttp_metric_handler_errors_total, and the
+// rest is served with status 200.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:      m.reg,
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	})
 }
 
 func (m *Metrics) stats(b *pool.Backend) *backendStats {
 	if s, ok := m.backendStats.Load(b); ok {
 		return s.(*backendStats)
 	}
-	s, _ := m.backendStats.LoadOrStore(b, &backendStats{latency: m.byBackend.WithLabelValues(b.Name)})
+	label := m.label(b)
+	s, _ := m.backendStats.LoadOrStore(b, &backendStats{label: label, latency: m.byBackend.WithLabelValues(label)})
 	return s.(*backendStats)
+}
+
+// label returns b's backend label among the pool's backends.
+func (m *Metrics) label(b *pool.Backend) string {
+	if m.pool == nil {
+		return b.Name
+	}
+	return BackendLabel(b, m.pool.All())
 }
 
 // Forget drops the per-backend series of a removed backend.
 func (m *Metrics) Forget(b *pool.Backend) {
-	m.backendStats.Delete(b)
-	m.byBackend.DeleteLabelValues(b.Name)
+	label := b.Name
+	if s, ok := m.backendStats.LoadAndDelete(b); ok {
+		label = s.(*backendStats).label
+	}
+	m.byBackend.DeleteLabelValues(label)
 }
 
 // Observe records one finished request: the status sent to the client, the
@@ -127,11 +150,11 @@ func (m *Metrics) Observe(b *pool.Backend, code int, d time.Duration) {
 }
 
 // Retry counts a retry away from backend b.
-func (m *Metrics) Retry(b *pool.Backend) { m.retries.WithLabelValues(b.Name).Inc() }
+func (m *Metrics) Retry(b *pool.Backend) { m.retries.WithLabelValues(m.label(b)).Inc() }
 
 // Transition counts a backend state change.
 func (m *Metrics) Transition(b *pool.Backend, to pool.State) {
-	m.transitions.WithLabelValues(b.Name, to.String()).Inc()
+	m.transitions.WithLabelValues(m.label(b), to.String()).Inc()
 }
 
 // Check counts an active health check result ("ok" or "fail").
@@ -140,7 +163,7 @@ func (m *Metrics) Check(b *pool.Backend, ok bool) {
 	if !ok {
 		result = "fail"
 	}
-	m.checks.WithLabelValues(b.Name, result).Inc()
+	m.checks.WithLabelValues(m.label(b), result).Inc()
 }
 
 // ResponseTimes are in milliseconds.
@@ -270,16 +293,30 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, float64(len(c.pool.Available())))
-	for _, b := range c.pool.All() {
+	all := c.pool.All()
+	for _, b := range all {
 		up := 0.0
 		if b.Available() {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, b.Name, b.Addr)
-		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, b.Name, b.State().String())
-		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.InFlight()), b.Name)
+		name := BackendLabel(b, all)
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, name, b.Addr)
+		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, name, b.State().String())
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.InFlight()), name)
 		for code, n := range c.m.BackendCodes(b) {
-			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), b.Name, code)
+			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, code)
 		}
 	}
+}
+
+// BackendLabel returns the value of the "backend" label of b's series: its
+// name, or "name@address" when another backend of all has the same name (a
+// series per backend must differ in its labels, or the scrape loses it).
+func BackendLabel(b *pool.Backend, all []*pool.Backend) string {
+	for _, o := range all {
+		if o != b && o.Name == b.Name {
+			return b.Name + "@" + b.Addr
+		}
+	}
+	return b.Name
 }

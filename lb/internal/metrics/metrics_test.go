@@ -1,10 +1,14 @@
 package metrics
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,4 +77,63 @@ func TestEmptySnapshotAndPrometheus(t *testing.T) {
 		"lblab_backend_transitions_total", "lblab_health_checks_total", "lblab_backend_in_flight", "lblab_healthy_backends"} {
 		assert.Contains(t, joined, want)
 	}
+}
+
+// Backends that share a name (an admin API "add" with a name in use, or a
+// discovery that named replicas alike) never make /metrics fail: each keeps
+// series of its own, and a collector that reports a clash anyway costs only
+// its clashing series.
+func TestMetricsServeNameClashes(t *testing.T) {
+	a := pool.NewBackend("backend:8000", "10.0.1.3:8000", 1)
+	b := pool.NewBackend("backend:8000", "10.0.1.4:8000", 1)
+	c := pool.NewBackend("other", "10.0.1.5:8000", 1)
+	m := New(pool.New(pool.Options{}, a, b, c))
+	m.Observe(a, 200, time.Millisecond)
+	m.Observe(b, 502, time.Millisecond)
+	m.Observe(c, 200, time.Millisecond)
+	require.NoError(t, m.Registry().Register(clashing{}))
+
+	m.Retry(a)
+	m.Check(b, false)
+
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	scrape := func() string {
+		resp, err := http.Get(srv.URL)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+		return string(body)
+	}
+	text := scrape()
+	for _, want := range []string{
+		`lblab_backend_in_flight{backend="backend:8000@10.0.1.3:8000"} 0`,
+		`lblab_backend_in_flight{backend="backend:8000@10.0.1.4:8000"} 0`,
+		`lblab_backend_in_flight{backend="other"} 0`,
+		`lblab_requests_total{backend="backend:8000@10.0.1.3:8000",code="200"} 1`,
+		`lblab_requests_total{backend="backend:8000@10.0.1.4:8000",code="502"} 1`,
+		`lblab_backend_response_time_seconds_count{backend="backend:8000@10.0.1.4:8000"} 1`,
+		`lblab_retries_total{backend="backend:8000@10.0.1.3:8000"} 1`,
+		`lblab_health_checks_total{backend="backend:8000@10.0.1.4:8000",result="fail"} 1`,
+		`lblab_test_clash{backend="x"} 1`,
+		`lblab_healthy_backends 3`,
+	} {
+		assert.Contains(t, text, want)
+	}
+	assert.Contains(t, scrape(), `promhttp_metric_handler_errors_total{cause="gathering"} 1`,
+		"the clash of the first scrape is counted where Prometheus users look for it")
+}
+
+// clashing is a collector that reports the same series twice.
+type clashing struct{}
+
+var descClash = prometheus.NewDesc("lblab_test_clash", "A series reported twice.", []string{"backend"}, nil)
+
+func (clashing) Describe(ch chan<- *prometheus.Desc) { ch <- descClash }
+
+func (clashing) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descClash, prometheus.GaugeValue, 1, "x")
+	ch <- prometheus.MustNewConstMetric(descClash, prometheus.GaugeValue, 2, "x")
 }

@@ -64,6 +64,8 @@ type Container struct {
 	Health string `json:"health,omitempty"`
 	// Networks lists the networks it is attached to.
 	Networks []string `json:"networks,omitempty"`
+	// Node is the Swarm node that runs it (a Swarm task's container; "" for Compose).
+	Node string `json:"node,omitempty"`
 }
 
 // Ref selects a container: by Service and Number, or by Name (a container

@@ -37,6 +37,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"opt":   optMs,
 	"label": func(run *Run, x string) string { return run.BackendLabel(x) },
 	"short": ShortName,
+	"extra": func(run *Run) template.HTML { return replacementsHTML(run) + workersHTML(run) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{.R.Scenario.Name}} - lblab load test</title>
@@ -82,6 +83,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{color:#55
 {{range .Derived}}<tr><td>{{.Event}}</td><td>{{if .Container}}{{short .Container}}{{else}}{{label $run .Backend}}{{end}}</td><td>{{.FailedRequests}}</td><td>{{.SlowRequests}}</td><td>{{opt .DetectMs}}</td><td>{{opt .BalancerDownMs}}</td><td>{{.Recovery}}</td><td>{{opt .RecoverMs}}</td><td>{{opt .BalancerUpMs}}</td></tr>
 {{end}}</table>
 <p class="muted">Time to detect: from the fault until the backend got no more traffic and no request failed or was slow. The lb columns: when the balancer's status showed the change (polled every 250 ms).</p>{{end}}
+{{extra $run}}
 {{if .Balancer}}<h3>Balancer state changes</h3>
 <table><tr><th>at</th><th>backend</th><th>address</th><th>state</th></tr>
 {{range .Balancer}}<tr><td>{{secs .AtMs}}</td><td>{{if .Backend}}{{label $run .Backend}}{{else}}{{.Name}}{{end}}</td><td>{{.Address}}</td><td>{{.State}}</td></tr>

@@ -90,6 +90,12 @@ type Run struct {
 	Balancer     []BalancerEvent `json:"balancer_events"`
 	Derived      []Derived       `json:"derived"`
 	Expectations []Outcome       `json:"expectations"`
+	// Replacements lists the tasks the orchestrator (Swarm) replaced after
+	// the run took them down; absent for a Compose lab.
+	Replacements []Replacement `json:"replacements,omitempty"`
+	// Workers describes the workers of a distributed run; absent when this
+	// process sent the load itself.
+	Workers *Workers `json:"workers,omitempty"`
 }
 
 // Action records one timeline action as it ran.
@@ -187,8 +193,13 @@ func (r *Run) BackendLabel(x string) string {
 }
 
 // ShortName drops the Compose project prefix of a container name
-// ("lblab_backend_1" -> "backend_1", "lblab-backend-1" -> "backend-1").
+// ("lblab_backend_1" -> "backend_1", "lblab-backend-1" -> "backend-1"), and
+// shortens a Swarm task's ("lbswarm_backend.2.<task id>" -> "backend.2.<6
+// characters of the task id>").
 func ShortName(name string) string {
+	if s, ok := swarmTaskName(name); ok {
+		return s
+	}
 	for _, sep := range []string{"_", "-"} {
 		if i := strings.Index(name, sep); i > 0 && strings.Count(name, sep) >= 2 {
 			return name[i+1:]

@@ -48,7 +48,7 @@ func newTable(w io.Writer, header ...any) *tablewriter.Table {
 func WriteTables(w io.Writer, r *Result) error {
 	title := fmt.Sprintf("Scenario %s: %s", r.Scenario.Name, loadLine(r.Settings))
 	if r.Partial {
-		title += "  [PARTIAL: interrupted]"
+		title += "  [PARTIAL: " + partialWhy(r) + "]"
 	}
 	fmt.Fprintln(w, title)
 	if len(r.Runs) > 1 {
@@ -58,14 +58,14 @@ func WriteTables(w io.Writer, r *Result) error {
 	}
 	for i := range r.Runs {
 		run := &r.Runs[i]
-		tables := []func(io.Writer, *Run) error{PhasesTable, BackendsTable, ActionsTable, DerivedTable}
+		tables := []func(io.Writer, *Run) error{PhasesTable, BackendsTable, ActionsTable, DerivedTable, ReplacementsTable, WorkersTable}
 		if len(r.Runs) > 1 {
 			// One row each above; the details only where a timeline ran.
 			if len(run.Actions) == 0 {
 				continue
 			}
 			fmt.Fprintf(w, "\nRun %s\n", run.Label)
-			tables = []func(io.Writer, *Run) error{PhasesTable, ActionsTable, DerivedTable}
+			tables = []func(io.Writer, *Run) error{PhasesTable, ActionsTable, DerivedTable, ReplacementsTable, WorkersTable}
 		}
 		for _, f := range tables {
 			if err := f(w, run); err != nil {

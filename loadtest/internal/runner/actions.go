@@ -86,6 +86,8 @@ func (r *runner) do(ctx context.Context, a scenario.Action, start, at time.Time)
 			rec.Removed = append(rec.Removed, c.Hostname)
 			rec.RemovedNames = append(rec.RemovedNames, c.Name)
 		}
+	case scenario.Drain:
+		rec.Detail, err = r.drain(ctx, a.Node)
 	case scenario.SetAlgorithm:
 		rec.Detail = a.Algorithm
 		if bal == nil {

@@ -53,12 +53,12 @@ func (r *runner) evaluate(ctx context.Context, run *report.Run) []report.Outcome
 		ph := run.Phases[i]
 		out = append(out, limits(pe.Limits, scope, ph.Stats)...)
 		for _, t := range pe.NoTrafficTo {
-			n, who := r.served(ctx, run, t, ph.Backends)
+			n, who := r.served(ctx, run, t, ph)
 			out = append(out, report.Outcome{Check: "no_traffic_to", Scope: scope, Limit: r.targetName(t) + " serves 0",
 				Actual: fmt.Sprintf("%s served %d", who, n), Passed: n == 0})
 		}
 		for _, t := range pe.TrafficTo {
-			n, who := r.served(ctx, run, t, ph.Backends)
+			n, who := r.served(ctx, run, t, ph)
 			out = append(out, report.Outcome{Check: "traffic_to", Scope: scope, Limit: r.targetName(t) + " serves > 0",
 				Actual: fmt.Sprintf("%s served %d", who, n), Passed: n > 0})
 		}
@@ -90,32 +90,44 @@ func (r *runner) targetName(target string) string {
 	return target
 }
 
-// served counts the requests the backend selected by target served among
-// counts (requests per X-Backend), and names it.
-func (r *runner) served(ctx context.Context, run *report.Run, target string, counts map[string]int) (int, string) {
-	xs := r.resolve(ctx, run, target)
+// served counts the requests the backend selected by target served in the
+// phase ph, and names it.
+func (r *runner) served(ctx context.Context, run *report.Run, target string, ph attack.PhaseStats) (int, string) {
+	xs := r.resolve(ctx, run, target, ph)
 	if len(xs) == 0 {
 		return 0, target + " (unknown)"
 	}
 	n := 0
 	for _, x := range xs {
-		n += counts[x]
+		n += ph.Backends[x]
 	}
 	return n, run.BackendLabel(xs[0])
 }
 
-// resolve maps a target to the X-Backend names it had during the run: from
-// the actions on it, else from the lab.
-func (r *runner) resolve(ctx context.Context, run *report.Run, target string) []string {
+// resolve maps a target to the X-Backend names it had during the phase ph:
+// the backend of the last action on it that ran before the phase began (or
+// began it), else those of every action on it, else the lab's. A target can
+// name different backends over a run: after a kill, Swarm's new task in the
+// slot is another backend.
+func (r *runner) resolve(ctx context.Context, run *report.Run, target string, ph attack.PhaseStats) []string {
 	t, err := scenario.ParseTarget(target, r.s.Lab.Service)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out, then []string
 	for _, a := range run.Actions {
-		if a.Target == t.String() && a.Backend != "" && !slices.Contains(out, a.Backend) {
+		if a.Target != t.String() || a.Backend == "" {
+			continue
+		}
+		if !slices.Contains(out, a.Backend) {
 			out = append(out, a.Backend)
 		}
+		if a.AtMs <= ph.StartMs || (a.Phase != "" && a.Phase == ph.Name) {
+			then = []string{a.Backend}
+		}
+	}
+	if len(then) > 0 {
+		return then
 	}
 	if len(out) > 0 {
 		return out

@@ -78,6 +78,10 @@ func (r *runner) nameEvents(events []report.BalancerEvent) []report.BalancerEven
 		if i := strings.LastIndex(host, ":"); i > 0 {
 			host = host[:i]
 		}
+		if x, ok := r.seen[host]; ok { // a Swarm task: <stack>_<service>.<slot>.<task id>
+			events[i].Backend = x
+			continue
+		}
 		host, _, _ = strings.Cut(host, ".")
 		if x, ok := r.seen[host]; ok {
 			events[i].Backend = x

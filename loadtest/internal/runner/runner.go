@@ -81,6 +81,9 @@ type Options struct {
 	// Balancer is the admin API; nil when not available, which only
 	// scenarios without set_algorithm and algorithms accept.
 	Balancer Balancer
+	// Load sends the load elsewhere than from this process (the workers of
+	// a distributed run); nil: this process attacks (attack.Run).
+	Load Load
 	// Versions are recorded in the result (e.g. "loadtest", "go", "vegeta").
 	Versions map[string]string
 	// Quiet turns the live line off (announcements stay).
@@ -209,7 +212,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	}
 
 	res.Finished = time.Now()
-	res.Partial = ctx.Err() != nil || len(res.Runs) < len(labels)
+	res.Partial = ctx.Err() != nil || len(res.Runs) < len(labels) || anyPartial(res.Runs)
 	if len(res.Runs) == 0 {
 		// Nothing ran: still record it, as a partial result.
 		res.Partial = true
@@ -366,18 +369,13 @@ func (r *runner) write(res *report.Result) (*Output, error) {
 func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	s := r.s
 	label := cmp.Or(alg, s.Name)
-	cfg := attack.Config{
-		URL: s.Target, Method: s.Method, Header: header(s.Headers), Rate: s.Rate, Concurrency: s.Concurrency,
-		Requests: uint64(s.Requests), Duration: s.Duration.D(), Timeout: s.Timeout.D(), Name: label,
-		NoKeepAlive: !s.KeepsAlive(),
-	}
-	start := time.Now()
-	agg := attack.NewAggregator(start, s.Warmup.D(), s.Phase)
-	agg.SetSlow(s.Slow.D())
-	results, err := attack.Run(ctx, cfg)
+	cfg := AttackConfig(s, label)
+	results, start, err := r.startLoad(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	agg := attack.NewAggregator(start, s.Warmup.D(), s.Phase)
+	agg.SetSlow(s.Slow.D())
 	tctx, tcancel := context.WithCancel(ctx)
 	defer tcancel()
 	events := make(chan report.Action)
@@ -436,8 +434,10 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	if run.Actions == nil {
 		run.Actions = []report.Action{}
 	}
+	r.finishLoad(run)
 	run.Balancer = r.nameEvents(polled)
 	run.Containers = r.containers(run)
+	r.orchestrator(run, start, end)
 	run.Derived = report.Derive(run.Seconds, run.Actions, run.Balancer, run.EndMs)
 	if run.Derived == nil {
 		run.Derived = []report.Derived{}

@@ -281,6 +281,13 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 		if a.Phase == "" {
 			v.add("mark needs phase: the name of the phase it starts", "timeline", i)
 		}
+	case Drain:
+		if a.Node == "" {
+			v.add("drain needs node: the Swarm node to drain (its host name or ID, see docker node ls)", "timeline", i)
+		}
+	}
+	if a.Node != "" && a.Action != Drain {
+		v.add(fmt.Sprintf("%s takes no node", a.Action), "timeline", i, "node")
 	}
 	if a.Replicas != nil && a.Action != Scale {
 		v.add(fmt.Sprintf("%s takes no replicas", a.Action), "timeline", i, "replicas")

@@ -102,6 +102,8 @@ type Action struct {
 	Service string `yaml:"service" json:"service,omitempty"`
 	// Replicas is the replica count for scale.
 	Replicas *int `yaml:"replicas" json:"replicas,omitempty"`
+	// Node is the Swarm node for drain: its host name or ID.
+	Node string `yaml:"node" json:"node,omitempty"`
 	// Algorithm is the algorithm for set_algorithm.
 	Algorithm string `yaml:"algorithm" json:"algorithm,omitempty"`
 	// Timeout bounds wait_healthy (default 30s) and the grace period of stop and
@@ -125,6 +127,7 @@ const (
 	Disconnect   = "disconnect"    // cut it off its networks: a partition
 	Reconnect    = "reconnect"     // put it back on the networks it was cut from
 	Scale        = "scale"         // set the service's replica count
+	Drain        = "drain"         // drain a Swarm node: Swarm moves its tasks to the other nodes
 	SetAlgorithm = "set_algorithm" // switch the balancer's algorithm
 	WaitHealthy  = "wait_healthy"  // wait until containers and balancer report healthy
 	Mark         = "mark"          // do nothing; start a phase
@@ -132,7 +135,7 @@ const (
 
 // Actions lists every action name, in the order the documentation gives them.
 var Actions = []string{Kill, Stop, Start, Restart, Pause, Unpause, Disconnect, Reconnect,
-	Scale, SetAlgorithm, WaitHealthy, Mark}
+	Scale, Drain, SetAlgorithm, WaitHealthy, Mark}
 
 // Algorithms lists the balancer's algorithms.
 var Algorithms = []string{"round_robin", "weighted_round_robin", "least_connections",
@@ -167,7 +170,7 @@ func IsRecovery(action string) bool {
 
 // UsesDocker reports whether the action needs the Docker daemon.
 func UsesDocker(action string) bool {
-	return NeedsTarget(action) || action == Scale || action == WaitHealthy
+	return NeedsTarget(action) || action == Scale || action == WaitHealthy || action == Drain
 }
 
 // Expect holds the expectations of a run. Limits at the top level apply to the

@@ -414,8 +414,9 @@ func testEveryAction(t *testing.T, ctx context.Context, e *env) {
 		assert.Empty(t, a.Error, "%s", a.Label())
 		ran = append(ran, a.Action)
 	}
-	// Every action but kill, which the failover step plays.
-	want := slices.DeleteFunc(slices.Clone(scenario.Actions), func(a string) bool { return a == scenario.Kill })
+	// Every action but kill, which the failover step plays, and drain, which
+	// acts on Swarm nodes (loadtest/test/swarm).
+	want := slices.DeleteFunc(slices.Clone(scenario.Actions), func(a string) bool { return a == scenario.Kill || a == scenario.Drain })
 	assert.ElementsMatch(t, want, slices.Compact(slices.Sorted(slices.Values(ran))), "every action ran")
 	assert.Equal(t, third.Name, run.Actions[2].Container, "restart by container name")
 	scaleUp := run.Actions[8]

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lblab/lblab/loadtest/internal/report"
+)
+
+// loadtestBin returns bin/loadtest as `make build` wrote it ($LBLAB_BIN),
+// else builds it: the distributed runs start it as worker processes.
+func loadtestBin(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("LBLAB_BIN"); dir != "" {
+		if p := filepath.Join(dir, "loadtest"); fileExists(p) {
+			return p
+		}
+	}
+	p := filepath.Join(t.TempDir(), "loadtest")
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", p, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return p
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// A load split over two worker processes of bin/loadtest: the merged count
+// is the sum of what each sent, in the same tables and result file.
+func TestAttackWithLocalWorkers(t *testing.T) {
+	srv := target(t)
+	bin := loadtestBin(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.CommandContext(t.Context(), bin, "attack", "--url", srv.URL, "--rate", "60", "--duration", "2s",
+		"--workers", "2", "--quiet", "--output", out)
+	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME=lblab-maintest-none")
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	text := string(b)
+	assert.Contains(t, text, "distributed load: 2 worker processes on this machine")
+	assert.Contains(t, text, "Workers (2 of 2 finished")
+	r, err := report.Load(out)
+	require.NoError(t, err)
+	run := r.Runs[0]
+	require.NotNil(t, run.Workers)
+	sent := 0
+	for _, w := range run.Workers.Workers {
+		assert.Equal(t, 30, w.Rate)
+		assert.Equal(t, w.Sent, w.Merged, w.Name)
+		sent += w.Sent
+	}
+	assert.Equal(t, sent, run.Total.Requests, "merged count = sum of the workers'")
+	assert.True(t, run.Total.Requests >= 80 && run.Total.Requests <= 121, "60/s for 2 s: %d", run.Total.Requests)
+	assert.False(t, r.Partial)
+}
+
+// Workers started by hand (--workers-from wait): one is killed mid-run; the
+// coordinator names it, the run is partial (exit 1, PARTIAL line, result
+// marked partial), and the other's results are all there.
+func TestDeadWorkerProcessMarksTheRunPartial(t *testing.T) {
+	srv := target(t)
+	bin := loadtestBin(t)
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	file := writeScenario(t, fmt.Sprintf("name: dist\ntarget: %s/\nrate: 40\nduration: 4s\n", srv.URL))
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	coord := exec.CommandContext(ctx, bin, "run", file, "--out", dir, "--lab", "compose", "--workers", "2",
+		"--workers-from", "wait", "--listen", addr, "--join-timeout", "30s")
+	coord.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME=lblab-maintest-none", "LBLAB_ADMIN=http://127.0.0.1:1")
+	var coordOut syncBuffer
+	coord.Stdout, coord.Stderr = &coordOut, &coordOut
+	require.NoError(t, coord.Start())
+
+	workers := map[string]*exec.Cmd{}
+	var outs = map[string]*syncBuffer{}
+	for _, name := range []string{"w1", "w2"} {
+		w := exec.CommandContext(ctx, bin, "worker", "--coordinator", addr, "--name", name, "-v")
+		outs[name] = &syncBuffer{}
+		w.Stdout, w.Stderr = outs[name], outs[name]
+		require.NoError(t, w.Start())
+		workers[name] = w
+	}
+	// Kill w2 once its attack runs (it logs "attack" as it begins).
+	require.Eventually(t, func() bool { return strings.Contains(outs["w2"].String(), "msg=attack") }, 30*time.Second, 20*time.Millisecond,
+		"w2 attacks: coordinator: %s\nw2: %s", &coordOut, outs["w2"])
+	require.NoError(t, workers["w2"].Process.Kill())
+	_ = workers["w2"].Wait()
+
+	err := coord.Wait()
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "the coordinator fails: %v\n%s", err, &coordOut)
+	assert.Equal(t, 1, ee.ExitCode(), "%s", &coordOut)
+	assert.Contains(t, coordOut.String(), "PARTIAL: 1 worker(s) dropped out: w2 (connection lost")
+	assert.Contains(t, coordOut.String(), "DIED: connection lost")
+	require.NoError(t, workers["w1"].Wait(), "w1 exits cleanly after the goodbye: %s", outs["w1"])
+
+	files, err := filepath.Glob(filepath.Join(dir, "dist-*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	r, err := report.Load(files[0])
+	require.NoError(t, err)
+	assert.True(t, r.Partial)
+	assert.False(t, r.Passed)
+	ws := r.Runs[0].Workers
+	require.NotNil(t, ws)
+	assert.Equal(t, 2, ws.Count)
+	assert.Equal(t, 1, ws.Finished)
+	for _, w := range ws.Workers {
+		switch w.Name {
+		case "w1":
+			assert.Empty(t, w.Error)
+			assert.True(t, w.Sent >= 55 && w.Sent <= 81, "w1 sent its share to the end (20/s for 4 s): %d", w.Sent)
+		case "w2":
+			assert.Contains(t, w.Error, "connection lost")
+			assert.Less(t, w.Merged, 75, "w2's results until it died")
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
