@@ -64,9 +64,13 @@ func TestForwardRetriesAStaleIdleConnection(t *testing.T) {
 			t.Run(front+"/"+tt.name, func(t *testing.T) {
 				// The backend answers, then closes the connection without saying
 				// so: the proxy's pooled connection is dead when it is reused.
+				// (Each request waits until the backend has closed: one that
+				// arrives while the backend is closing is lost to a race no
+				// proxy can see, and a POST then gets 502, never a resend.)
 				rb := newRawBackend(t, func(r *http.Request, n int) (string, bool) { return ok("n" + strconv.Itoa(n)), true })
 				url := proxyURL(t, front, proxy.Config{}, rb.addr())
 				for i := 1; i <= 3; i++ {
+					require.Eventually(t, func() bool { return rb.closed.Load() == int64(i-1) }, 5*time.Second, time.Millisecond)
 					var body io.Reader
 					if tt.body != "" {
 						body = strings.NewReader(tt.body)

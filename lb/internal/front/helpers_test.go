@@ -25,8 +25,10 @@ import (
 type rawBackend struct {
 	ln    net.Listener
 	conns atomic.Int64
-	mu    sync.Mutex
-	reqs  []*http.Request
+	// closed counts the connections the backend has closed.
+	closed atomic.Int64
+	mu     sync.Mutex
+	reqs   []*http.Request
 }
 
 // serve gets the request (body already read) and returns the raw response
@@ -46,7 +48,7 @@ func newRawBackend(t *testing.T, serve func(r *http.Request, n int) (string, boo
 			}
 			rb.conns.Add(1)
 			wg.Go(func() {
-				defer c.Close()
+				defer func() { c.Close(); rb.closed.Add(1) }()
 				br := bufio.NewReader(c)
 				for {
 					r, err := http.ReadRequest(br)

@@ -129,6 +129,9 @@ func (r *request) Path() string {
 	if r.Method == http.MethodConnect && r.URL.Path == "" {
 		return r.URL.Host
 	}
+	if r.URL.Path == "" && r.URL.Host != "" {
+		return "/" // an absolute-form target with an empty path means "/" (RFC 9110 4.2.3)
+	}
 	return r.URL.Path
 }
 
