@@ -38,6 +38,8 @@ type Lab struct {
 	Tag       string // image tag: lblab/lb:<Tag>, lblab/backend:<Tag>
 	LBPort    int
 	AdminPort int
+	// lock holds the machine's Docker test lock (shared; see lock.go).
+	lock *os.File
 	// Bins holds the static binaries by name (lb, backend, and any others
 	// asked for): $LBLAB_BIN/<name> when `make test` built them, else built here.
 	Bins map[string]string
@@ -71,6 +73,7 @@ func New(t *testing.T, prefix string, extraBins ...string) *Lab {
 		NoDocker(t, "`docker version` failed: %v: %s", err, lastLine(out))
 	}
 	server := strings.TrimSpace(string(out))
+	lock := lockShared(t, 5*time.Minute)
 
 	var compose []string
 	if exec.CommandContext(ctx, "docker", "compose", "version").Run() == nil {
@@ -83,7 +86,8 @@ func New(t *testing.T, prefix string, extraBins ...string) *Lab {
 
 	suffix := randHex(t, 4)
 	l := &Lab{
-		T: t, Root: root, Compose: compose,
+		lock: lock,
+		T:    t, Root: root, Compose: compose,
 		Project: prefix + suffix, Tag: "test-" + suffix,
 		LBPort: FreePort(t), AdminPort: FreePort(t),
 	}

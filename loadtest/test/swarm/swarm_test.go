@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,13 +64,13 @@ func TestSwarmStack(t *testing.T) {
 	begin := time.Now()
 	cl := composelab.New(t, "lbsw", "loadtest")
 	e := &env{cl: cl, stack: "lbsw" + strings.TrimPrefix(cl.Tag, "test-")}
-	lockSwarm(t, ctx)
 	// Images first: their removal, registered first, then runs after the
 	// stack and a swarm this test initialised are gone.
 	workerImage := buildWorkerImage(t, ctx, cl) // in the background, while the others build
 	cl.BuildImages(ctx)
 	require.NoError(t, <-workerImage, "build the workers' image")
 	imagesAt := time.Since(begin)
+	cl.LockExclusive(5 * time.Minute) // alone on the daemon while a swarm may come and go: see composelab/lock.go
 	e.ours = joinSwarm(t, ctx, cl)
 	swarmAt := time.Since(begin)
 	e.deploy(t, ctx)
@@ -93,31 +92,6 @@ func TestSwarmStack(t *testing.T) {
 		}
 	}
 	t.Logf("all steps ran in %s", time.Since(begin).Round(time.Millisecond))
-}
-
-// lockSwarm serialises the Swarm tests of this machine (make test in
-// several checkouts): one of them may initialise the swarm and leave it
-// when it ends, under the others' feet.
-func lockSwarm(t *testing.T, ctx context.Context) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "lblab-swarm-test.lock"), os.O_CREATE|os.O_RDWR, 0o666)
-	require.NoError(t, err)
-	t.Cleanup(func() { f.Close() }) // closing releases the lock
-	for waited := false; ; waited = true {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return
-		}
-		require.ErrorIs(t, err, syscall.EWOULDBLOCK)
-		if !waited {
-			t.Log("waiting for another Swarm test of this machine to finish")
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("another Swarm test held %s for the whole test budget", f.Name())
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 // joinSwarm makes sure this node manages a swarm: it uses one that is
