@@ -211,7 +211,7 @@ func testFailover(t *testing.T, ctx context.Context, e *env) {
 	}
 	assert.Equal(t, []string{"warm-up", "steady", "backend down", "detected", "recovering", "recovered"}, phaseNames)
 	seconds := r0["seconds"].([]any)
-	assert.Len(t, seconds, 12, "one entry per second")
+	assert.Len(t, seconds, 13, "one entry per second")
 	hasKeys(t, "second", obj(t, seconds[0]), "t", "requests", "success", "errors", "p50_ms", "p95_ms", "p99_ms", "backends")
 	actions := r0["actions"].([]any)
 	require.Len(t, actions, 4)
@@ -230,7 +230,7 @@ func testFailover(t *testing.T, ctx context.Context, e *env) {
 	loaded, err := report.Load(o.JSONPath)
 	require.NoError(t, err)
 	assert.Equal(t, run.Total.Requests, loaded.Runs[0].Total.Requests)
-	assert.InDelta(t, 1100, run.Total.Requests, 30, "100/s over the 11 s after the warm-up")
+	assert.InDelta(t, 1200, run.Total.Requests, 30, "100/s over the 12 s after the warm-up")
 
 	// The killed backend: named by its container, its share drops to zero
 	// once the balancer noticed and comes back after the start.
