@@ -201,9 +201,9 @@ func (fc *conn) readHead() (int, error) {
 	headerDeadline := false
 	for {
 		buf, _ := br.Peek(br.Buffered())
-		for len(buf) >= 2 && buf[0] == '\r' && buf[1] == '\n' {
-			br.Discard(2)
-			buf = buf[2:]
+		for skip := emptyLine(buf); skip > 0; skip = emptyLine(buf) {
+			br.Discard(skip)
+			buf = buf[skip:]
 		}
 		if len(buf) > 0 {
 			n, err := h1.HeadEnd(buf)
@@ -234,6 +234,18 @@ func (fc *conn) readHead() (int, error) {
 			return 0, errGone
 		}
 	}
+}
+
+// emptyLine returns the length of the empty line (CRLF, or a bare LF, as
+// HAProxy and net/http skip it too) at the start of b, or 0.
+func emptyLine(b []byte) int {
+	switch {
+	case len(b) >= 1 && b[0] == '\n':
+		return 1
+	case len(b) >= 2 && b[0] == '\r' && b[1] == '\n':
+		return 2
+	}
+	return 0
 }
 
 // grow replaces the connection's reader with one that holds a head of
