@@ -495,7 +495,8 @@ func (r *runner) checkResponse(i int, g *got) {
 		// refuse (a status path's request too); checkBackend makes sure
 		// nothing refused got through
 	case slices.Contains(statusPaths, r.st.Reqs[i].Path()):
-		if status != http.StatusOK && status != http.StatusServiceUnavailable {
+		if status != http.StatusOK && status != http.StatusServiceUnavailable &&
+			!(status == http.StatusMethodNotAllowed && r.st.Reqs[i].Method != http.MethodGet && r.st.Reqs[i].Method != http.MethodHead) {
 			r.fail("%s: the proxy's status endpoint answered %d", what, status)
 		}
 	default:
