@@ -1,6 +1,7 @@
 package front
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -37,7 +38,7 @@ func (fc *conn) handOff(n int) bool {
 			return false
 		}
 	}
-	hc := &handoffConn{fc: fc, headLeft: n, body: fc.req.Body, bodyLeft: fc.req.ContentLength,
+	hc := &handoffConn{fc: fc, br: fc.br, headLeft: n, body: fc.req.Body, bodyLeft: fc.req.ContentLength,
 		done: make(chan bool, 1), wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	if hc.body == h1.NoBody {
 		hc.bodyLeft = 0
@@ -67,6 +68,10 @@ func (fc *conn) handOff(n int) bool {
 // from another.
 type handoffConn struct {
 	fc *conn
+	// br is the connection's reader, held here: when the connection does
+	// not resume, the front end lets go of its state (fc.state is nil)
+	// while net/http's background read may still be reading.
+	br *bufio.Reader
 
 	// Read's state: only Read touches it.
 	headLeft int                // head bytes not yet delivered
@@ -93,7 +98,7 @@ func (h *handoffConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if h.raw {
-		return h.fc.br.Read(p)
+		return h.br.Read(p)
 	}
 	if h.headLeft > 0 || h.bodyLeft > 0 || (h.chunks != nil && !h.chunks.Done()) {
 		return h.readMessage(p)
@@ -101,7 +106,7 @@ func (h *handoffConn) Read(p []byte) (int, error) {
 	switch {
 	case h.hijacked.Load():
 		h.raw = true
-		return h.fc.br.Read(p)
+		return h.br.Read(p)
 	case h.finished.Load():
 		h.eofGiven.Store(true)
 		return 0, io.EOF
@@ -111,7 +116,7 @@ func (h *handoffConn) Read(p []byte) (int, error) {
 
 // readMessage delivers the next bytes of the request.
 func (h *handoffConn) readMessage(p []byte) (int, error) {
-	br := h.fc.br
+	br := h.br
 	if h.headLeft > 0 { // the head is in the buffer already
 		n := min(len(p), h.headLeft)
 		b, _ := br.Peek(n)
@@ -152,7 +157,7 @@ func (h *handoffConn) readMessage(p []byte) (int, error) {
 // cancels the request), while bytes of a next request stay buffered for the
 // front end and the read waits until net/http ends it with a deadline.
 func (h *handoffConn) watch() (int, error) {
-	br := h.fc.br
+	br := h.br
 	for {
 		if br.Buffered() > 0 {
 			select {

@@ -1,4 +1,4 @@
-//go:build !linux || 386
+//go:build !linux || 386 || portable
 
 package l4
 
@@ -13,7 +13,8 @@ import (
 )
 
 // Elsewhere than Linux (and on linux/386, whose socket calls go through
-// socketcall) the bytes are relayed by two goroutines per connection, with
+// socketcall, and in builds tagged "portable", which test this code on
+// Linux) the bytes are relayed by two goroutines per connection, with
 // io.Copy, and a timer per connection enforces the idle timeout.
 
 // relayLoops stands for Linux's event loops; there are none here.

@@ -98,11 +98,13 @@ func TestSlowPeers(t *testing.T) {
 			// must stay near idle, where a loop spinning on a ready socket
 			// it cannot serve would burn the whole pause.
 			time.Sleep(50 * time.Millisecond)
-			before := cpuTime(t)
+			before, start := cpuTime(t), time.Now()
 			wait()
-			used := cpuTime(t) - before
+			used, waited := cpuTime(t)-before, time.Since(start)
 			check()
-			assert.Less(t, used, pause/4, "the process used %s of CPU while one peer was not reading", used)
+			// A spinning loop uses a whole core for the wait; the race
+			// detector and a busy machine may take a quarter of one.
+			assert.Less(t, used, waited/2, "the process used %s of CPU in %s while one peer was not reading", used, waited)
 			require.Eventually(t, func() bool { return lb.srv.Stats().ConnectionsActive == 0 }, 5*time.Second, 10*time.Millisecond)
 			assert.Equal(t, map[string]uint64{"closed": 1}, lb.srv.Stats().ConnectionsClosed)
 		})

@@ -1,10 +1,11 @@
-//go:build !linux || 386
+//go:build !linux || 386 || portable
 
 package netx
 
 import "net"
 
-// Acceptor is the accept path on Linux except linux/386 (accept_linux.go);
+// Acceptor is the accept path on Linux except linux/386 and builds tagged
+// "portable" (accept_linux.go);
 // elsewhere NewAcceptor returns nil and the front end uses the listener's
 // Accept.
 type Acceptor struct{}
