@@ -91,6 +91,10 @@ func (fc *conn) release() {
 // that long; a mostly idle one gives its goroutine and buffers back.
 const parkAfter = 20 * time.Millisecond
 
+// parkRecheck is how often an idle connection that was not parked, because
+// no more than ParkAbove connections were open, looks again.
+const parkRecheck = time.Second
+
 func (fc *conn) serve() {
 	fc.acquire()
 	for {
@@ -177,25 +181,40 @@ func (fc *conn) readHead() (int, error) {
 			fc.idleSince = now
 		}
 		fc.woken = false
-		park := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter
-		if park && fc.slow && netx.PeekFD(fc.fd) == netx.PeekEmpty {
-			// Its requests come farther apart than parkAfter: park at once
-			// rather than hold a goroutine and a timer for parkAfter first.
-			return 0, errPark
-		}
-		if park {
-			fc.rd.ArmWithin(fc.c, now, parkAfter, parkAfter/2)
-		} else {
-			fc.rd.Arm(fc.c, now, fc.f.cfg.IdleTimeout)
-		}
-		_, err := br.Peek(1)
-		fc.idle.Store(false)
-		if err != nil {
-			if park && errors.Is(err, os.ErrDeadlineExceeded) && !fc.f.shutting.Load() {
+		parkable := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
+		for {
+			park := parkable && fc.f.open.Load() > int64(fc.f.cfg.ParkAbove)
+			if park && fc.slow && netx.PeekFD(fc.fd) == netx.PeekEmpty {
+				// Its requests come farther apart than parkAfter: park at once
+				// rather than hold a goroutine and a timer for parkAfter first.
 				return 0, errPark
 			}
-			return 0, errIdle
+			switch {
+			case park:
+				fc.rd.ArmWithin(fc.c, now, parkAfter, parkAfter/2)
+			case parkable: // too few connections to park now; look again later
+				wait := min(parkRecheck, fc.idleSince.Add(fc.f.cfg.IdleTimeout).Sub(now))
+				fc.rd.ArmWithin(fc.c, now, wait, wait/2)
+			default:
+				fc.rd.Arm(fc.c, now, fc.f.cfg.IdleTimeout)
+			}
+			_, err := br.Peek(1)
+			if err == nil {
+				break
+			}
+			fc.idle.Store(false)
+			if !parkable || !errors.Is(err, os.ErrDeadlineExceeded) || fc.f.shutting.Load() {
+				return 0, errIdle
+			}
+			if park {
+				return 0, errPark
+			}
+			if now = time.Now(); now.Sub(fc.idleSince) >= fc.f.cfg.IdleTimeout {
+				return 0, errIdle
+			}
+			fc.idle.Store(true)
 		}
+		fc.idle.Store(false)
 		fc.slow = time.Since(fc.idleSince) >= parkAfter
 	}
 	headerDeadline := false

@@ -57,6 +57,46 @@ func TestIdleConnectionsAreParked(t *testing.T) {
 	}
 }
 
+// TestParkAbove: idle connections keep their goroutines while no more
+// than ParkAbove are open (parking's system calls are not worth it for a
+// few), and are parked once more are open, the ones already idle included.
+func TestParkAbove(t *testing.T) {
+	const above = 10
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
+	url, f := fastFront(t, proxy.Config{}, Config{ParkAbove: above}, rb.addr())
+	addr := strings.TrimPrefix(url, "http://")
+	var conns []net.Conn
+	var readers []*bufio.Reader
+	open := func(n int) {
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			t.Cleanup(func() { c.Close() })
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(c)
+			io.WriteString(c, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			require.NoError(t, err)
+			io.ReadAll(resp.Body)
+			conns, readers = append(conns, c), append(readers, br)
+		}
+	}
+	open(above)
+	time.Sleep(10 * parkAfter)
+	assert.Zero(t, f.parker.Parked(), "connections parked with no more than ParkAbove open")
+	assert.Equal(t, above, serving(), "goroutines serving the idle connections")
+	open(1)
+	require.Eventually(t, func() bool { return f.parker.Parked() == above+1 }, 3*parkRecheck, 10*time.Millisecond,
+		"%d of %d idle connections parked once more than ParkAbove were open", f.parker.Parked(), above+1)
+	for i, c := range conns {
+		io.WriteString(c, "GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(readers[i], nil)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, "/again", string(body))
+	}
+}
+
 // TestParkedConnectionsExpire: a parked connection is closed at
 // idle_timeout, and at once by Shutdown.
 func TestParkedConnectionsExpire(t *testing.T) {

@@ -189,6 +189,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Fallback: s.httpServer(s.proxyHandler()), Fast: s.Proxy.Lean(), Handoff: s.statusPath(),
 		IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
 		MaxConnections: cfg.MaxConnections, Limits: h1.Limits{MaxHeaders: cfg.MaxHeaderLines},
+		ParkAbove: front.DefaultParkAbove,
 	})
 	var proxySrv service = fe
 	open := fe.Open
