@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/admin"
+	"github.com/lblab/lblab/lb/internal/budget"
 	"github.com/lblab/lblab/lb/internal/config"
 	"github.com/lblab/lblab/lb/internal/discovery"
 	"github.com/lblab/lblab/lb/internal/front"
 	"github.com/lblab/lblab/lb/internal/h1"
 	"github.com/lblab/lblab/lb/internal/health"
+	"github.com/lblab/lblab/lb/internal/hedge"
 	"github.com/lblab/lblab/lb/internal/l4"
 	"github.com/lblab/lblab/lb/internal/metrics"
 	"github.com/lblab/lblab/lb/internal/pool"
@@ -101,6 +103,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		Retries: cfg.Retries, RetryBodyLimit: cfg.RetryBodyLimit,
 		MaxFails: cfg.MaxFails, FailTimeout: cfg.FailTimeout.D(), Passive5xx: cfg.PassiveOn5xx,
 		TrustedProxies: trusted,
+		TryTimeout:     cfg.TryTimeout.D(),
+		Hedge:          hedgeDelay(cfg.HedgeAfter),
+		Budget:         budget.New(cfg.RetryBudget.Fraction(), cfg.RetryBudgetMinPerSecond, config.RetryBudgetWindow),
 	})
 	if err != nil {
 		return nil, err
@@ -135,6 +140,19 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		DrainTimeout: cfg.ShutdownTimeout.D(), Logger: opts.Logger, Extra: extra,
 	})
 	return s, nil
+}
+
+// hedgeDelay makes hedge_after's delay (nil when hedging is off). A
+// percentile is of the response times of the last 5 to 10 seconds, and
+// waits for 100 of them.
+func hedgeDelay(h config.HedgeDelay) *hedge.Delay {
+	switch {
+	case !h.On():
+		return nil
+	case h.Percentile > 0:
+		return hedge.Percentile(h.Percentile, 5*time.Second, 100, time.Now())
+	}
+	return hedge.Fixed(h.Delay)
 }
 
 // ProxyAddr returns the proxy listener's address once Run has started.
