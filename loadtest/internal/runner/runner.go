@@ -54,6 +54,14 @@ type Lab interface {
 
 var _ Lab = (*lab.Lab)(nil)
 
+// Configurer is a Lab that can change a test backend's settings through its
+// control API (the Compose lab).
+type Configurer interface {
+	Configure(ctx context.Context, ref lab.Ref, port int, patch map[string]any) (lab.Container, error)
+}
+
+var _ Configurer = (*lab.Lab)(nil)
+
 // Balancer is the part of the balancer's admin API the runner uses.
 type Balancer interface {
 	Status(ctx context.Context) (balancer.Status, error)
@@ -323,7 +331,7 @@ func (r *runner) restoreLab(ctx context.Context, res *report.Result) {
 	if r.opts.Lab == nil || !r.opts.Lab.Changed() {
 		return
 	}
-	fmt.Fprintln(r.out, "restoring the lab (unpause, reconnect, start, scale back) ...")
+	fmt.Fprintln(r.out, "restoring the lab (unpause, reconnect, start, backend settings, scale back) ...")
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.RestoreTimeout)
 	defer cancel()
 	if err := r.opts.Lab.Restore(rctx); err != nil {
