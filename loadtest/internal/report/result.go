@@ -96,6 +96,12 @@ type Run struct {
 	// Workers describes the workers of a distributed run; absent when this
 	// process sent the load itself.
 	Workers *Workers `json:"workers,omitempty"`
+	// Gray holds what the balancer counted during the run (retries,
+	// try_timeouts, hedges, hedge_wins, budget_refused_retries,
+	// budget_refused_hedges, ejections): the difference of its
+	// gray_failures counters from before to after the run. Absent when the
+	// balancer does not report them.
+	Gray map[string]float64 `json:"gray,omitempty"`
 }
 
 // Action records one timeline action as it ran.

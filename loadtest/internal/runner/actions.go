@@ -29,7 +29,7 @@ func (r *runner) do(ctx context.Context, a scenario.Action, start, at time.Time)
 	}
 	var c lab.Container
 	var err error
-	l, bal := r.opts.Lab, r.opts.Balancer
+	l, bal := r.opts.Lab, r.balancer()
 	service := cmp.Or(a.Service, r.s.Lab.Service)
 
 	if scenario.NeedsTarget(a.Action) {

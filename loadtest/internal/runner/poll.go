@@ -22,7 +22,7 @@ func (r *runner) poll(ctx context.Context, start time.Time) []report.BalancerEve
 	defer tick.Stop()
 	failures := 0
 	for {
-		st, err := r.opts.Balancer.Status(ctx)
+		st, err := r.balancer().Status(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			failures++
@@ -43,6 +43,8 @@ func (r *runner) poll(ctx context.Context, start time.Time) []report.BalancerEve
 					state = map[bool]string{true: "up", false: "down"}[b.Healthy]
 				case state == "up" && !b.Healthy:
 					state = "down"
+				case state == "up" && b.Ejected:
+					state = "ejected" // taken out as an outlier
 				}
 				if last[k] != state {
 					last[k] = state
@@ -88,4 +90,33 @@ func (r *runner) nameEvents(events []report.BalancerEvent) []report.BalancerEven
 		}
 	}
 	return events
+}
+
+// grayCounts reads the balancer's gray-failure counters (nil when it has
+// none or cannot be read).
+func (r *runner) grayCounts(ctx context.Context) map[string]float64 {
+	b := r.balancer()
+	if b == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := b.Status(ctx)
+	if err != nil {
+		r.log.Debug("read gray-failure counters", "err", err)
+		return nil
+	}
+	return st.GrayCounts()
+}
+
+// grayDiff is what the counters grew by over a run (nil without both).
+func grayDiff(before, after map[string]float64) map[string]float64 {
+	if before == nil || after == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(after))
+	for k, v := range after {
+		out[k] = v - before[k]
+	}
+	return out
 }

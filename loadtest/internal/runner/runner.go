@@ -119,6 +119,19 @@ type runner struct {
 
 	mu   sync.Mutex        // guards seen
 	seen map[string]string // "service:number" and container name -> X-Backend, for every container seen
+
+	// The run under way: its target and balancer (a variant's, or the
+	// scenario's).
+	target string
+	bal    Balancer
+}
+
+// balancer returns the balancer of the run under way.
+func (r *runner) balancer() Balancer {
+	if r.bal != nil {
+		return r.bal
+	}
+	return r.opts.Balancer
 }
 
 // remember records the containers' X-Backend names, so expectations can name
@@ -177,9 +190,26 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	if len(labels) == 0 {
 		labels = []string{""}
 	}
+	if len(s.Variants) > 0 {
+		labels = labels[:0]
+		for _, v := range s.Variants {
+			labels = append(labels, v.Name)
+		}
+	}
 	for i, alg := range labels {
 		if ctx.Err() != nil {
 			break
+		}
+		label := alg
+		r.target, r.bal = s.Target, nil
+		if len(s.Variants) > 0 {
+			v := s.Variants[i]
+			alg = ""
+			r.target = cmp.Or(v.Target, s.Target)
+			if v.Admin != "" {
+				r.bal = &balancer.Client{Admin: v.Admin, Token: s.Admin.Token}
+			}
+			fmt.Fprintf(r.out, "== run %d/%d: %s (%s) ==\n", i+1, len(labels), v.Name, r.target)
 		}
 		if alg != "" {
 			fmt.Fprintf(r.out, "== run %d/%d: algorithm %s ==\n", i+1, len(labels), alg)
@@ -191,7 +221,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 				break
 			}
 		}
-		run, err := r.runOnce(ctx, alg)
+		run, err := r.runOnce(ctx, alg, cmp.Or(label, s.Name))
 		if err != nil {
 			res.Errors = append(res.Errors, err.Error())
 			break
@@ -374,10 +404,11 @@ func (r *runner) write(res *report.Result) (*Output, error) {
 }
 
 // runOnce sends the load once and plays the timeline against it.
-func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
+func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, error) {
 	s := r.s
-	label := cmp.Or(alg, s.Name)
 	cfg := AttackConfig(s, label)
+	cfg.URL = cmp.Or(r.target, s.Target)
+	grayBefore := r.grayCounts(ctx)
 	results, start, err := r.startLoad(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -390,7 +421,7 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	go r.timeline(tctx, start, agg, events)
 	var polled []report.BalancerEvent
 	var pollWG sync.WaitGroup
-	if r.opts.Balancer != nil {
+	if r.balancer() != nil {
 		pollWG.Go(func() { polled = r.poll(tctx, start) })
 	}
 
@@ -444,6 +475,7 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	}
 	r.finishLoad(run)
 	run.Balancer = r.nameEvents(polled)
+	run.Gray = grayDiff(grayBefore, r.grayCounts(context.WithoutCancel(ctx)))
 	run.Containers = r.containers(run)
 	r.orchestrator(run, start, end)
 	run.Derived = report.Derive(run.Seconds, run.Actions, run.Balancer, run.EndMs)
