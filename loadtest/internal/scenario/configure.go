@@ -24,7 +24,7 @@ var BackendSettings = []string{"latency", "error_rate", "error_status", "capacit
 // DefaultBackendPort is the port of the backends' control API in the lab.
 const DefaultBackendPort = 8000
 
-var latencyRe = regexp.MustCompile(`^(?i)(?:(fixed|normal|uniform|exp|exponential):)?\s*([^,]+?)\s*(?:,\s*([^,]+?)\s*)?$`)
+var latencyRe = regexp.MustCompile(`^(?i)(?:(fixed|normal|uniform|exp|exponential|tail):)?\s*([^,]+?)\s*(?:,\s*([^,]+?)\s*)?$`)
 
 // ConfigurePatch checks a configure action's settings and returns the JSON
 // patch for the backend's control API (error_rate as a fraction), or one
@@ -93,7 +93,8 @@ func ConfigurePatch(settings map[string]any) (map[string]any, []error) {
 }
 
 // checkLatency checks a latency as the backend takes it: "200ms",
-// "fixed:200ms", "normal:MEAN,SD", "uniform:MIN,MAX", "exp:MEAN", "none".
+// "fixed:200ms", "normal:MEAN,SD", "uniform:MIN,MAX", "exp:MEAN",
+// "tail:BASE,SLOW" (1% of requests SLOW), "none".
 func checkLatency(s string) error {
 	switch strings.ToLower(s) {
 	case "", "0", "none":
@@ -101,10 +102,10 @@ func checkLatency(s string) error {
 	}
 	m := latencyRe.FindStringSubmatch(s)
 	if m == nil {
-		return fmt.Errorf("not a latency: want e.g. 200ms, normal:20ms,5ms, uniform:10ms,50ms or exp:20ms")
+		return fmt.Errorf("not a latency: want e.g. 200ms, normal:20ms,5ms, uniform:10ms,50ms, exp:20ms or tail:2ms,100ms")
 	}
 	kind := strings.ToLower(cmpOr(m[1], "fixed"))
-	want := map[string]int{"fixed": 1, "exp": 1, "exponential": 1, "normal": 2, "uniform": 2}[kind]
+	want := map[string]int{"fixed": 1, "exp": 1, "exponential": 1, "normal": 2, "uniform": 2, "tail": 2}[kind]
 	params := slices.DeleteFunc([]string{m[2], m[3]}, func(p string) bool { return p == "" })
 	if len(params) != want {
 		return fmt.Errorf("%s takes %d duration(s)", kind, want)
