@@ -114,6 +114,10 @@ func (s *Scenario) SetDefaults() {
 	if s.Lab.Service == "" {
 		s.Lab.Service = DefaultService
 	}
+	for i := range s.Variants {
+		s.Variants[i].Target = ExpandEnv(s.Variants[i].Target)
+		s.Variants[i].Admin = ExpandEnv(s.Variants[i].Admin)
+	}
 	if s.Settle == 0 {
 		s.Settle = Duration(DefaultSettle)
 	}
@@ -467,4 +471,17 @@ func lineOf(root *yaml.Node, path []any) int {
 		n = next
 	}
 	return line
+}
+
+// ExpandEnv replaces ${NAME} and ${NAME:-default} in a variant's URLs with
+// the environment's value (the default when NAME is unset or empty), so that
+// a scenario can follow the lab's ports (LB_PORT, LB_GRAY_PORT, ...).
+func ExpandEnv(s string) string {
+	return os.Expand(s, func(v string) string {
+		name, def, _ := strings.Cut(v, ":-")
+		if val := os.Getenv(name); val != "" {
+			return val
+		}
+		return def
+	})
 }

@@ -138,6 +138,17 @@ func TestConfigurePatch(t *testing.T) {
 	assert.Len(t, errs, 2)
 }
 
+func TestVariantsExpandEnv(t *testing.T) {
+	t.Setenv("LB_GRAY_PORT", "22082")
+	t.Setenv("ADMIN_GRAY_PORT", "")
+	s, err := Parse("x.yaml", []byte("target: http://127.0.0.1:8080/\nrate: 10\nduration: 10s\nvariants:\n"+
+		"  - name: defaults\n  - name: knobs\n    target: http://127.0.0.1:${LB_GRAY_PORT:-8082}/info\n    admin: http://127.0.0.1:${ADMIN_GRAY_PORT:-9092}\n"))
+	require.NoError(t, err)
+	require.Len(t, s.Variants, 2)
+	assert.Equal(t, "http://127.0.0.1:22082/info", s.Variants[1].Target)
+	assert.Equal(t, "http://127.0.0.1:9092", s.Variants[1].Admin)
+}
+
 func TestKeepAlive(t *testing.T) {
 	base := "target: http://127.0.0.1:8081/\nrate: 10\nduration: 10s\n"
 	tests := []struct {

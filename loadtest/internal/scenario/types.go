@@ -84,6 +84,7 @@ type Variant struct {
 	// Name labels the variant's row, e.g. "defaults" or "try_timeout".
 	Name string `yaml:"name" json:"name"`
 	// Target replaces the scenario's target (default: the scenario's).
+	// ${NAME:-default} is replaced from the environment (see ExpandEnv).
 	Target string `yaml:"target" json:"target,omitempty"`
 	// Admin replaces the admin API URL (default: the scenario's).
 	Admin string `yaml:"admin" json:"admin,omitempty"`
