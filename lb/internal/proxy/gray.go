@@ -168,8 +168,14 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 					}
 				}
 				for ; inflight > 0; inflight-- { // wait for the loser: it reads the request's bytes
-					if x := <-results; x.leg != nil {
+					x := <-results
+					if x.leg != nil {
 						x.leg.Drop()
+					}
+					if p.cfg.Outliers != nil && (x.err == nil || classify(x.err, false) == failNone) {
+						// The loser was slower than the winner: evidence
+						// for the outlier detector, not a failure.
+						p.cfg.Outliers.Observe(x.b, false, x.d)
 					}
 				}
 				return served, last, len(tried) - 1
