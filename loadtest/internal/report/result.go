@@ -102,6 +102,17 @@ type Run struct {
 	// gray_failures counters from before to after the run. Absent when the
 	// balancer does not report them.
 	Gray map[string]float64 `json:"gray,omitempty"`
+	// GraySeconds holds, per second of the run, what those counters grew
+	// by (from the balancer's status, polled every 250 ms).
+	GraySeconds []GraySecond `json:"gray_seconds,omitempty"`
+}
+
+// GraySecond is one second of the balancer's gray-failure counters.
+type GraySecond struct {
+	Retries     float64 `json:"retries"`
+	Hedges      float64 `json:"hedges"`
+	TryTimeouts float64 `json:"try_timeouts"`
+	Ejections   float64 `json:"ejections"`
 }
 
 // Action records one timeline action as it ran.

@@ -420,9 +420,10 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 	events := make(chan report.Action)
 	go r.timeline(tctx, start, agg, events)
 	var polled []report.BalancerEvent
+	var graySamples []graySample
 	var pollWG sync.WaitGroup
 	if r.balancer() != nil {
-		pollWG.Go(func() { polled = r.poll(tctx, start) })
+		pollWG.Go(func() { polled = r.poll(tctx, start, &graySamples) })
 	}
 
 	live := &liveLine{r: r, start: start, phase: s.Phase}
@@ -476,6 +477,7 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 	r.finishLoad(run)
 	run.Balancer = r.nameEvents(polled)
 	run.Gray = grayDiff(grayBefore, r.grayCounts(context.WithoutCancel(ctx)))
+	run.GraySeconds = graySeconds(graySamples, len(run.Seconds))
 	run.Containers = r.containers(run)
 	r.orchestrator(run, start, end)
 	run.Derived = report.Derive(run.Seconds, run.Actions, run.Balancer, run.EndMs)
