@@ -89,13 +89,15 @@ type Lab struct {
 	cli *client.Client
 	cfg Config
 
-	mu           sync.Mutex             // guards the fields below
-	stopped      map[string]Container   // stopped or killed by us, by ID
-	paused       map[string]Container   // paused by us, by ID
-	disconnected map[string][]endpoint  // cut off by us: container ID -> its endpoints
-	scaled       map[string]int         // service -> replica count before we scaled it
-	known        map[string]Container   // every container seen, by ID
-	configured   map[string]*configured // backends whose settings Configure changed, by ID
+	mu           sync.Mutex            // guards the fields below
+	stopped      map[string]Container  // stopped or killed by us, by ID
+	paused       map[string]Container  // paused by us, by ID
+	disconnected map[string][]endpoint // cut off by us: container ID -> its endpoints
+	scaled       map[string]int        // service -> replica count before we scaled it
+	known        map[string]Container  // every container seen, by ID
+
+	// configured holds the backends whose settings Configure changed, by ID.
+	configured map[string]*configured
 }
 
 // New connects to the Docker daemon named by the environment (DOCKER_HOST,
