@@ -21,7 +21,7 @@ type Gray struct {
 	refused     *prometheus.CounterVec
 	ejections   *prometheus.CounterVec
 
-	nTryTimeouts, nHedges, nHedgeWins, nRefusedRetry, nRefusedHedge, nEjections atomic.Uint64
+	nRetries, nTryTimeouts, nHedges, nHedgeWins, nRefusedRetry, nRefusedHedge, nEjections atomic.Uint64
 }
 
 var grayOnce sync.Map // *Metrics -> *Gray
@@ -57,6 +57,14 @@ func (m *Metrics) Gray() *Gray {
 		m.reg.MustRegister(g.tryTimeouts, g.hedges, g.hedgeWins, g.refused, g.ejections)
 	}
 	return actual.(*Gray)
+}
+
+// Retry counts a retry of an HTTP request away from b, for the JSON status
+// (lblab_retries_total counts it in Prometheus: Metrics.Retry).
+func (g *Gray) Retry() {
+	if g != nil {
+		g.nRetries.Add(1)
+	}
 }
 
 // TryTimeout counts a try on b abandoned after try_timeout.
@@ -125,6 +133,6 @@ func (g *Gray) Snapshot() GraySnapshot {
 		TryTimeouts: g.nTryTimeouts.Load(), Hedges: g.nHedges.Load(), HedgeWins: g.nHedgeWins.Load(),
 		BudgetRefusedRetry: g.nRefusedRetry.Load(), BudgetRefusedHedges: g.nRefusedHedge.Load(), Ejections: g.nEjections.Load(),
 	}
-	s.Retries = g.m.nRetries.Load()
+	s.Retries = g.nRetries.Load()
 	return s
 }

@@ -43,7 +43,6 @@ type Metrics struct {
 	transitions  *prometheus.CounterVec
 	checks       *prometheus.CounterVec
 	backendStats sync.Map // *pool.Backend -> *backendStats
-	nRetries     atomic.Uint64
 }
 
 type backendStats struct {
@@ -151,10 +150,7 @@ func (m *Metrics) Observe(b *pool.Backend, code int, d time.Duration) {
 }
 
 // Retry counts a retry away from backend b.
-func (m *Metrics) Retry(b *pool.Backend) {
-	m.nRetries.Add(1)
-	m.retries.WithLabelValues(m.label(b)).Inc()
-}
+func (m *Metrics) Retry(b *pool.Backend) { m.retries.WithLabelValues(m.label(b)).Inc() }
 
 // Transition counts a backend state change.
 func (m *Metrics) Transition(b *pool.Backend, to pool.State) {

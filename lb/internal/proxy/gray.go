@@ -204,6 +204,7 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 				return served, last, len(tried) - 1
 			}
 			p.cfg.Metrics.Retry(r.b)
+			g.Retry()
 			launch(nb, n, false)
 		}
 	}

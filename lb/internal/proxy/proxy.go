@@ -327,6 +327,7 @@ func (p *Proxy) Attempt(bal *balance.Named, pl Plan, try func(*pool.Backend, Try
 			return served, last, len(tried)
 		}
 		p.cfg.Metrics.Retry(b)
+		p.cfg.Metrics.Gray().Retry()
 		tried = append(tried, b)
 	}
 }
