@@ -264,8 +264,17 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 
 // preflight checks what the scenario needs before anything starts.
 func (r *runner) preflight(ctx context.Context) error {
-	if err := checkTarget(ctx, r.s.Target); err != nil {
-		return err
+	targets := []string{r.s.Target}
+	if len(r.s.Variants) > 0 {
+		targets = targets[:0]
+		for _, v := range r.s.Variants {
+			targets = append(targets, cmp.Or(v.Target, r.s.Target))
+		}
+	}
+	for _, t := range targets {
+		if err := checkTarget(ctx, t); err != nil {
+			return err
+		}
 	}
 	if r.s.UsesDocker() {
 		if r.opts.Lab == nil {
