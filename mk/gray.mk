@@ -12,6 +12,8 @@
 LB_GRAY_PORT    ?= 8082
 ADMIN_GRAY_PORT ?= 9092
 GRAY_SCENARIOS  := gray-slow gray-errors gray-hang tail
+# compose.yaml maps lb-gray's ports from these.
+export LB_GRAY_PORT ADMIN_GRAY_PORT
 
 .PHONY: lab-up-gray scenarios-gray $(addprefix scenario-,$(GRAY_SCENARIOS))
 
