@@ -185,9 +185,10 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 			if kind != failNone {
 				r.b.CountError()
 				p.observe(r.b, true, r.d)
-				p.cfg.Pool.Fail(r.b, p.cfg.MaxFails, p.cfg.FailTimeout, r.err.Error())
 				if kind == failTryTimeout {
-					g.TryTimeout(r.b)
+					g.TryTimeout(r.b) // slow, not failed: no passive failure (see Attempt)
+				} else {
+					p.cfg.Pool.Fail(r.b, p.cfg.MaxFails, p.cfg.FailTimeout, r.err.Error())
 				}
 			}
 			if inflight > 0 {

@@ -316,9 +316,13 @@ func (p *Proxy) Attempt(bal *balance.Named, pl Plan, try func(*pool.Backend, Try
 		b.CountError()
 		p.observe(b, true, d)
 		if kind == failTryTimeout {
+			// Slow, not failed: not a passive failure (on a busy host every
+			// backend would soon be down); outlier ejection weighs it
+			// against the others.
 			p.cfg.Metrics.Gray().TryTimeout(b)
+		} else {
+			p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, last.Err.Error())
 		}
-		p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, last.Err.Error())
 		retry := len(tried) < p.cfg.Retries && !last.WroteHeader && pl.Replayable &&
 			(kind == failConnect || ((kind == failReset || kind == failTryTimeout) && pl.Idempotent)) &&
 			p.withdraw("retry")
