@@ -148,6 +148,9 @@ func TestApply(t *testing.T) {
 		{name: "latency distribution", patch: `{"latency":"uniform:1ms,2ms"}`, want: func(s *Settings) {
 			s.Latency = Latency{Kind: LatencyUniform, A: time.Millisecond, B: 2 * time.Millisecond}
 		}},
+		{name: "tail latency", patch: `{"latency":"tail:2ms,100ms"}`, want: func(s *Settings) {
+			s.Latency = Latency{Kind: LatencyTail, A: 2 * time.Millisecond, B: 100 * time.Millisecond}
+		}},
 		{name: "latency seconds number", patch: `{"latency":0.25}`, want: func(s *Settings) {
 			s.Latency = Latency{Kind: LatencyFixed, A: 250 * time.Millisecond}
 		}},
