@@ -26,7 +26,7 @@ LAB_WAIT_TIMEOUT     ?= 60
 LBLAB_TAG            ?= dev
 LAB_IMAGES            = lblab/lb:$(LBLAB_TAG) lblab/backend:$(LBLAB_TAG)
 # down and ps see the services of every profile, not only the default ones.
-LAB_ALL_PROFILES     := --profile slow --profile scaling --profile tcp
+LAB_ALL_PROFILES     := --profile slow --profile scaling --profile tcp --profile gray
 
 # The Compose command: the `docker compose` plugin where present, else
 # Debian's docker-compose 1.29. Worked out once, when a lab target first needs it.

@@ -31,7 +31,14 @@ const (
 	LatencyNormal  LatencyKind = "normal"  // mean A, standard deviation B, clamped to [0, MaxLatency]
 	LatencyUniform LatencyKind = "uniform" // uniform in [A, B)
 	LatencyExp     LatencyKind = "exp"     // exponential with mean A, clamped to MaxLatency
+	// LatencyTail is a heavy tail: A for most requests, B for TailShare of
+	// them (The Tail at Scale's shape: 1% of requests far slower).
+	LatencyTail LatencyKind = "tail"
 )
+
+// TailShare is the share of requests that get the slow latency of a "tail"
+// distribution.
+const TailShare = 0.01
 
 // Latency is a delay distribution added before a request is served.
 // The zero value adds no delay. Values are immutable and safe to share.
@@ -47,6 +54,7 @@ type Latency struct {
 //	"normal:MEAN,STDDEV"       normal distribution, e.g. "normal:20ms,5ms" (clamped at 0)
 //	"uniform:MIN,MAX"          uniform distribution, e.g. "uniform:10ms,50ms"
 //	"exp:MEAN"                 exponential distribution, e.g. "exp:20ms"
+//	"tail:BASE,SLOW"           BASE, except 1% of requests (TailShare) get SLOW, e.g. "tail:2ms,100ms"
 //
 // Kinds are case-insensitive ("exponential" is accepted for "exp"); durations use
 // Go syntax (time.ParseDuration) and must lie in [0, MaxLatency].
@@ -61,10 +69,10 @@ func ParseLatency(s string) (Latency, error) {
 		kind, params = string(LatencyFixed), s
 	}
 	kind = strings.ToLower(strings.TrimSpace(kind))
-	want := map[string]int{"fixed": 1, "normal": 2, "uniform": 2, "exp": 1, "exponential": 1}
+	want := map[string]int{"fixed": 1, "normal": 2, "uniform": 2, "exp": 1, "exponential": 1, "tail": 2}
 	n, ok := want[kind]
 	if !ok {
-		return Latency{}, fmt.Errorf("unknown distribution %q (want fixed, normal, uniform or exp)", kind)
+		return Latency{}, fmt.Errorf("unknown distribution %q (want fixed, normal, uniform, exp or tail)", kind)
 	}
 	args := strings.Split(params, ",")
 	if len(args) != n {
@@ -89,6 +97,8 @@ func ParseLatency(s string) (Latency, error) {
 			return Latency{}, fmt.Errorf("uniform: max %s is less than min %s", ds[1], ds[0])
 		}
 		l = Latency{Kind: LatencyUniform, A: ds[0], B: ds[1]}
+	case "tail":
+		l = Latency{Kind: LatencyTail, A: ds[0], B: ds[1]}
 	default:
 		l = Latency{Kind: LatencyExp, A: ds[0]}
 	}
@@ -99,7 +109,7 @@ func ParseLatency(s string) (Latency, error) {
 // degenerate ones to fixed, so that String round-trips.
 func (l Latency) normalize() Latency {
 	switch {
-	case l.Kind == LatencyNormal && l.B == 0, l.Kind == LatencyUniform && l.A == l.B:
+	case l.Kind == LatencyNormal && l.B == 0, (l.Kind == LatencyUniform || l.Kind == LatencyTail) && l.A == l.B:
 		l = Latency{Kind: LatencyFixed, A: l.A}
 	case l.Kind == LatencyExp && l.A == 0:
 		l = Latency{}
@@ -133,7 +143,7 @@ func (l Latency) String() string {
 		return "0s"
 	case LatencyFixed:
 		return l.A.String()
-	case LatencyNormal, LatencyUniform:
+	case LatencyNormal, LatencyUniform, LatencyTail:
 		return fmt.Sprintf("%s:%s,%s", l.Kind, l.A, l.B)
 	default:
 		return fmt.Sprintf("%s:%s", l.Kind, l.A)
@@ -142,7 +152,7 @@ func (l Latency) String() string {
 
 // Random reports whether Sample draws from its Rand.
 func (l Latency) Random() bool {
-	return l.Kind == LatencyNormal || l.Kind == LatencyUniform || l.Kind == LatencyExp
+	return l.Kind == LatencyNormal || l.Kind == LatencyUniform || l.Kind == LatencyExp || l.Kind == LatencyTail
 }
 
 // Sample returns one delay from the distribution, in [0, MaxLatency]. It draws
@@ -160,6 +170,11 @@ func (l Latency) Sample(r Rand) time.Duration {
 		f = float64(l.A) + r.Float64()*float64(l.B-l.A)
 	case LatencyExp:
 		f = r.ExpFloat64() * float64(l.A)
+	case LatencyTail:
+		if r.Float64() < TailShare {
+			return l.B
+		}
+		return l.A
 	}
 	switch {
 	case math.IsNaN(f) || f <= 0:

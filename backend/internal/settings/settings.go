@@ -144,7 +144,7 @@ func (s Settings) Validate() error {
 	_, err = ParseOverflow(string(s.Overflow))
 	add("overflow", fmt.Sprintf("%q", s.Overflow), err)
 	switch s.Latency.Kind {
-	case LatencyNone, LatencyFixed, LatencyNormal, LatencyUniform, LatencyExp:
+	case LatencyNone, LatencyFixed, LatencyNormal, LatencyUniform, LatencyExp, LatencyTail:
 		if s.Latency.A < 0 || s.Latency.B < 0 || s.Latency.A > MaxLatency || s.Latency.B > MaxLatency {
 			add("latency", s.Latency, fmt.Errorf("durations must lie in [0, %s]", MaxLatency))
 		}

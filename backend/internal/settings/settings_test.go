@@ -34,6 +34,7 @@ func TestParseLatency(t *testing.T) {
 		{name: "normal no spread is fixed", in: "normal:20ms,0", want: Latency{Kind: LatencyFixed, A: 20 * time.Millisecond}, str: "20ms"},
 		{name: "uniform", in: "uniform:10ms,50ms", want: Latency{Kind: LatencyUniform, A: 10 * time.Millisecond, B: 50 * time.Millisecond}, str: "uniform:10ms,50ms"},
 		{name: "exp", in: "exp:20ms", want: Latency{Kind: LatencyExp, A: 20 * time.Millisecond}, str: "exp:20ms"},
+		{name: "tail", in: "tail:2ms,100ms", want: Latency{Kind: LatencyTail, A: 2 * time.Millisecond, B: 100 * time.Millisecond}, str: "tail:2ms,100ms"},
 		{name: "exponential alias", in: "exponential:1s", want: Latency{Kind: LatencyExp, A: time.Second}, str: "exp:1s"},
 		{name: "exp zero is none", in: "exp:0", want: Latency{}, str: "0s"},
 		{name: "unknown kind", in: "pareto:1s", wantErr: `unknown distribution "pareto"`},
@@ -77,6 +78,9 @@ func TestLatencySample(t *testing.T) {
 		{name: "uniform low", spec: "uniform:10ms,50ms", r: fixedRand{f: 0}, want: 10 * ms},
 		{name: "exp", spec: "exp:20ms", r: fixedRand{exp: 1.5}, want: 30 * ms},
 		{name: "exp capped", spec: "exp:1h", r: fixedRand{exp: 50}, want: MaxLatency},
+		{name: "tail, most requests", spec: "tail:2ms,100ms", r: fixedRand{f: 0.5}, want: 2 * ms},
+		{name: "tail, the slow 1%", spec: "tail:2ms,100ms", r: fixedRand{f: 0.0099}, want: 100 * ms},
+		{name: "tail, just past the 1%", spec: "tail:2ms,100ms", r: fixedRand{f: 0.01}, want: 2 * ms},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,6 +147,9 @@ func TestApply(t *testing.T) {
 		},
 		{name: "latency distribution", patch: `{"latency":"uniform:1ms,2ms"}`, want: func(s *Settings) {
 			s.Latency = Latency{Kind: LatencyUniform, A: time.Millisecond, B: 2 * time.Millisecond}
+		}},
+		{name: "tail latency", patch: `{"latency":"tail:2ms,100ms"}`, want: func(s *Settings) {
+			s.Latency = Latency{Kind: LatencyTail, A: 2 * time.Millisecond, B: 100 * time.Millisecond}
 		}},
 		{name: "latency seconds number", patch: `{"latency":0.25}`, want: func(s *Settings) {
 			s.Latency = Latency{Kind: LatencyFixed, A: 250 * time.Millisecond}

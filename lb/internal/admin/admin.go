@@ -147,6 +147,8 @@ type BackendStatus struct {
 	TotalErrors       uint64            `json:"total_errors"`
 	LatencyMS         float64           `json:"latency_ewma_ms"`
 	StatusCodes       map[string]uint64 `json:"status_codes,omitempty"`
+	// Ejected: taken out of rotation as an outlier (docs/gray-failures.md).
+	Ejected bool `json:"ejected,omitempty"`
 	pool.HealthInfo
 }
 
@@ -163,6 +165,7 @@ func (s *Server) Backends() []BackendStatus {
 			ActiveConnections: b.InFlight(), TotalRequests: b.Requests(), TotalErrors: b.Errors(),
 			LatencyMS:   float64(b.Latency().Microseconds()) / 1e3,
 			StatusCodes: s.cfg.Metrics.BackendCodes(b),
+			Ejected:     b.Ejected(),
 			HealthInfo:  b.Health(),
 		})
 	}

@@ -74,6 +74,30 @@ type Config struct {
 	RetryBodyLimit int64    `json:"retry_body_limit"`
 	SlowStart      Duration `json:"slow_start"`
 
+	// Gray failures (docs/gray-failures.md): backends that answer slowly,
+	// hang or fail a share of requests while their health checks pass.
+	// TryTimeout gives each try of an idempotent request this long for its
+	// response head before it is abandoned and sent elsewhere (0: off).
+	TryTimeout Duration `json:"try_timeout"`
+	// HedgeAfter sends an idempotent request still unanswered after this
+	// delay (or percentile of recent response times) to a second backend.
+	HedgeAfter HedgeDelay `json:"hedge_after"`
+	// RetryBudget bounds retries and hedges to this share of the requests
+	// of the last RetryBudgetWindow, but allows at least
+	// RetryBudgetMinPerSecond per second.
+	RetryBudget             Percent `json:"retry_budget"`
+	RetryBudgetMinPerSecond int     `json:"retry_budget_min_per_second"`
+	// Outlier ejection: a backend whose error rate or latency stands far
+	// above the others' over OutlierInterval is taken out of rotation.
+	OutlierDetection        bool     `json:"outlier_detection"`
+	OutlierInterval         Duration `json:"outlier_interval"`
+	OutlierErrorPercent     Percent  `json:"outlier_error_percent"`
+	OutlierLatencyFactor    float64  `json:"outlier_latency_factor"`
+	OutlierMinRequests      int      `json:"outlier_min_requests"`
+	OutlierBaseEjectionTime Duration `json:"outlier_base_ejection_time"`
+	OutlierMaxEjectionTime  Duration `json:"outlier_max_ejection_time"`
+	MaxEjectionPercent      Percent  `json:"max_ejection_percent"`
+
 	// Client side.
 	TrustedProxies    []string `json:"trusted_proxies"`
 	ReadHeaderTimeout Duration `json:"read_header_timeout"`
@@ -149,6 +173,16 @@ func Default() Config {
 		Forwarder:              "lean",
 		MaxIdleConnsPerBackend: 512,
 		ResolveInterval:        Duration(5 * time.Second),
+
+		RetryBudget:             20,
+		RetryBudgetMinPerSecond: 10,
+		OutlierInterval:         Duration(2 * time.Second),
+		OutlierErrorPercent:     20,
+		OutlierLatencyFactor:    5,
+		OutlierMinRequests:      20,
+		OutlierBaseEjectionTime: Duration(30 * time.Second),
+		OutlierMaxEjectionTime:  Duration(300 * time.Second),
+		MaxEjectionPercent:      50,
 	}
 }
 
@@ -291,6 +325,7 @@ func (c *Config) Validate() error {
 	if c.MaxIdleConnsPerBackend < 0 {
 		bad("max_idle_conns_per_backend", c.MaxIdleConnsPerBackend, "must not be negative")
 	}
+	c.validateGray(bad)
 	for i, p := range c.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
 			bad(fmt.Sprintf("trusted_proxies[%d]", i), strconv.Quote(p), "must be an IP address or CIDR prefix")

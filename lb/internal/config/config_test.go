@@ -83,6 +83,17 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 		{"header lines out of range", `{` + base + `, "max_header_lines": 0}`, []string{"max_header_lines: 0: must be between 1 and 10000"}},
 		{"bad forwarder", `{` + base + `, "forwarder": "fast"}`, []string{`forwarder: "fast": must be "lean" or "reverseproxy"`}},
 		{"bad trusted proxy", `{` + base + `, "trusted_proxies": ["10.0.0.0/33"]}`, []string{`trusted_proxies[0]: "10.0.0.0/33"`}},
+		{"try timeout not below request timeout", `{` + base + `, "request_timeout": 3, "try_timeout": 5}`, []string{"try_timeout: 5s: must be shorter than request_timeout (3s)"}},
+		{"negative try timeout", `{` + base + `, "try_timeout": -1}`, []string{"try_timeout: -1s: must not be negative"}},
+		{"hedge delay of zero", `{` + base + `, "hedge_after": 0}`, []string{"hedge_after: 0s: must be greater than 0"}},
+		{"hedge percentile out of range", `{` + base + `, "hedge_after": "p100"}`, []string{`hedge_after: "p100": the percentile must be at least p50`}},
+		{"hedge delay not a delay", `{` + base + `, "hedge_after": "soon"}`, []string{`hedge_after: "soon": "soon" is neither a delay`}},
+		{"hedging on reverseproxy", `{` + base + `, "forwarder": "reverseproxy", "hedge_after": "p95"}`, []string{`hedge_after: "p95": hedging needs the lean forwarder`}},
+		{"budget over 100%", `{` + base + `, "retry_budget": 150}`, []string{"retry_budget: 150%: must be between 0% and 100%"}},
+		{"budget as string", `{` + base + `, "retry_budget": "120%"}`, []string{"retry_budget: 120%: must be between 0% and 100%"}},
+		{"max ejection percent over 100", `{` + base + `, "max_ejection_percent": 101}`, []string{"max_ejection_percent: 101%: must be between 0% and 100%"}},
+		{"max ejection time below base", `{` + base + `, "outlier_base_ejection_time": 30, "outlier_max_ejection_time": 10}`, []string{"outlier_max_ejection_time: 10s: must not be shorter than outlier_base_ejection_time (30s)"}},
+		{"latency factor too small", `{` + base + `, "outlier_latency_factor": 1.1}`, []string{"outlier_latency_factor: 1.1: must be at least 1.5"}},
 		{"not an object", `[1,2]`, []string{"config: wrong type"}},
 		{"syntax error", "{\n\"proxy_port\": 80,\n}", []string{"config: invalid JSON at line 3"}},
 		{"several problems at once", `{"proxy_port": 0, "algorithm": "x", "backend_servers": []}`,
@@ -99,6 +110,31 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 			assert.Len(t, lines, len(tt.want), "one line per problem: %q", err.Error())
 		})
 	}
+}
+
+func TestGrayFailureKeys(t *testing.T) {
+	c, err := Parse([]byte(`{` + base + `, "request_timeout": 3, "try_timeout": "300ms", "hedge_after": "p95",
+		"retry_budget": "25%", "retry_budget_min_per_second": 5, "outlier_detection": true, "max_ejection_percent": 34}`))
+	require.NoError(t, err)
+	assert.Equal(t, 300*time.Millisecond, c.TryTimeout.D())
+	assert.Equal(t, 95.0, c.HedgeAfter.Percentile)
+	assert.Equal(t, "p95", c.HedgeAfter.String())
+	assert.Equal(t, 0.25, c.RetryBudget.Fraction())
+	assert.Equal(t, 5, c.RetryBudgetMinPerSecond)
+	assert.True(t, c.OutlierDetection)
+	assert.Equal(t, Percent(34), c.MaxEjectionPercent)
+
+	c, err = Parse([]byte(`{` + base + `, "hedge_after": 0.05}`))
+	require.NoError(t, err)
+	assert.Equal(t, 50*time.Millisecond, c.HedgeAfter.Delay)
+
+	// Defaults: per-try timeout, hedging and ejection off; a 20% budget.
+	c, err = Parse([]byte(`{` + base + `}`))
+	require.NoError(t, err)
+	assert.Zero(t, c.TryTimeout)
+	assert.False(t, c.HedgeAfter.On())
+	assert.False(t, c.OutlierDetection)
+	assert.Equal(t, Percent(20), c.RetryBudget)
 }
 
 func TestStatusSet(t *testing.T) {

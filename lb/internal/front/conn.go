@@ -408,9 +408,18 @@ func (fc *conn) serveRequest(n int, start time.Time) bool {
 	}
 	pl := proxy.Plan{Key: key, Replayable: true, Idempotent: h.Idempotent()}
 	fc.bytes = 0
-	served, last, retries := p.Attempt(bal, pl, func(b *pool.Backend) proxy.Outcome {
-		return fc.try(b, head, body)
-	})
+	var served *pool.Backend
+	var last proxy.Outcome
+	var retries int
+	if p.Hedging(pl) {
+		served, last, retries = p.Hedge(bal, pl, func(ctx context.Context, b *pool.Backend, t proxy.Try) (proxy.Leg, error) {
+			return fc.send(ctx, b, t, head, body)
+		})
+	} else {
+		served, last, retries = p.Attempt(bal, pl, func(b *pool.Backend, t proxy.Try) proxy.Outcome {
+			return fc.try(b, t, head, body)
+		})
+	}
 	status := last.Status
 	keep := !h.Close && !last.Aborted && last.Err == nil
 	if last.Err != nil && !last.WroteHeader {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/h1"
@@ -17,8 +18,9 @@ import (
 )
 
 // try sends the request (head and body as the client sent them) to b and
-// relays the response to the client's buffer.
-func (fc *conn) try(b *pool.Backend, head, body []byte) proxy.Outcome {
+// relays the response to the client's buffer. With t.HeadTimeout the wait
+// for the response head is that (try_timeout), not request_timeout.
+func (fc *conn) try(b *pool.Backend, t proxy.Try, head, body []byte) proxy.Outcome {
 	b.Acquire()
 	defer b.Release()
 	cp := fc.p.Upstream(b)
@@ -27,7 +29,7 @@ func (fc *conn) try(b *pool.Backend, head, body []byte) proxy.Outcome {
 	if err != nil {
 		return proxy.Outcome{Err: err}
 	}
-	err = fc.exchange(cp, c, head, body, now)
+	err = fc.exchange(cp, c, head, body, now, &fc.resp, t.HeadTimeout)
 	if err != nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
 		// A pooled connection failed before the request could have been
 		// acted on: send it on a new connection.
@@ -35,7 +37,7 @@ func (fc *conn) try(b *pool.Backend, head, body []byte) proxy.Outcome {
 		if c, err = cp.Dial(context.Background()); err != nil {
 			return proxy.Outcome{Err: err}
 		}
-		err = fc.exchange(cp, c, head, body, time.Now())
+		err = fc.exchange(cp, c, head, body, time.Now(), &fc.resp, t.HeadTimeout)
 	}
 	if err != nil {
 		c.Close()
@@ -44,9 +46,108 @@ func (fc *conn) try(b *pool.Backend, head, body []byte) proxy.Outcome {
 	return fc.relay(cp, c)
 }
 
+// leg is one try of a hedged request (proxy.Hedge): sent, with its
+// response head read into resp, not yet relayed.
+type leg struct {
+	fc   *conn
+	b    *pool.Backend
+	cp   *upstream.Pool
+	resp h1.Response
+
+	mu        sync.Mutex // guards c and cancelled: the try's goroutine and the canceller
+	c         *upstream.Conn
+	cancelled bool
+}
+
+// use makes c the leg's connection unless the leg was cancelled (then c is
+// closed).
+func (l *leg) use(c *upstream.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cancelled {
+		c.Close()
+		return false
+	}
+	l.c = c
+	return true
+}
+
+// cancel closes the leg's connection: a pending exchange ends at once and
+// the backend sees the request cancelled.
+func (l *leg) cancel() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cancelled = true
+	if l.c != nil {
+		l.c.Close()
+	}
+}
+
+func (l *leg) Status() int { return l.resp.Status }
+
+// Relay sends the response to the client (on the connection's goroutine).
+func (l *leg) Relay() proxy.Outcome {
+	defer l.b.Release()
+	l.fc.resp = l.resp
+	return l.fc.relay(l.cp, l.c)
+}
+
+// Drop abandons the response.
+func (l *leg) Drop() {
+	l.c.Close()
+	l.b.Release()
+}
+
+// send is try's first half for proxy.Hedge, on a goroutine of its own: it
+// sends the request to b and reads the response head. Cancelling ctx closes
+// the connection. It only reads the connection's state (the request head
+// and body stay put until Hedge returns).
+func (fc *conn) send(ctx context.Context, b *pool.Backend, t proxy.Try, head, body []byte) (proxy.Leg, error) {
+	b.Acquire()
+	l := &leg{fc: fc, b: b, cp: fc.p.Upstream(b)}
+	stop := context.AfterFunc(ctx, l.cancel)
+	fail := func(err error) (proxy.Leg, error) {
+		stop()
+		l.cancel()
+		b.Release()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	now := time.Now()
+	c, reused, err := l.cp.Get(ctx, now)
+	if err != nil {
+		return fail(err)
+	}
+	if !l.use(c) {
+		return fail(context.Canceled)
+	}
+	err = fc.exchange(l.cp, c, head, body, now, &l.resp, t.HeadTimeout)
+	if err != nil && ctx.Err() == nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
+		c.Close()
+		if c, err = l.cp.Dial(ctx); err != nil {
+			return fail(err)
+		}
+		if !l.use(c) {
+			return fail(context.Canceled)
+		}
+		err = fc.exchange(l.cp, c, head, body, time.Now(), &l.resp, t.HeadTimeout)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if !stop() {
+		return fail(context.Canceled) // cancelled as the head came
+	}
+	return l, nil
+}
+
 // exchange writes the request on c and reads the final response head into
-// fc.resp (1xx responses are skipped). The head stays in c's reader.
-func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte, now time.Time) error {
+// resp (1xx responses are skipped). The head stays in c's reader. With
+// headTimeout > 0 the wait for the head is that long (try_timeout), and its
+// expiry an error wrapping proxy.ErrTryTimeout.
+func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte, now time.Time, resp *h1.Response, headTimeout time.Duration) error {
 	h := &fc.req
 	w := c.BW
 	c.Begin()
@@ -81,23 +182,28 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 		}
 		return fmt.Errorf("%w: %w", upstream.ErrNoResponse, err)
 	}
-	if d := cp.Config().ResponseHeaderTimeout; d > 0 {
+	if headTimeout > 0 {
+		c.RD.Arm(c, now, headTimeout)
+	} else if d := cp.Config().ResponseHeaderTimeout; d > 0 {
 		c.RD.Arm(c, now, d)
 	}
 	br := c.BR
 	for {
 		n, err := readResponseHead(br)
 		if err != nil {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() && headTimeout > 0 {
+				return fmt.Errorf("%w (%s): %w", proxy.ErrTryTimeout, headTimeout, err)
+			}
 			return err
 		}
 		b, _ := br.Peek(n)
-		if err := h1.ParseResponse(b, h.IsHead(), fc.f.cfg.Limits, &fc.resp); err != nil {
+		if err := h1.ParseResponse(b, h.IsHead(), fc.f.cfg.Limits, resp); err != nil {
 			return err
 		}
 		switch {
-		case fc.resp.Status == 101:
+		case resp.Status == 101:
 			return errors.New("backend switched protocols on a request without Upgrade")
-		case fc.resp.Informational():
+		case resp.Informational():
 			br.Discard(n) // e.g. 103 Early Hints: not forwarded
 		default:
 			return nil

@@ -56,6 +56,7 @@ type Backend struct {
 	Source string
 
 	state     atomic.Int32
+	ejected   atomic.Bool // taken out of rotation as an outlier (lb/internal/outlier)
 	inflight  atomic.Int64
 	requests  atomic.Uint64
 	errors    atomic.Uint64
@@ -94,8 +95,12 @@ func NewBackend(name, addr string, weight int) *Backend {
 // State returns the current state.
 func (b *Backend) State() State { return State(b.state.Load()) }
 
-// Available reports whether the backend takes new requests.
-func (b *Backend) Available() bool { return b.State() == StateUp }
+// Available reports whether the backend takes new requests: it is up and
+// not ejected as an outlier.
+func (b *Backend) Available() bool { return b.State() == StateUp && !b.ejected.Load() }
+
+// Ejected reports whether the backend is ejected as an outlier.
+func (b *Backend) Ejected() bool { return b.ejected.Load() }
 
 // InFlight returns the number of requests (or connections) now being served.
 func (b *Backend) InFlight() int64 { return b.inflight.Load() }

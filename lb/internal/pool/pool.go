@@ -196,6 +196,14 @@ func (p *Pool) Fail(b *Backend, maxFails int, window time.Duration, reason strin
 		fmt.Sprintf("passive: %d failures within %s, last: %s", maxFails, window, reason))
 }
 
+// Eject takes b out of rotation as an outlier (on) or puts it back (off);
+// its state (up, down, ...) is unchanged. The outlier detector logs why.
+func (p *Pool) Eject(b *Backend, on bool) {
+	if b.ejected.Swap(on) != on {
+		p.rebuild()
+	}
+}
+
 // Without returns the backends of cands that are not in tried, in a new
 // slice; retries use it so that they never go back to a backend that failed.
 func Without(cands, tried []*Backend) []*Backend {

@@ -25,7 +25,7 @@ func StatusFor(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.Is(err, ErrTryTimeout) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadGateway
@@ -43,6 +43,9 @@ const (
 	// failReset: the connection broke before any response (reset, EOF). The
 	// backend may have seen the request: retried only for idempotent methods.
 	failReset
+	// failTryTimeout: no response head within try_timeout (ErrTryTimeout).
+	// Retried only for idempotent methods.
+	failTryTimeout
 	// failTimeout and failOther: not retried.
 	failTimeout
 	failOther
@@ -51,6 +54,9 @@ const (
 // classify tells what kind of backend failure err is. clientGone reports
 // whether the client's own context ended first, which is never the backend's fault.
 func classify(err error, clientGone bool) failure {
+	if errors.Is(err, ErrTryTimeout) {
+		return failTryTimeout
+	}
 	if clientGone || errors.Is(err, context.Canceled) {
 		return failNone
 	}

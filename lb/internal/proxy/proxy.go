@@ -21,10 +21,13 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/balance"
+	"github.com/lblab/lblab/lb/internal/budget"
 	"github.com/lblab/lblab/lb/internal/h1"
+	"github.com/lblab/lblab/lb/internal/hedge"
 	"github.com/lblab/lblab/lb/internal/metrics"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/upstream"
@@ -60,6 +63,18 @@ type Config struct {
 	Passive5xx bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+
+	// TryTimeout, when positive, bounds the wait for the response head of
+	// each try of an idempotent request that could go elsewhere
+	// (try_timeout); the try is then abandoned and the request retried.
+	TryTimeout time.Duration
+	// Hedge, when set, hedges idempotent requests (hedge_after; lean
+	// forwarder only).
+	Hedge *hedge.Delay
+	// Budget, when set, bounds retries and hedges (retry_budget).
+	Budget *budget.Budget
+	// Outliers, when set, is told of every try's outcome.
+	Outliers Observer
 }
 
 // NewTransport returns an http.Transport tuned for a reverse proxy: keep-alive
@@ -113,6 +128,7 @@ type Proxy struct {
 	pools   sync.Map // *pool.Backend -> *upstream.Pool (fast front end)
 	lean    bool
 	buffers bufferPool
+	hedge   *hedge.Delay
 }
 
 // New returns a proxy for cfg.
@@ -137,7 +153,8 @@ func New(cfg Config) (*Proxy, error) {
 	default:
 		return nil, fmt.Errorf("forwarder %q: must be \"lean\" or \"reverseproxy\"", cfg.Forwarder)
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Logger, errLog: cfg.Logger.With("component", "reverseproxy"), lean: cfg.Forwarder != "reverseproxy"}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, errLog: cfg.Logger.With("component", "reverseproxy"), lean: cfg.Forwarder != "reverseproxy",
+		hedge: cfg.Hedge}
 	var err error
 	if p.Switch, err = balance.NewSwitch(cfg.Algorithm, p.log); err != nil {
 		return nil, err
@@ -204,11 +221,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key = ClientIP(r, p.cfg.TrustedProxies)
 	}
 	pl := Plan{Key: key, Replayable: replayable, Idempotent: idempotent(r), ClientGone: func() bool { return r.Context().Err() != nil }}
-	served, last, retries := p.Attempt(bal, pl, func(b *pool.Backend) Outcome {
+	served, last, retries := p.Attempt(bal, pl, func(b *pool.Backend, t Try) Outcome {
 		if body != nil {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		rec.err = nil
+		if t.HeadTimeout > 0 {
+			return p.tryTimed(b, rec, r, t.HeadTimeout)
+		}
 		aborted := p.try(b, rec, r)
 		return Outcome{Status: rec.status, WroteHeader: rec.wroteHeader, Err: rec.err, Aborted: aborted}
 	})
@@ -253,8 +273,15 @@ type Outcome struct {
 // Retries times. It feeds the passive health checks and latency figures.
 // last.Err is nil when a response reached the client, pool.ErrNoBackend when
 // no backend was left to try.
-func (p *Proxy) Attempt(bal *balance.Named, pl Plan, try func(*pool.Backend) Outcome) (served *pool.Backend, last Outcome, retries int) {
+//
+// With try_timeout set, a try of an idempotent, replayable request that
+// could go elsewhere gets Try.HeadTimeout; its expiry (ErrTryTimeout) is
+// retried like a reset. Retries are bounded by the retry budget too.
+func (p *Proxy) Attempt(bal *balance.Named, pl Plan, try func(*pool.Backend, Try) Outcome) (served *pool.Backend, last Outcome, retries int) {
 	var tried []*pool.Backend
+	if p.cfg.Budget != nil {
+		p.cfg.Budget.Request(time.Now())
+	}
 	for {
 		cands := p.cfg.Pool.Available()
 		if len(tried) > 0 {
@@ -269,9 +296,11 @@ func (p *Proxy) Attempt(bal *balance.Named, pl Plan, try func(*pool.Backend) Out
 		}
 		served = b
 		t0 := time.Now()
-		last = try(b)
+		last = try(b, Try{HeadTimeout: p.headTimeout(pl, len(tried), len(cands))})
+		d := time.Since(t0)
 		if last.Err == nil {
-			b.ObserveLatency(time.Since(t0), time.Now())
+			b.ObserveLatency(d, time.Now())
+			p.observe(b, last.Status >= 500, d)
 			if last.Status >= 500 {
 				b.CountError()
 				if p.cfg.Passive5xx {
@@ -285,14 +314,24 @@ func (p *Proxy) Attempt(bal *balance.Named, pl Plan, try func(*pool.Backend) Out
 			return served, last, len(tried)
 		}
 		b.CountError()
-		p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, last.Err.Error())
+		p.observe(b, true, d)
+		if kind == failTryTimeout {
+			// Slow, not failed: not a passive failure (on a busy host every
+			// backend would soon be down); outlier ejection weighs it
+			// against the others.
+			p.cfg.Metrics.Gray().TryTimeout(b)
+		} else {
+			p.cfg.Pool.Fail(b, p.cfg.MaxFails, p.cfg.FailTimeout, last.Err.Error())
+		}
 		retry := len(tried) < p.cfg.Retries && !last.WroteHeader && pl.Replayable &&
-			(kind == failConnect || (kind == failReset && pl.Idempotent))
+			(kind == failConnect || ((kind == failReset || kind == failTryTimeout) && pl.Idempotent)) &&
+			p.withdraw("retry")
 		p.log.Debug("backend failed", "backend", b.Name, "error", last.Err, "retry", retry)
 		if !retry {
 			return served, last, len(tried)
 		}
 		p.cfg.Metrics.Retry(b)
+		p.cfg.Metrics.Gray().Retry()
 		tried = append(tried, b)
 	}
 }
@@ -312,6 +351,33 @@ func (p *Proxy) try(b *pool.Backend, rec *recorder, r *http.Request) (aborted bo
 	}()
 	p.reverseProxy(b).ServeHTTP(rec, r)
 	return false
+}
+
+// headTimer is put in the context of a try with a per-try timeout; the
+// ReverseProxy's ModifyResponse stops it when the response head is in.
+type headTimer struct {
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+type headTimerKey struct{}
+
+// tryTimed is try with a per-try timeout d on the response head: a try
+// whose head has not come by then is cancelled and fails with
+// ErrTryTimeout.
+func (p *Proxy) tryTimed(b *pool.Backend, rec *recorder, r *http.Request, d time.Duration) Outcome {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ht := &headTimer{}
+	ht.t = time.AfterFunc(d, func() { ht.fired.Store(true); cancel() })
+	defer ht.t.Stop()
+	rr := r.WithContext(context.WithValue(ctx, headTimerKey{}, ht))
+	aborted := p.try(b, rec, rr)
+	out := Outcome{Status: rec.status, WroteHeader: rec.wroteHeader, Err: rec.err, Aborted: aborted}
+	if out.Err != nil && !out.WroteHeader && ht.fired.Load() && r.Context().Err() == nil {
+		out.Err = fmt.Errorf("%w (%s)", ErrTryTimeout, d)
+	}
+	return out
 }
 
 // bufferBody reads a request body of up to RetryBodyLimit bytes into memory so
@@ -411,6 +477,9 @@ func (p *Proxy) reverseProxy(b *pool.Backend) *httputil.ReverseProxy {
 		ModifyResponse: func(r *http.Response) error {
 			if r.StatusCode < 100 || r.StatusCode > 999 {
 				return fmt.Errorf("%w: status %d", h1.ErrMalformedResponse, r.StatusCode) // net/http reads 000; a 502, as h1 says
+			}
+			if ht, ok := r.Request.Context().Value(headTimerKey{}).(*headTimer); ok && !ht.t.Stop() {
+				return ErrTryTimeout // the head came as the try timed out
 			}
 			return nil
 		},

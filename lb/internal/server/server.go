@@ -17,13 +17,16 @@ import (
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/admin"
+	"github.com/lblab/lblab/lb/internal/budget"
 	"github.com/lblab/lblab/lb/internal/config"
 	"github.com/lblab/lblab/lb/internal/discovery"
 	"github.com/lblab/lblab/lb/internal/front"
 	"github.com/lblab/lblab/lb/internal/h1"
 	"github.com/lblab/lblab/lb/internal/health"
+	"github.com/lblab/lblab/lb/internal/hedge"
 	"github.com/lblab/lblab/lb/internal/l4"
 	"github.com/lblab/lblab/lb/internal/metrics"
+	"github.com/lblab/lblab/lb/internal/outlier"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/proxy"
 	"github.com/lblab/lblab/lb/internal/upstream"
@@ -53,6 +56,8 @@ type Server struct {
 	Admin  *admin.Server
 	health *health.Checker
 	disc   *discovery.Discoverer
+	// Outliers ejects sick backends (nil unless outlier_detection is on).
+	Outliers *outlier.Detector
 
 	ready     chan struct{}
 	proxyAddr net.Addr
@@ -89,6 +94,19 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if cfg.EnableLogging {
 		accessLog = opts.AccessLog
 	}
+	var observer proxy.Observer
+	if cfg.OutlierDetection {
+		s.Outliers = outlier.New(outlier.Config{
+			Pool: s.Pool, Interval: cfg.OutlierInterval.D(),
+			ErrorRate: cfg.OutlierErrorPercent.Fraction(), LatencyFactor: cfg.OutlierLatencyFactor,
+			MinRequests:  cfg.OutlierMinRequests,
+			BaseEjection: cfg.OutlierBaseEjectionTime.D(), MaxEjection: cfg.OutlierMaxEjectionTime.D(),
+			MaxEjectedFraction: cfg.MaxEjectionPercent.Fraction(),
+			Logger:             opts.Logger,
+			OnEject:            func(b *pool.Backend) { m.Gray().Ejection(b) },
+		})
+		observer = s.Outliers
+	}
 	var err error
 	s.Proxy, err = proxy.New(proxy.Config{
 		Pool: s.Pool, Algorithm: cfg.Algorithm, Metrics: m, Logger: opts.Logger, AccessLog: accessLog,
@@ -101,6 +119,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		Retries: cfg.Retries, RetryBodyLimit: cfg.RetryBodyLimit,
 		MaxFails: cfg.MaxFails, FailTimeout: cfg.FailTimeout.D(), Passive5xx: cfg.PassiveOn5xx,
 		TrustedProxies: trusted,
+		TryTimeout:     cfg.TryTimeout.D(),
+		Hedge:          hedgeDelay(cfg.HedgeAfter),
+		Budget:         budget.New(cfg.RetryBudget.Fraction(), cfg.RetryBudgetMinPerSecond, config.RetryBudgetWindow),
+		Outliers:       observer,
 	})
 	if err != nil {
 		return nil, err
@@ -112,6 +134,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			return nil, err
 		}
 		switcher, extra = s.L4, s.L4.StatusExtra
+	} else {
+		extra = s.grayStatus
 	}
 
 	expect, _ := config.ParseStatusSet(cfg.HealthCheckStatus) // validated by config
@@ -135,6 +159,35 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		DrainTimeout: cfg.ShutdownTimeout.D(), Logger: opts.Logger, Extra: extra,
 	})
 	return s, nil
+}
+
+// grayStatus is the "gray_failures" object of /__status__ in http mode:
+// the knobs in force, retries, try timeouts, hedges, budget refusals and
+// ejections so far, and the backends ejected now.
+func (s *Server) grayStatus() map[string]any {
+	cfg := s.cfg
+	g := map[string]any{
+		"try_timeout": cfg.TryTimeout.String(), "hedge_after": cfg.HedgeAfter.String(),
+		"retry_budget": cfg.RetryBudget.String(), "outlier_detection": cfg.OutlierDetection,
+		"counts": s.Metrics.Gray().Snapshot(),
+	}
+	if s.Outliers != nil {
+		g["ejected"] = s.Outliers.Ejected()
+	}
+	return map[string]any{"gray_failures": g}
+}
+
+// hedgeDelay makes hedge_after's delay (nil when hedging is off). A
+// percentile is of the response times of the last 5 to 10 seconds, and
+// waits for 100 of them.
+func hedgeDelay(h config.HedgeDelay) *hedge.Delay {
+	switch {
+	case !h.On():
+		return nil
+	case h.Percentile > 0:
+		return hedge.Percentile(h.Percentile, 5*time.Second, 100, time.Now())
+	}
+	return hedge.Fixed(h.Delay)
 }
 
 // ProxyAddr returns the proxy listener's address once Run has started.
@@ -179,6 +232,9 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.health.Run(runCtx) })
 	if s.disc.Dynamic() {
 		wg.Go(func() { s.disc.Run(runCtx) })
+	}
+	if s.Outliers != nil {
+		wg.Go(func() { s.Outliers.Run(runCtx) })
 	}
 
 	// The front end owns every client connection and checks every request

@@ -51,6 +51,7 @@ type Latency struct {
 	P90  float64 `json:"p90"`
 	P95  float64 `json:"p95"`
 	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
 	Max  float64 `json:"max"`
 }
 
@@ -429,7 +430,7 @@ func stats(m *vegeta.Metrics, back, errs map[string]int, d time.Duration) Stats 
 		st.ErrorRate = float64(st.Errors) / float64(st.Requests)
 		st.Latency = Latency{
 			Mean: ms(m.Latencies.Mean), P50: ms(m.Latencies.P50), P90: ms(m.Latencies.P90),
-			P95: ms(m.Latencies.P95), P99: ms(m.Latencies.P99), Max: ms(m.Latencies.Max),
+			P95: ms(m.Latencies.P95), P99: ms(m.Latencies.P99), P999: ms(m.Latencies.Quantile(0.999)), Max: ms(m.Latencies.Max),
 		}
 	}
 	if s := d.Seconds(); s > 0 {
@@ -451,7 +452,7 @@ func latency(l *vegeta.LatencyMetrics, n int) Latency {
 	}
 	return Latency{
 		Mean: ms(l.Total / time.Duration(n)), P50: ms(l.Quantile(0.5)), P90: ms(l.Quantile(0.9)),
-		P95: ms(l.Quantile(0.95)), P99: ms(l.Quantile(0.99)), Max: ms(l.Max),
+		P95: ms(l.Quantile(0.95)), P99: ms(l.Quantile(0.99)), P999: ms(l.Quantile(0.999)), Max: ms(l.Max),
 	}
 }
 

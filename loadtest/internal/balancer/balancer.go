@@ -28,6 +28,20 @@ type Client struct {
 type Status struct {
 	Algorithm string    `json:"algorithm"`
 	Backends  []Backend `json:"backends"`
+	// Gray holds the balancer's gray-failure figures (retries, try
+	// timeouts, hedges, budget refusals, ejections); nil from a balancer
+	// without them.
+	Gray *struct {
+		Counts map[string]float64 `json:"counts"`
+	} `json:"gray_failures,omitempty"`
+}
+
+// GrayCounts returns the gray-failure counters (nil when not reported).
+func (s Status) GrayCounts() map[string]float64 {
+	if s.Gray == nil {
+		return nil
+	}
+	return s.Gray.Counts
 }
 
 // Backend is one backend in Status.
@@ -40,6 +54,8 @@ type Backend struct {
 	ActiveConnections int64  `json:"active_connections"`
 	TotalRequests     int64  `json:"total_requests"`
 	TotalErrors       int64  `json:"total_errors"`
+	// Ejected: taken out of rotation as an outlier.
+	Ejected bool `json:"ejected"`
 }
 
 // Healthy returns how many backends are healthy and up.

@@ -95,6 +95,9 @@ type Lab struct {
 	disconnected map[string][]endpoint // cut off by us: container ID -> its endpoints
 	scaled       map[string]int        // service -> replica count before we scaled it
 	known        map[string]Container  // every container seen, by ID
+
+	// configured holds the backends whose settings Configure changed, by ID.
+	configured map[string]*configured
 }
 
 // New connects to the Docker daemon named by the environment (DOCKER_HOST,
@@ -465,6 +468,7 @@ func (l *Lab) Restore(ctx context.Context) error {
 		l.forget(l.stopped, c)
 		l.cfg.Log.Info("restored: started", "container", c.Name)
 	}
+	errs = append(errs, l.restoreConfigured(ctx)...)
 	for service, n := range scaled {
 		if _, _, err := l.scale(ctx, service, n); err != nil {
 			errs = append(errs, fmt.Errorf("restore: %w", err))
@@ -482,7 +486,7 @@ func (l *Lab) Restore(ctx context.Context) error {
 func (l *Lab) Changed() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.paused)+len(l.disconnected)+len(l.stopped)+len(l.scaled) > 0
+	return len(l.paused)+len(l.disconnected)+len(l.stopped)+len(l.scaled)+len(l.configured) > 0
 }
 
 func isNotPaused(err error) bool {

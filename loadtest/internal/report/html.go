@@ -172,7 +172,25 @@ func runCharts(run *Run) []template.HTML {
 			return s.Share()[k]
 		})})
 	}
-	return []template.HTML{rate.svg(), lat.svg(), errs.svg(), share.svg()}
+	charts := []template.HTML{rate.svg(), lat.svg(), errs.svg(), share.svg()}
+	if len(run.GraySeconds) > 0 {
+		g := mk("Balancer: retries, hedges, per-try timeouts and ejections per second", "per s")
+		gcol := func(f func(GraySecond) float64) []float64 {
+			out := make([]float64, n)
+			for i := range min(n, len(run.GraySeconds)) {
+				out[i] = f(run.GraySeconds[i])
+			}
+			return out
+		}
+		g.series = []series{
+			{"retries", palette[0], gcol(func(s GraySecond) float64 { return s.Retries })},
+			{"hedges", palette[2], gcol(func(s GraySecond) float64 { return s.Hedges })},
+			{"try timeouts", palette[1], gcol(func(s GraySecond) float64 { return s.TryTimeouts })},
+			{"ejections", palette[3], gcol(func(s GraySecond) float64 { return s.Ejections })},
+		}
+		charts = append(charts, g.svg())
+	}
+	return charts
 }
 
 // svg renders the chart; all text is escaped.

@@ -96,6 +96,23 @@ type Run struct {
 	// Workers describes the workers of a distributed run; absent when this
 	// process sent the load itself.
 	Workers *Workers `json:"workers,omitempty"`
+	// Gray holds what the balancer counted during the run (retries,
+	// try_timeouts, hedges, hedge_wins, budget_refused_retries,
+	// budget_refused_hedges, ejections): the difference of its
+	// gray_failures counters from before to after the run. Absent when the
+	// balancer does not report them.
+	Gray map[string]float64 `json:"gray,omitempty"`
+	// GraySeconds holds, per second of the run, what those counters grew
+	// by (from the balancer's status, polled every 250 ms).
+	GraySeconds []GraySecond `json:"gray_seconds,omitempty"`
+}
+
+// GraySecond is one second of the balancer's gray-failure counters.
+type GraySecond struct {
+	Retries     float64 `json:"retries"`
+	Hedges      float64 `json:"hedges"`
+	TryTimeouts float64 `json:"try_timeouts"`
+	Ejections   float64 `json:"ejections"`
 }
 
 // Action records one timeline action as it ran.

@@ -56,6 +56,9 @@ func WriteTables(w io.Writer, r *Result) error {
 			return err
 		}
 	}
+	if err := GrayTable(w, r.Runs); err != nil {
+		return err
+	}
 	for i := range r.Runs {
 		run := &r.Runs[i]
 		tables := []func(io.Writer, *Run) error{PhasesTable, BackendsTable, ActionsTable, DerivedTable, ReplacementsTable, WorkersTable}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lblab/lblab/loadtest/internal/balancer"
@@ -26,7 +29,7 @@ func (r *runner) do(ctx context.Context, a scenario.Action, start, at time.Time)
 	}
 	var c lab.Container
 	var err error
-	l, bal := r.opts.Lab, r.opts.Balancer
+	l, bal := r.opts.Lab, r.balancer()
 	service := cmp.Or(a.Service, r.s.Lab.Service)
 
 	if scenario.NeedsTarget(a.Action) {
@@ -59,6 +62,14 @@ func (r *runner) do(ctx context.Context, a scenario.Action, start, at time.Time)
 				c, err = l.Disconnect(ctx, ref)
 			case scenario.Reconnect:
 				c, err = l.Reconnect(ctx, ref)
+			case scenario.Configure:
+				patch, _ := scenario.ConfigurePatch(a.Settings) // checked when the scenario loaded
+				rec.Detail = settingsLine(patch)
+				if cl, ok := l.(Configurer); ok {
+					c, err = cl.Configure(ctx, ref, cmp.Or(a.Port, scenario.DefaultBackendPort), patch)
+				} else {
+					err = errors.New("configure needs the Compose lab (the backends' control API)")
+				}
 			}
 		}
 	}
@@ -124,4 +135,14 @@ func (r *runner) do(ctx context.Context, a scenario.Action, start, at time.Time)
 		rec.Error = err.Error()
 	}
 	return rec
+}
+
+// settingsLine formats a configure patch as "error_rate=0.3 latency=200ms".
+func settingsLine(patch map[string]any) string {
+	keys := slices.Sorted(maps.Keys(patch))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, patch[k])
+	}
+	return strings.Join(parts, " ")
 }

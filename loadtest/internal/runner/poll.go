@@ -14,7 +14,10 @@ const pollEvery = 250 * time.Millisecond
 // poll reads the balancer's status until ctx ends and returns every change
 // of a backend's state (the first sample of each backend included). It gives
 // up quietly if the status cannot be read: the figures it feeds are extras.
-func (r *runner) poll(ctx context.Context, start time.Time) []report.BalancerEvent {
+//
+// It also records the balancer's gray-failure counters at every sample into
+// gray (when the balancer reports them), for the per-second figures.
+func (r *runner) poll(ctx context.Context, start time.Time, gray *[]graySample) []report.BalancerEvent {
 	var out []report.BalancerEvent
 	type key struct{ name, address string }
 	last := map[key]string{}
@@ -22,7 +25,7 @@ func (r *runner) poll(ctx context.Context, start time.Time) []report.BalancerEve
 	defer tick.Stop()
 	failures := 0
 	for {
-		st, err := r.opts.Balancer.Status(ctx)
+		st, err := r.balancer().Status(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			failures++
@@ -33,6 +36,9 @@ func (r *runner) poll(ctx context.Context, start time.Time) []report.BalancerEve
 			}
 		case err == nil:
 			at := ms(time.Since(start))
+			if g := st.GrayCounts(); g != nil && gray != nil {
+				*gray = append(*gray, graySample{atMs: at, counts: g})
+			}
 			seen := map[key]bool{}
 			for _, b := range st.Backends {
 				k := key{b.Name, b.Address}
@@ -43,6 +49,8 @@ func (r *runner) poll(ctx context.Context, start time.Time) []report.BalancerEve
 					state = map[bool]string{true: "up", false: "down"}[b.Healthy]
 				case state == "up" && !b.Healthy:
 					state = "down"
+				case state == "up" && b.Ejected:
+					state = "ejected" // taken out as an outlier
 				}
 				if last[k] != state {
 					last[k] = state
@@ -88,4 +96,72 @@ func (r *runner) nameEvents(events []report.BalancerEvent) []report.BalancerEven
 		}
 	}
 	return events
+}
+
+// grayCounts reads the balancer's gray-failure counters (nil when it has
+// none or cannot be read).
+func (r *runner) grayCounts(ctx context.Context) map[string]float64 {
+	b := r.balancer()
+	if b == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := b.Status(ctx)
+	if err != nil {
+		r.log.Debug("read gray-failure counters", "err", err)
+		return nil
+	}
+	return st.GrayCounts()
+}
+
+// grayDiff is what the counters grew by over a run (nil without both).
+func grayDiff(before, after map[string]float64) map[string]float64 {
+	if before == nil || after == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(after))
+	for k, v := range after {
+		out[k] = v - before[k]
+	}
+	return out
+}
+
+// graySample is the balancer's gray-failure counters at a time of the run.
+type graySample struct {
+	atMs   float64
+	counts map[string]float64
+}
+
+// graySeconds turns samples into what the counters grew by in each of n
+// seconds (the last sample at or before each second's end, less the one
+// before it). Nil without samples.
+func graySeconds(samples []graySample, n int) []report.GraySecond {
+	if len(samples) == 0 || n == 0 {
+		return nil
+	}
+	out := make([]report.GraySecond, n)
+	at := func(sec int) map[string]float64 { // counters at the end of second sec
+		var last map[string]float64
+		for _, s := range samples {
+			if s.atMs > float64(sec+1)*1000 {
+				break
+			}
+			last = s.counts
+		}
+		return last
+	}
+	prev := samples[0].counts
+	for i := range out {
+		cur := at(i)
+		if cur == nil {
+			continue
+		}
+		out[i] = report.GraySecond{
+			Retries: cur["retries"] - prev["retries"], Hedges: cur["hedges"] - prev["hedges"],
+			TryTimeouts: cur["try_timeouts"] - prev["try_timeouts"], Ejections: cur["ejections"] - prev["ejections"],
+		}
+		prev = cur
+	}
+	return out
 }

@@ -54,6 +54,14 @@ type Lab interface {
 
 var _ Lab = (*lab.Lab)(nil)
 
+// Configurer is a Lab that can change a test backend's settings through its
+// control API (the Compose lab).
+type Configurer interface {
+	Configure(ctx context.Context, ref lab.Ref, port int, patch map[string]any) (lab.Container, error)
+}
+
+var _ Configurer = (*lab.Lab)(nil)
+
 // Balancer is the part of the balancer's admin API the runner uses.
 type Balancer interface {
 	Status(ctx context.Context) (balancer.Status, error)
@@ -111,6 +119,19 @@ type runner struct {
 
 	mu   sync.Mutex        // guards seen
 	seen map[string]string // "service:number" and container name -> X-Backend, for every container seen
+
+	// The run under way: its target and balancer (a variant's, or the
+	// scenario's).
+	target string
+	bal    Balancer
+}
+
+// balancer returns the balancer of the run under way.
+func (r *runner) balancer() Balancer {
+	if r.bal != nil {
+		return r.bal
+	}
+	return r.opts.Balancer
 }
 
 // remember records the containers' X-Backend names, so expectations can name
@@ -169,9 +190,26 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	if len(labels) == 0 {
 		labels = []string{""}
 	}
+	if len(s.Variants) > 0 {
+		labels = labels[:0]
+		for _, v := range s.Variants {
+			labels = append(labels, v.Name)
+		}
+	}
 	for i, alg := range labels {
 		if ctx.Err() != nil {
 			break
+		}
+		label := alg
+		r.target, r.bal = s.Target, nil
+		if len(s.Variants) > 0 {
+			v := s.Variants[i]
+			alg = ""
+			r.target = cmp.Or(v.Target, s.Target)
+			if v.Admin != "" {
+				r.bal = &balancer.Client{Admin: v.Admin, Token: s.Admin.Token}
+			}
+			fmt.Fprintf(r.out, "== run %d/%d: %s (%s) ==\n", i+1, len(labels), v.Name, r.target)
 		}
 		if alg != "" {
 			fmt.Fprintf(r.out, "== run %d/%d: algorithm %s ==\n", i+1, len(labels), alg)
@@ -183,7 +221,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 				break
 			}
 		}
-		run, err := r.runOnce(ctx, alg)
+		run, err := r.runOnce(ctx, alg, cmp.Or(label, s.Name))
 		if err != nil {
 			res.Errors = append(res.Errors, err.Error())
 			break
@@ -226,8 +264,17 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 
 // preflight checks what the scenario needs before anything starts.
 func (r *runner) preflight(ctx context.Context) error {
-	if err := checkTarget(ctx, r.s.Target); err != nil {
-		return err
+	targets := []string{r.s.Target}
+	if len(r.s.Variants) > 0 {
+		targets = targets[:0]
+		for _, v := range r.s.Variants {
+			targets = append(targets, cmp.Or(v.Target, r.s.Target))
+		}
+	}
+	for _, t := range targets {
+		if err := checkTarget(ctx, t); err != nil {
+			return err
+		}
 	}
 	if r.s.UsesDocker() {
 		if r.opts.Lab == nil {
@@ -323,7 +370,7 @@ func (r *runner) restoreLab(ctx context.Context, res *report.Result) {
 	if r.opts.Lab == nil || !r.opts.Lab.Changed() {
 		return
 	}
-	fmt.Fprintln(r.out, "restoring the lab (unpause, reconnect, start, scale back) ...")
+	fmt.Fprintln(r.out, "restoring the lab (unpause, reconnect, start, backend settings, scale back) ...")
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.RestoreTimeout)
 	defer cancel()
 	if err := r.opts.Lab.Restore(rctx); err != nil {
@@ -366,10 +413,11 @@ func (r *runner) write(res *report.Result) (*Output, error) {
 }
 
 // runOnce sends the load once and plays the timeline against it.
-func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
+func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, error) {
 	s := r.s
-	label := cmp.Or(alg, s.Name)
 	cfg := AttackConfig(s, label)
+	cfg.URL = cmp.Or(r.target, s.Target)
+	grayBefore := r.grayCounts(ctx)
 	results, start, err := r.startLoad(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -381,9 +429,10 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	events := make(chan report.Action)
 	go r.timeline(tctx, start, agg, events)
 	var polled []report.BalancerEvent
+	var graySamples []graySample
 	var pollWG sync.WaitGroup
-	if r.opts.Balancer != nil {
-		pollWG.Go(func() { polled = r.poll(tctx, start) })
+	if r.balancer() != nil {
+		pollWG.Go(func() { polled = r.poll(tctx, start, &graySamples) })
 	}
 
 	live := &liveLine{r: r, start: start, phase: s.Phase}
@@ -436,6 +485,8 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	}
 	r.finishLoad(run)
 	run.Balancer = r.nameEvents(polled)
+	run.Gray = grayDiff(grayBefore, r.grayCounts(context.WithoutCancel(ctx)))
+	run.GraySeconds = graySeconds(graySamples, len(run.Seconds))
 	run.Containers = r.containers(run)
 	r.orchestrator(run, start, end)
 	run.Derived = report.Derive(run.Seconds, run.Actions, run.Balancer, run.EndMs)

@@ -114,6 +114,10 @@ func (s *Scenario) SetDefaults() {
 	if s.Lab.Service == "" {
 		s.Lab.Service = DefaultService
 	}
+	for i := range s.Variants {
+		s.Variants[i].Target = ExpandEnv(s.Variants[i].Target)
+		s.Variants[i].Admin = ExpandEnv(s.Variants[i].Admin)
+	}
 	if s.Settle == 0 {
 		s.Settle = Duration(DefaultSettle)
 	}
@@ -186,6 +190,26 @@ func (s *Scenario) Validate() error {
 			v.add(fmt.Sprintf("algorithm %q is listed twice", a), "algorithms", i)
 		}
 		seenAlg[a] = true
+	}
+	seenVar := map[string]bool{}
+	for i, vr := range s.Variants {
+		if vr.Name == "" || strings.ContainsAny(vr.Name, `/\`) {
+			v.add(fmt.Sprintf("variant name %q: give a name without slashes", vr.Name), "variants", i, "name")
+		} else if seenVar[vr.Name] {
+			v.add(fmt.Sprintf("variant %q is listed twice", vr.Name), "variants", i, "name")
+		}
+		seenVar[vr.Name] = true
+		for _, f := range []struct{ key, val string }{{"target", vr.Target}, {"admin", vr.Admin}} {
+			if f.val == "" {
+				continue
+			}
+			if u, err := url.Parse(f.val); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(fmt.Sprintf("%s %q is not an http(s) URL with a host", f.key, f.val), "variants", i, f.key)
+			}
+		}
+	}
+	if len(s.Variants) > 0 && len(s.Algorithms) > 0 {
+		v.add("use algorithms or variants, not both", "variants")
 	}
 	if s.Requests > 0 && s.Duration == 0 && len(s.Timeline) > 0 {
 		v.add("a timeline needs a duration", "timeline")
@@ -281,10 +305,27 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 		if a.Phase == "" {
 			v.add("mark needs phase: the name of the phase it starts", "timeline", i)
 		}
+	case Configure:
+		if len(a.Settings) == 0 {
+			v.add("configure needs settings, e.g. {latency: 200ms} or {error_rate: 30%}; known: "+strings.Join(BackendSettings, ", "), "timeline", i)
+		}
+		_, errs := ConfigurePatch(a.Settings)
+		for _, err := range errs {
+			v.add(err.Error(), "timeline", i, "settings")
+		}
+		if a.Port < 0 || a.Port > 65535 {
+			v.add(fmt.Sprintf("port %d is out of range", a.Port), "timeline", i, "port")
+		}
 	case Drain:
 		if a.Node == "" {
 			v.add("drain needs node: the Swarm node to drain (its host name or ID, see docker node ls)", "timeline", i)
 		}
+	}
+	if len(a.Settings) > 0 && a.Action != Configure {
+		v.add(fmt.Sprintf("%s takes no settings", a.Action), "timeline", i, "settings")
+	}
+	if a.Port != 0 && a.Action != Configure {
+		v.add(fmt.Sprintf("%s takes no port", a.Action), "timeline", i, "port")
 	}
 	if a.Node != "" && a.Action != Drain {
 		v.add(fmt.Sprintf("%s takes no node", a.Action), "timeline", i, "node")
@@ -430,4 +471,17 @@ func lineOf(root *yaml.Node, path []any) int {
 		n = next
 	}
 	return line
+}
+
+// ExpandEnv replaces ${NAME} and ${NAME:-default} in a variant's URLs with
+// the environment's value (the default when NAME is unset or empty), so that
+// a scenario can follow the lab's ports (LB_PORT, LB_GRAY_PORT, ...).
+func ExpandEnv(s string) string {
+	return os.Expand(s, func(v string) string {
+		name, def, _ := strings.Cut(v, ":-")
+		if val := os.Getenv(name); val != "" {
+			return val
+		}
+		return def
+	})
 }

@@ -102,6 +102,16 @@ func TestParseErrors(t *testing.T) {
 		{"bad keepalive", base + "keepalive: maybe\n", []string{"x.yaml:4: bad boolean \"maybe\": want true or false"}},
 		{"keepalive yes is not a boolean here", base + "keepalive: yes\n", []string{"x.yaml:4: bad boolean \"yes\""}},
 		{"keepalive list", base + "keepalive: [false]\n", []string{"x.yaml:4: bad boolean"}},
+		{"configure unknown setting", base + "timeline:\n  - at: 1s\n    action: configure\n    target: 2\n    settings: {latancy: 200ms}\n", []string{"x.yaml:8: timeline[0].settings: settings.latancy: unknown setting; known: latency, error_rate"}},
+		{"configure bad latency", base + "timeline:\n  - at: 1s\n    action: configure\n    target: 2\n    settings: {latency: slow}\n", []string{`settings.latency: slow: "slow" is not a duration`}},
+		{"configure bad error rate", base + "timeline:\n  - at: 1s\n    action: configure\n    target: 2\n    settings: {error_rate: 130%}\n", []string{"settings.error_rate: 130%: must be between 0 and 1"}},
+		{"configure bad status", base + "timeline:\n  - at: 1s\n    action: configure\n    target: 2\n    settings: {error_status: 200}\n", []string{"settings.error_status: 200: must be an HTTP error status"}},
+		{"configure bad healthy", base + "timeline:\n  - at: 1s\n    action: configure\n    target: 2\n    settings: {healthy: perhaps}\n", []string{"settings.healthy: perhaps: must be true or false"}},
+		{"configure without settings", base + "timeline:\n  - at: 1s\n    action: configure\n    target: 2\n", []string{"timeline[0]: configure needs settings"}},
+		{"configure without target", base + "timeline:\n  - at: 1s\n    action: configure\n    settings: {capacity: 2}\n", []string{"configure needs a target"}},
+		{"settings on kill", base + "timeline:\n  - at: 1s\n    action: kill\n    target: 2\n    settings: {capacity: 2}\n", []string{"kill takes no settings"}},
+		{"variant twice", base + "variants:\n  - name: a\n  - name: a\n", []string{"variants[1].name: variant \"a\" is listed twice"}},
+		{"variant bad target", base + "variants:\n  - name: a\n    target: localhost:1\n", []string{"variants[0].target: target \"localhost:1\" is not an http(s) URL"}},
 		{"several errors at once", "rate: -1\nduration: -5s\n", []string{"target is required", "rate -1 is negative", "duration -5s is negative"}},
 	}
 	for _, tt := range tests {
@@ -113,6 +123,30 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestConfigurePatch(t *testing.T) {
+	patch, errs := ConfigurePatch(map[string]any{"latency": "normal:20ms,5ms", "error_rate": "30%", "error_status": 503,
+		"capacity": 2, "overflow": "reject", "healthy": false})
+	require.Empty(t, errs)
+	assert.Equal(t, map[string]any{"latency": "normal:20ms,5ms", "error_rate": 0.3, "error_status": 503,
+		"capacity": 2, "overflow": "reject", "healthy": false}, patch)
+	patch, errs = ConfigurePatch(map[string]any{"latency": "200ms", "error_rate": 0.25})
+	require.Empty(t, errs)
+	assert.Equal(t, map[string]any{"latency": "200ms", "error_rate": 0.25}, patch)
+	_, errs = ConfigurePatch(map[string]any{"latency": "uniform:10ms", "capacity": -1})
+	assert.Len(t, errs, 2)
+}
+
+func TestVariantsExpandEnv(t *testing.T) {
+	t.Setenv("LB_GRAY_PORT", "22082")
+	t.Setenv("ADMIN_GRAY_PORT", "")
+	s, err := Parse("x.yaml", []byte("target: http://127.0.0.1:8080/\nrate: 10\nduration: 10s\nvariants:\n"+
+		"  - name: defaults\n  - name: knobs\n    target: http://127.0.0.1:${LB_GRAY_PORT:-8082}/info\n    admin: http://127.0.0.1:${ADMIN_GRAY_PORT:-9092}\n"))
+	require.NoError(t, err)
+	require.Len(t, s.Variants, 2)
+	assert.Equal(t, "http://127.0.0.1:22082/info", s.Variants[1].Target)
+	assert.Equal(t, "http://127.0.0.1:9092", s.Variants[1].Admin)
 }
 
 func TestKeepAlive(t *testing.T) {

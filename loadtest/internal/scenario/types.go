@@ -61,6 +61,10 @@ type Scenario struct {
 	// Algorithms, when set, runs the whole scenario once per algorithm, switching
 	// the balancer through its admin API before each run.
 	Algorithms []string `yaml:"algorithms" json:"algorithms,omitempty"`
+	// Variants, when set, runs the whole scenario once per variant: the same
+	// load and timeline against another balancer (e.g. one with try_timeout,
+	// hedging or outlier ejection on), one row each in the tables.
+	Variants []Variant `yaml:"variants" json:"variants,omitempty"`
 	// Settle is the pause after switching the algorithm before a run; default 1s.
 	Settle Duration `yaml:"settle" json:"settle,omitempty"`
 	// Timeline lists the actions, in time order.
@@ -73,6 +77,17 @@ type Scenario struct {
 	File string `yaml:"-" json:"file,omitempty"`
 
 	root *yaml.Node // the parsed document, for line numbers; nil when built in code
+}
+
+// Variant is one balancer a scenario runs against (see Scenario.Variants).
+type Variant struct {
+	// Name labels the variant's row, e.g. "defaults" or "try_timeout".
+	Name string `yaml:"name" json:"name"`
+	// Target replaces the scenario's target (default: the scenario's).
+	// ${NAME:-default} is replaced from the environment (see ExpandEnv).
+	Target string `yaml:"target" json:"target,omitempty"`
+	// Admin replaces the admin API URL (default: the scenario's).
+	Admin string `yaml:"admin" json:"admin,omitempty"`
 }
 
 // Admin locates the balancer's admin API.
@@ -109,6 +124,11 @@ type Action struct {
 	// Timeout bounds wait_healthy (default 30s) and the grace period of stop and
 	// restart (default 10s).
 	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Settings are the backend settings configure sets (latency,
+	// error_rate, error_status, capacity, overflow, healthy).
+	Settings map[string]any `yaml:"settings" json:"settings,omitempty"`
+	// Port is the port of the backend's control API for configure; default 8000.
+	Port int `yaml:"port" json:"port,omitempty"`
 	// Phase, when set, starts a phase of that name at this action: results are
 	// summed per phase and expectations can name it.
 	Phase string `yaml:"phase" json:"phase,omitempty"`
@@ -135,7 +155,7 @@ const (
 
 // Actions lists every action name, in the order the documentation gives them.
 var Actions = []string{Kill, Stop, Start, Restart, Pause, Unpause, Disconnect, Reconnect,
-	Scale, Drain, SetAlgorithm, WaitHealthy, Mark}
+	Configure, Scale, Drain, SetAlgorithm, WaitHealthy, Mark}
 
 // Algorithms lists the balancer's algorithms.
 var Algorithms = []string{"round_robin", "weighted_round_robin", "least_connections",
@@ -144,7 +164,7 @@ var Algorithms = []string{"round_robin", "weighted_round_robin", "least_connecti
 // NeedsTarget reports whether the action acts on one container.
 func NeedsTarget(action string) bool {
 	switch action {
-	case Kill, Stop, Start, Restart, Pause, Unpause, Disconnect, Reconnect:
+	case Kill, Stop, Start, Restart, Pause, Unpause, Disconnect, Reconnect, Configure:
 		return true
 	}
 	return false

@@ -1,0 +1,237 @@
+// Package outlier ejects backends that are alive but sick: over each
+// interval it compares every backend's error rate and mean response time
+// with the other backends' and takes out of rotation one that stands far
+// above them (Envoy's outlier detection, HAProxy's observe layer7). An
+// ejection lasts base_ejection_time times the number of times the backend
+// was ejected lately, up to max_ejection_time; at most max_ejection_percent
+// of the backends are ejected at once. An ejected backend comes back on its
+// own when its time is up (and only if its active health checks pass: a
+// backend they mark down stays down). Each ejection is logged once, with
+// the figures that caused it.
+package outlier
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lblab/lblab/lb/internal/pool"
+)
+
+// Config configures a Detector.
+type Config struct {
+	Pool *pool.Pool
+	// Interval is how often backends are compared, over the tries of the
+	// interval just ended.
+	Interval time.Duration
+	// ErrorRate (a fraction; 0: rule off): a backend whose share of failed
+	// tries (errors, timeouts, 5xx) is this much above the others' is ejected.
+	ErrorRate float64
+	// LatencyFactor (0: rule off): a backend whose mean response time is
+	// this many times the others' (and at least MinLatencyGap more) is ejected.
+	LatencyFactor float64
+	// MinRequests is the least number of tries in an interval for a backend
+	// to be judged, or to count as one of the others.
+	MinRequests int
+	// BaseEjection is the first ejection's length; the n-th is n times as
+	// long, up to MaxEjection.
+	BaseEjection, MaxEjection time.Duration
+	// MaxEjectedFraction bounds the ejected backends to this fraction of all
+	// backends (rounded down: with 3 backends and 0.5, one).
+	MaxEjectedFraction float64
+	Logger             *slog.Logger
+	// OnEject, when set, is called for each ejection (metrics).
+	OnEject func(b *pool.Backend)
+}
+
+// MinLatencyGap is the least difference between a backend's mean response
+// time and the others' for the latency rule to eject it: 1 ms against
+// 0.2 ms is five times slower but nothing to act on.
+const MinLatencyGap = 10 * time.Millisecond
+
+// Detector watches the tries' outcomes and ejects outliers.
+type Detector struct {
+	cfg   Config
+	stats sync.Map // *pool.Backend -> *stats
+
+	mu sync.Mutex // serialises Evaluate
+}
+
+type stats struct {
+	tries, fails, latNs atomic.Int64
+
+	// Guarded by Detector.mu.
+	ejections int       // the multiplier of the next ejection's length
+	until     time.Time // end of the current ejection; zero: not ejected
+	since     time.Time // last ejection or decay of the multiplier
+}
+
+// New returns a detector for cfg.
+func New(cfg Config) *Detector {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MinRequests < 1 {
+		cfg.MinRequests = 1
+	}
+	return &Detector{cfg: cfg}
+}
+
+func (d *Detector) get(b *pool.Backend) *stats {
+	if s, ok := d.stats.Load(b); ok {
+		return s.(*stats)
+	}
+	s, _ := d.stats.LoadOrStore(b, &stats{})
+	return s.(*stats)
+}
+
+// Observe records one try on b: whether it failed (an error, a try timeout,
+// a 5xx response) and how long it took.
+func (d *Detector) Observe(b *pool.Backend, failed bool, dur time.Duration) {
+	s := d.get(b)
+	s.tries.Add(1)
+	if failed {
+		s.fails.Add(1)
+	}
+	s.latNs.Add(int64(dur))
+}
+
+// Run evaluates every Interval until ctx ends.
+func (d *Detector) Run(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			d.Evaluate(now)
+		}
+	}
+}
+
+// figures are one backend's tries over an interval.
+type figures struct {
+	b            *pool.Backend
+	s            *stats
+	tries, fails int64
+	latNs        int64
+}
+
+func (f figures) rate() float64 { return float64(f.fails) / float64(f.tries) }
+func (f figures) mean() time.Duration {
+	return time.Duration(f.latNs / max(f.tries, 1))
+}
+
+// Evaluate ends an interval at now: it brings back the backends whose
+// ejection is over, and ejects the outliers of the interval.
+func (d *Detector) Evaluate(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	all := d.cfg.Pool.All()
+	ejected := 0
+	var judged []figures
+	for _, b := range all {
+		s := d.get(b)
+		f := figures{b: b, s: s, tries: s.tries.Swap(0), fails: s.fails.Swap(0), latNs: s.latNs.Swap(0)}
+		if !s.until.IsZero() {
+			if now.Before(s.until) {
+				ejected++
+				continue
+			}
+			s.until = time.Time{}
+			s.since = now
+			d.cfg.Pool.Eject(b, false)
+			d.cfg.Logger.Info("backend back from outlier ejection", "backend", b.Name, "address", b.Addr,
+				"state", b.State().String(), "ejections", s.ejections)
+			continue // judged from the next interval on
+		}
+		if s.ejections > 0 && now.Sub(s.since) >= d.cfg.BaseEjection {
+			s.ejections-- // a quiet base ejection time: the next ejection is shorter
+			s.since = now
+		}
+		if b.State() == pool.StateUp && f.tries >= int64(d.cfg.MinRequests) {
+			judged = append(judged, f)
+		}
+	}
+	if len(judged) < 2 {
+		return
+	}
+	type verdict struct {
+		f        figures
+		severity float64
+		reason   string
+	}
+	var out []verdict
+	for i, f := range judged {
+		var oTries, oFails, oLat int64
+		for j, o := range judged {
+			if j != i {
+				oTries += o.tries
+				oFails += o.fails
+				oLat += o.latNs
+			}
+		}
+		others := figures{tries: oTries, fails: oFails, latNs: oLat}
+		if r := d.cfg.ErrorRate; r > 0 && f.rate()-others.rate() >= r {
+			out = append(out, verdict{f, 1 + f.rate() - others.rate(), fmt.Sprintf(
+				"error rate %.1f%% (%d of %d tries) against %.1f%% for the others over %s",
+				100*f.rate(), f.fails, f.tries, 100*others.rate(), d.cfg.Interval)})
+			continue
+		}
+		if k := d.cfg.LatencyFactor; k > 0 && f.mean() >= time.Duration(k*float64(others.mean())) &&
+			f.mean()-others.mean() >= MinLatencyGap {
+			out = append(out, verdict{f, float64(f.mean()) / math.Max(float64(others.mean()), 1) / 1e6, fmt.Sprintf(
+				"mean response time %s (%d tries) against %s for the others over %s",
+				f.mean().Round(100*time.Microsecond), f.tries, others.mean().Round(100*time.Microsecond), d.cfg.Interval)})
+		}
+	}
+	slices.SortFunc(out, func(a, b verdict) int { return cmp.Compare(b.severity, a.severity) })
+	limit := int(d.cfg.MaxEjectedFraction*float64(len(all)) + 1e-9)
+	for _, v := range out {
+		b, s := v.f.b, v.f.s
+		if ejected >= limit {
+			d.cfg.Logger.Warn("outlier not ejected: max_ejection_percent reached", "backend", b.Name,
+				"address", b.Addr, "reason", v.reason, "ejected", ejected, "backends", len(all))
+			continue
+		}
+		s.ejections++
+		length := min(time.Duration(s.ejections)*d.cfg.BaseEjection, d.cfg.MaxEjection)
+		s.until = now.Add(length)
+		s.since = now
+		ejected++
+		d.cfg.Pool.Eject(b, true)
+		d.cfg.Logger.Warn("backend ejected as an outlier", "backend", b.Name, "address", b.Addr,
+			"reason", v.reason, "for", length.String(), "ejections", s.ejections)
+		if d.cfg.OnEject != nil {
+			d.cfg.OnEject(b)
+		}
+	}
+}
+
+// Ejection is one ejected backend, for the JSON status.
+type Ejection struct {
+	Backend   string    `json:"backend"`
+	Address   string    `json:"address"`
+	Until     time.Time `json:"until"`
+	Ejections int       `json:"ejections"`
+}
+
+// Ejected returns the backends ejected now.
+func (d *Detector) Ejected() []Ejection {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Ejection
+	for _, b := range d.cfg.Pool.All() {
+		if s := d.get(b); !s.until.IsZero() {
+			out = append(out, Ejection{Backend: b.Name, Address: b.Addr, Until: s.until, Ejections: s.ejections})
+		}
+	}
+	return out
+}
