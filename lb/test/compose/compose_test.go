@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lblab/lblab/lb/test/composelab"
+	"github.com/lblab/lblab/testkit/composelab"
 )
 
 // Bounds of the whole test and of single steps.

@@ -26,12 +26,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lblab/lblab/lb/test/composelab"
 	"github.com/lblab/lblab/loadtest/internal/balancer"
 	"github.com/lblab/lblab/loadtest/internal/lab"
 	"github.com/lblab/lblab/loadtest/internal/report"
 	"github.com/lblab/lblab/loadtest/internal/runner"
 	"github.com/lblab/lblab/loadtest/internal/scenario"
+	"github.com/lblab/lblab/testkit/composelab"
 )
 
 // testBudget bounds the whole test (it takes about a minute on a busy

@@ -59,7 +59,7 @@ type Image struct {
 func New(t *testing.T, prefix string, extraBins ...string) *Lab {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
 	require.NoError(t, err)
 	require.FileExists(t, filepath.Join(root, "compose.yaml"))
 
