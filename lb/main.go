@@ -86,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(cfg, server.Options{Logger: logger, AccessLog: access})
+	srv, err := server.New(cfg, server.Options{Logger: logger, AccessLog: access, Version: version})
 	if err != nil {
 		logger.Error("start", "error", err)
 		return 1
