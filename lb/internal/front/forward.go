@@ -23,18 +23,27 @@ func (fc *conn) try(b *pool.Backend, head, body []byte) proxy.Outcome {
 	defer b.Release()
 	cp := fc.p.Upstream(b)
 	now := time.Now()
+	fc.tc, fc.tr, fc.backendStatus = -1, -1, 0
 	c, reused, err := cp.Get(context.Background(), now)
 	if err != nil {
 		return proxy.Outcome{Err: err}
+	}
+	if fc.timed {
+		fc.tc = 0
+		if !reused {
+			fc.tc = time.Since(now)
+		}
 	}
 	err = fc.exchange(cp, c, head, body, now)
 	if err != nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
 		// A pooled connection failed before the request could have been
 		// acted on: send it on a new connection.
 		c.Close()
+		t0 := time.Now()
 		if c, err = cp.Dial(context.Background()); err != nil {
 			return proxy.Outcome{Err: err}
 		}
+		fc.tc = time.Since(t0)
 		err = fc.exchange(cp, c, head, body, time.Now())
 	}
 	if err != nil {
@@ -65,6 +74,11 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 		prior = h.XFF[:h.NXFF]
 	}
 	h1.WriteForwarded(w, prior, fc.peer, h.Host, false)
+	if fc.newID != nil {
+		w.WriteString("X-Request-Id: ")
+		w.Write(fc.newID)
+		w.WriteString("\r\n")
+	}
 	switch {
 	case h.Body == h1.Length:
 		w.WriteString("Content-Length: ")
@@ -84,6 +98,10 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 	if d := cp.Config().ResponseHeaderTimeout; d > 0 {
 		c.RD.Arm(c, now, d)
 	}
+	var sent time.Time
+	if fc.timed {
+		sent = time.Now()
+	}
 	br := c.BR
 	for {
 		n, err := readResponseHead(br)
@@ -100,6 +118,10 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 		case fc.resp.Informational():
 			br.Discard(n) // e.g. 103 Early Hints: not forwarded
 		default:
+			if fc.timed {
+				fc.tr = time.Since(sent)
+			}
+			fc.backendStatus = fc.resp.Status
 			return nil
 		}
 	}
@@ -186,6 +208,10 @@ func (fc *conn) relay(cp *upstream.Pool, c *upstream.Conn) proxy.Outcome {
 	}
 	if rerr != nil || werr != nil {
 		c.Close()
+		fc.term = proxy.TermResponseCut
+		if werr != nil {
+			fc.term = proxy.TermClientAborted
+		}
 		if rerr != nil {
 			fc.p.Logger().Debug("backend response cut off", "backend", cp.Addr(), "error", rerr)
 		}
