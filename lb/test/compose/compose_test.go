@@ -88,6 +88,12 @@ func TestLab(t *testing.T) {
 		t.FailNow()
 	}
 
+	if !t.Run("hardened, labelled, healthy, published on 127.0.0.1", func(t *testing.T) {
+		l.checkHardened(ctx, t, append([]string{l.lbID(ctx)}, ids...))
+	}) {
+		t.FailNow()
+	}
+
 	lb := l.inspect(ctx, l.lbID(ctx))
 
 	if !t.Run("stopping a replica under load fails no request", func(t *testing.T) {
@@ -433,4 +439,48 @@ func subset(a, b map[string]bool) bool {
 		}
 	}
 	return true
+}
+
+// checkHardened checks that each container runs with a read-only root file
+// system, no capabilities and no-new-privileges, reaches Docker's "healthy"
+// with them, that its image carries the OCI labels, and that lb publishes
+// its ports on 127.0.0.1 only.
+func (l *lab) checkHardened(ctx context.Context, t *testing.T, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		out := l.Run(ctx, "docker", "inspect", "--format",
+			"{{json .HostConfig.ReadonlyRootfs}}|{{json .HostConfig.CapDrop}}|{{json .HostConfig.SecurityOpt}}|{{.Config.Image}}|{{json .HostConfig.PortBindings}}", id)
+		parts := strings.SplitN(strings.TrimSpace(out), "|", 5)
+		require.Len(t, parts, 5, out)
+		assert.Equal(t, "true", parts[0], "%s: read-only root file system", id)
+		assert.Contains(t, parts[1], `"ALL"`, "%s: cap_drop ALL", id)
+		assert.Contains(t, parts[2], "no-new-privileges", "%s: no-new-privileges", id)
+		labels := l.Run(ctx, "docker", "image", "inspect", "--format", "{{json .Config.Labels}}", parts[3])
+		for _, k := range []string{"org.opencontainers.image.version", "org.opencontainers.image.revision", "org.opencontainers.image.source"} {
+			assert.Contains(t, labels, `"`+k+`":"`, "%s: label %s", parts[3], k)
+		}
+		if strings.Contains(parts[3], "lblab/lb:") {
+			var bindings map[string][]struct{ HostIp string }
+			require.NoError(t, json.Unmarshal([]byte(parts[4]), &bindings), parts[4])
+			require.NotEmpty(t, bindings)
+			for port, bs := range bindings {
+				for _, b := range bs {
+					assert.Equal(t, "127.0.0.1", b.HostIp, "lb's %s is published on 127.0.0.1 only", port)
+				}
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range ids {
+		for {
+			health := strings.TrimSpace(l.Run(ctx, "docker", "inspect", "--format", "{{.State.Health.Status}}", id))
+			if health == "healthy" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: Docker health %q after 30s (its health check must pass with the hardening)", id, health)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
 }

@@ -231,6 +231,9 @@ func (e *env) deploy(t *testing.T, ctx context.Context) {
 	require.NoError(t, os.WriteFile(config, cfg, 0o600))
 
 	t.Cleanup(func() { e.remove(t) })
+	// The stack's published ports (Compose labs let Docker choose theirs;
+	// this test holds the Docker test lock exclusively).
+	cl.LBPort, cl.AdminPort = composelab.FreePort(t), composelab.FreePort(t)
 	cl.RunEnv(ctx, []string{
 		"LBLAB_TAG=" + cl.Tag, "LB_PORT=" + strconv.Itoa(cl.LBPort), "ADMIN_PORT=" + strconv.Itoa(cl.AdminPort),
 		"BACKENDS=3", "BACKEND_CAPACITY=0", "BACKEND_RESTART_DELAY=1s",
