@@ -30,12 +30,12 @@ const CmdTimeout = 90 * time.Second
 
 // Lab is one Compose project started from the repository's compose.yaml.
 type Lab struct {
-	T         *testing.T
-	Root      string   // repository root (compose.yaml, Dockerfiles, lab/)
-	Compose   []string // "docker compose" or "docker-compose"
-	Env       []string // environment of every docker and compose command
-	Project   string
-	Tag       string // image tag: lblab/lb:<Tag>, lblab/backend:<Tag>
+	T       *testing.T
+	Root    string   // repository root (compose.yaml, Dockerfiles, lab/)
+	Compose []string // "docker compose" or "docker-compose"
+	Env     []string // environment of every docker and compose command
+	Project string
+	Tag     string // image tag: lblab/lb:<Tag>, lblab/backend:<Tag>
 	// LBPort and AdminPort are lb's host ports: Up sets them to those Docker
 	// chose. A test that starts something else (a Swarm stack) picks its own.
 	LBPort    int
