@@ -74,7 +74,10 @@ func TestBadInput(t *testing.T) {
 	logger := slog.New(logs)
 	lbs := map[string]*testLB{}
 	for name, b := range map[string]*tcpBackend{"strict": strict, "stream": stream, "blackhole": blackhole} {
-		lbs[name] = startLB(t, lbOpts{idle: idle, logger: logger, accessLog: logger, backendsByName: []*tcpBackend{b}})
+		// Connects to the backends get 5 s: on a machine with many times more
+		// runnable threads than cores, 1 s timed some out (a failure of the
+		// machine, not of the balancer, which this test is not about).
+		lbs[name] = startLB(t, lbOpts{idle: idle, dial: 5 * time.Second, logger: logger, accessLog: logger, backendsByName: []*tcpBackend{b}})
 	}
 	// Warm up (first connections start the runtime's pollers and timers).
 	_, err := fetchName(lbs["strict"].addr)
@@ -154,7 +157,7 @@ func TestBadInput(t *testing.T) {
 				kwg.Go(func() {
 					defer func() { <-sem }()
 					dialed := time.Now()
-					c, err := net.DialTimeout("tcp", lbs[k.lb].addr, 2*time.Second)
+					c, err := net.DialTimeout("tcp", lbs[k.lb].addr, 10*time.Second) // a busy machine accepts late
 					if err == nil {
 						err = k.run(c.(*net.TCPConn), dialed)
 						c.Close()
