@@ -38,8 +38,8 @@ func TestBinaryTCPMode(t *testing.T) {
 	cfg := fmt.Sprintf(`{"mode": "tcp", "proxy_host": "127.0.0.1", "proxy_port": %d, "admin_port": %d,
 		"algorithm": "round_robin",
 		"backend_servers": [{"host": "127.0.0.1", "port": %d}, {"host": "127.0.0.1", "port": %d}],
-		"health_check_interval": 0.1, "health_check_timeout": 0.05, "unhealthy_threshold": 1,
-		"idle_timeout": 2, "connection_timeout": 1, "shutdown_timeout": 2, "max_connections": 100}`,
+		"health_check_interval": 0.5, "health_check_timeout": 0.4, "unhealthy_threshold": 3,
+		"idle_timeout": 2, "connection_timeout": 5, "shutdown_timeout": 2, "max_connections": 100}`,
 		port, adminPort, portOf(a.addr), portOf(b.addr))
 	cmd := testproc.LB(t, cfg, admin)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -57,8 +57,10 @@ func TestBinaryTCPMode(t *testing.T) {
 			BytesOut            uint64 `json:"bytes_backend_to_client"`
 		} `json:"tcp"`
 	}
-	// Wait for the condition, not for a time: both backends up (health
-	// checks run every 100 ms; a busy machine may take longer).
+	// Wait for the condition, not for a time: both backends up. The
+	// checks and connects get time to spare: with 50 ms checks that one
+	// failure took down, and 1 s connects, a machine with busy cores took a
+	// backend down or cut a connection (1 run in 30).
 	waitJSON(t, admin+"/__status__", &status, func() bool {
 		up := 0
 		for _, b := range status.Backends {
