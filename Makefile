@@ -7,12 +7,17 @@ BIN        := $(CURDIR)/bin
 VERSION    ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
+# MODULES are the binaries; GO_MODULES every Go module of go.work (testkit
+# holds the Docker test helpers lb's and loadtest's tests share). Each module
+# builds, vets and tests on its own (GOWORK=off) as well as in the workspace.
 MODULES    := lb backend loadtest
-PKGS       := $(addprefix ./,$(addsuffix /...,$(MODULES)))
+GO_MODULES := $(MODULES) testkit
+PKGS       := $(addprefix ./,$(addsuffix /...,$(GO_MODULES)))
+TOOLS      := $(BIN)/tools
 # Tests use the binaries that `make build` wrote instead of building their own.
 export LBLAB_BIN := $(BIN)
 
-.PHONY: all build test test-portable test-short lint fmt vet clean bench demo help
+.PHONY: all build test test-portable test-short lint fmt vet modules vuln clean bench demo help
 all: build
 
 help: ## list the targets
@@ -39,13 +44,51 @@ test-portable: ## the TCP relay and proxy front end built without their Linux fa
 test-short: build ## unit tests only, no Docker
 	$(GO) test -count=1 -short -timeout 10m $(PKGS)
 
-lint: fmt vet ## gofmt + go vet
+lint: fmt vet modules ## gofmt, go vet in the workspace, and each module on its own (tidy, build, vet with GOWORK=off)
 
 fmt:
-	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $(GO_MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet $(PKGS)
+
+# modules: each module alone, outside go.work: go.mod and go.sum tidy
+# (`go mod tidy -diff` prints what tidy would change), builds, vets.
+modules: ## each Go module alone (GOWORK=off): go mod tidy -diff, go build, go vet
+	@for m in $(GO_MODULES); do \
+	  ( cd $$m && GOWORK=off $(GO) mod tidy -diff && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... ) || \
+	    { echo "modules: $$m does not stand alone (GOWORK=off; see above)" >&2; exit 1; }; \
+	  echo "modules: $$m: tidy, builds and vets alone"; \
+	done
+
+# vuln: govulncheck over every module, inside the workspace and alone
+# (GOWORK=off); fails on any vulnerability the code reaches, the standard
+# library's included (those are fixed by a newer Go: see its "Fixed in").
+# govulncheck is installed into bin/tools through the module proxy. Its
+# database is vuln.go.dev; where that is unreachable (VULN_DB=local, or found
+# so), a copy is built from the golang.org/x/vulndb module (also through the
+# module proxy) with its indexdb command, into bin/tools/vulndb.
+VULN_DB ?=
+vuln: ## govulncheck (installed into bin/tools) over every module, in and out of the workspace (VULN_DB=local: the database from the module proxy)
+	@GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@latest
+	@db="$(VULN_DB)"; \
+	if [ -z "$$db" ] && ! curl -fsS --max-time 5 -o /dev/null https://vuln.go.dev/index/db.json 2>/dev/null; then db=local; fi; \
+	if [ "$$db" = local ]; then \
+	  echo "vuln: vuln.go.dev unreachable or VULN_DB=local: building the database from golang.org/x/vulndb (module proxy)"; \
+	  [ -x $(TOOLS)/indexdb ] || GOBIN=$(TOOLS) GOFLAGS=-mod=mod $(GO) install golang.org/x/vulndb/cmd/indexdb@latest || exit 1; \
+	  dir=$$($(GO) mod download -json golang.org/x/vulndb@latest | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p'); \
+	  [ -d "$$dir/data/osv" ] || { echo "vuln: no data/osv in golang.org/x/vulndb ($$dir)" >&2; exit 1; }; \
+	  rm -rf $(TOOLS)/vulndb && $(TOOLS)/indexdb -vulns "$$dir/data/osv" -out $(TOOLS)/vulndb || exit 1; \
+	  db=file://$(TOOLS)/vulndb; \
+	fi; \
+	failed=""; \
+	for m in $(GO_MODULES); do for ws in on off; do \
+	  if [ $$ws = off ]; then env=GOWORK=off; else env=; fi; \
+	  echo "== govulncheck $$m (workspace $$ws)"; \
+	  ( cd $$m && env $$env $(TOOLS)/govulncheck $${db:+-db $$db} ./... ) || failed="$$failed $$m($$ws)"; \
+	done; done; \
+	if [ -n "$$failed" ]; then echo "vuln: reachable vulnerabilities in:$$failed (Go $$($(GO) env GOVERSION))" >&2; exit 1; fi; \
+	echo "vuln: nothing reachable in $(GO_MODULES), in and out of the workspace"
 
 clean: ## remove binaries and benchmark output
 	rm -rf $(BIN) bench/out

@@ -8,6 +8,10 @@
 #   ports     $LB_PORT and $ADMIN_PORT are free on 127.0.0.1, or already
 #             published by this project's lb ($COMPOSE_PROJECT_NAME)
 #   tcpports  the same for $LB_TCP_PORT and $ADMIN_TCP_PORT (lb-tcp, profile tcp)
+#   checkout  no container of $COMPOSE_PROJECT_NAME was started from another
+#             checkout (Compose's com.docker.compose.project.working_dir label):
+#             a second clone would otherwise take over (and recreate) the lab
+#             the first one runs
 #
 # Exit status: 0 all passed, 1 a check failed, 2 unknown check.
 set -uo pipefail
@@ -112,12 +116,27 @@ check_tcpports() {
 	check_pair lb-tcp LB_TCP_PORT "$lb_tcp_port" ADMIN_TCP_PORT "$admin_tcp_port"
 }
 
-[[ $# -gt 0 ]] || set -- docker bins images ports
+check_checkout() {
+	local here dir id
+	here=$(pwd -P)
+	for id in $(docker ps -aq --filter "label=com.docker.compose.project=$project" 2>/dev/null); do
+		dir=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.project.working_dir"}}' "$id" 2>/dev/null) || continue
+		[[ -n $dir && $dir != "<no value>" ]] || continue
+		if [[ $(cd "$dir" 2>/dev/null && pwd -P || printf '%s' "$dir") != "$here" ]]; then
+			fail "a lab named $project is already up, started from another checkout: $dir" \
+				"This checkout ($here) would take it over. Stop it there (cd $dir && make down)," \
+				"or run this one beside it under another name and ports, e.g." \
+				"make ... COMPOSE_PROJECT_NAME=${project}2 LB_PORT=18080 ADMIN_PORT=19090"
+		fi
+	done
+}
+
+[[ $# -gt 0 ]] || set -- docker bins images ports checkout
 for check in "$@"; do
 	case "$check" in
-	docker | bins | images | ports | tcpports) "check_$check" ;;
+	docker | bins | images | ports | tcpports | checkout) "check_$check" ;;
 	*)
-		echo "lab/preflight.sh: unknown check '$check' (docker, bins, images, ports, tcpports)" >&2
+		echo "lab/preflight.sh: unknown check '$check' (docker, bins, images, ports, tcpports, checkout)" >&2
 		exit 2
 		;;
 	esac

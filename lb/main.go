@@ -3,7 +3,7 @@
 //
 //	lb --config config.json [--verbose]
 //	lb --check --config config.json     validate the config and exit
-//	lb healthcheck [--url URL]          exit 0 when the balancer answers healthy
+//	lb healthcheck [--url URL | --config FILE]   exit 0 when the balancer answers healthy
 package main
 
 import (
@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -86,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(cfg, server.Options{Logger: logger, AccessLog: access})
+	srv, err := server.New(cfg, server.Options{Logger: logger, AccessLog: access, Version: version})
 	if err != nil {
 		logger.Error("start", "error", err)
 		return 1
@@ -99,25 +101,91 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // healthcheck GETs the balancer's /__health__ and exits 0 on 200; Compose
-// uses it in a FROM scratch image, which has no shell or curl.
+// uses it in a FROM scratch image, which has no shell or curl. Without
+// --url it works out where to ask from the config (--config FILE, else the
+// one the container's main process, PID 1, was started with): the admin
+// listener's /__health__ when there is one (TCP mode always has one), else
+// the proxy port's.
 func healthcheck(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("lb healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:8080/__health__", "URL to check")
+	url := fs.String("url", "", "URL to check (default: from the config; else "+defaultHealthURL+")")
+	cfgPath := fs.String("config", "", "config file of the balancer to check (default: PID 1's --config)")
 	timeout := fs.Duration("timeout", 2*time.Second, "timeout")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	target := *url
+	if target == "" {
+		path := *cfgPath
+		if path == "" {
+			path = configOfPID1()
+		}
+		if path != "" {
+			cfg, err := config.Load(path)
+			if err != nil {
+				fmt.Fprintf(stderr, "lb healthcheck: %v\n", err)
+				return 2
+			}
+			target = healthTarget(cfg)
+		}
+	}
+	if target == "" {
+		target = defaultHealthURL
+	}
 	client := &http.Client{Timeout: *timeout}
-	resp, err := client.Get(*url)
+	resp, err := client.Get(target)
 	if err != nil {
 		fmt.Fprintf(stderr, "lb healthcheck: %v\n", errors.Unwrap(err))
 		return 1
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "lb healthcheck: %s answered %d\n", *url, resp.StatusCode)
+		fmt.Fprintf(stderr, "lb healthcheck: %s answered %d\n", target, resp.StatusCode)
 		return 1
 	}
 	return 0
+}
+
+const defaultHealthURL = "http://127.0.0.1:8080/__health__"
+
+// healthTarget is the URL healthcheck asks for a balancer running cfg.
+func healthTarget(cfg *config.Config) string {
+	local := func(host string, port int) string {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		return net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	if cfg.AdminPort > 0 {
+		return "http://" + local(cfg.AdminHost, cfg.AdminPort) + "/__health__"
+	}
+	return "http://" + local(cfg.ProxyHost, cfg.ProxyPort) + "/__health__"
+}
+
+// configOfPID1 returns the --config (or -config) argument of the process
+// with PID 1, in a container the balancer itself; "" when there is none or
+// /proc cannot tell.
+func configOfPID1() string {
+	b, err := os.ReadFile("/proc/1/cmdline")
+	if err != nil {
+		return ""
+	}
+	return configArg(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"))
+}
+
+// configArg finds the value of --config or -config (also --config=FILE) in
+// a command line.
+func configArg(argv []string) string {
+	for i, a := range argv {
+		switch {
+		case (a == "--config" || a == "-config") && i+1 < len(argv):
+			return argv[i+1]
+		case strings.HasPrefix(a, "--config="):
+			return strings.TrimPrefix(a, "--config=")
+		case strings.HasPrefix(a, "-config="):
+			return strings.TrimPrefix(a, "-config=")
+		}
+	}
+	return ""
 }

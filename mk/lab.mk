@@ -3,7 +3,8 @@
 # lab/preflight.sh turns "Docker not running", "port taken" and "image not
 # built" into one line that says how to fix it.
 #
-#   make up                         lb on :8080, admin on 127.0.0.1:9090, 3 backends
+#   make up                         lb on 127.0.0.1:8080, admin on 127.0.0.1:9090, 3 backends
+#   make up LB_BIND=0.0.0.0         lb published on every interface
 #   make up LB_PORT=18080 ADMIN_PORT=19090 COMPOSE_PROJECT_NAME=mylab
 #   make lab-up-slow                + backend-slow (profile slow, 40 ms)
 #   make lab-up-tcp                 + lb-tcp (profile tcp): TCP mode on :8081, admin 127.0.0.1:9091
@@ -12,6 +13,9 @@
 #   make logs [SERVICE=lb]   make ps   make down
 
 COMPOSE_PROJECT_NAME ?= lblab
+# The host address lb (and lb-tcp) is published on: 127.0.0.1 keeps the lab
+# to this machine; LB_BIND=0.0.0.0 publishes it on every interface.
+LB_BIND              ?= 127.0.0.1
 LB_PORT              ?= 8080
 ADMIN_PORT           ?= 9090
 LB_TCP_PORT          ?= 8081
@@ -25,6 +29,10 @@ LAB_WAIT_TIMEOUT     ?= 60
 # Image tag: lblab/lb:$(LBLAB_TAG) and lblab/backend:$(LBLAB_TAG).
 LBLAB_TAG            ?= dev
 LAB_IMAGES            = lblab/lb:$(LBLAB_TAG) lblab/backend:$(LBLAB_TAG)
+# OCI labels of the images (org.opencontainers.image.version, .revision, .source).
+IMAGE_REVISION       ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE_SOURCE         ?= https://github.com/lblab/lblab
+IMAGE_LABEL_ARGS      = --build-arg VERSION=$(VERSION) --build-arg REVISION=$(IMAGE_REVISION) --build-arg SOURCE=$(IMAGE_SOURCE)
 # down and ps see the services of every profile, not only the default ones.
 LAB_ALL_PROFILES     := --profile slow --profile scaling --profile tcp --profile gray
 
@@ -41,7 +49,7 @@ endif
 LAB_API_ENV = $(eval LAB_API_ENV := $(shell lab/api-env.sh))$(LAB_API_ENV)
 
 # LAB_ENV prefixes every docker / compose command of the lab targets.
-LAB_ENV = env COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT_NAME) LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) \
+LAB_ENV = env COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT_NAME) LB_BIND=$(LB_BIND) LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) \
 	LB_TCP_PORT=$(LB_TCP_PORT) ADMIN_TCP_PORT=$(ADMIN_TCP_PORT) BACKEND_CAPACITY=$(BACKEND_CAPACITY) \
 	LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
 # Without buildx the docker CLI falls back to the legacy builder; say so up
@@ -55,7 +63,7 @@ LAB_PREFLIGHT = $(LAB_ENV) lab/preflight.sh
 images: build ## docker images lblab/lb:dev and lblab/backend:dev (FROM scratch + static binary; LBLAB_TAG=dev)
 	@$(LAB_PREFLIGHT) docker bins
 	@for img in lb:Dockerfile backend:Dockerfile.backend; do \
-	  out=$$($(LAB_ENV) $(LAB_BUILD_ENV) docker build -q -f $${img#*:} -t lblab/$${img%%:*}:$(LBLAB_TAG) . 2>&1) || { \
+	  out=$$($(LAB_ENV) $(LAB_BUILD_ENV) docker build -q $(IMAGE_LABEL_ARGS) -f $${img#*:} -t lblab/$${img%%:*}:$(LBLAB_TAG) . 2>&1) || { \
 	    grep -v -e DEPRECATED -e 'legacy builder' -e BuildKit -e buildx -e '^ *$$' <<<"$$out" >&2; \
 	    echo "lab: docker build of lblab/$${img%%:*}:$(LBLAB_TAG) failed (see above)" >&2; exit 1; }; \
 	done
@@ -68,7 +76,7 @@ images: build ## docker images lblab/lb:dev and lblab/backend:dev (FROM scratch 
 # images and wait until lb (and with TCP=1 lb-tcp) has n healthy backends,
 # every running replica among them.
 lab-start:
-	@$(LAB_PREFLIGHT) docker images ports $(if $(TCP),tcpports)
+	@$(LAB_PREFLIGHT) docker images checkout ports $(if $(TCP),tcpports)
 	@t0=$$(date +%s.%N); \
 	$(LAB_COMPOSE) $(PROFILES) up -d || { \
 	  echo "lab: '$(COMPOSE) up' failed (see above). Clean up with: make down" >&2; exit 1; }; \
@@ -89,7 +97,7 @@ lab-up-tcp: images ## the lab plus lb-tcp (profile tcp): TCP mode on :8081, admi
 	@$(MAKE) --no-print-directory lab-start PROFILES='--profile tcp' TCP=1
 
 lab-scale: ## scale the running lab: make lab-scale BACKENDS=5 (lb picks replicas up by DNS)
-	@$(LAB_PREFLIGHT) docker images
+	@$(LAB_PREFLIGHT) docker images checkout
 	@t0=$$(date +%s.%N); \
 	$(LAB_COMPOSE) up -d --no-recreate --scale backend=$(BACKENDS) && \
 	LAB_T0=$$t0 $(LAB_ENV) lab/wait.sh --exact backend:8000 $(BACKENDS) $(LAB_WAIT_TIMEOUT)

@@ -36,7 +36,7 @@ SWARM_LOADTEST_RUN = LBLAB_ADMIN_TOKEN="$${LBLAB_ADMIN_TOKEN:-$$(cat .swarm/$(ST
 .PHONY: swarm-up swarm-down swarm-ps swarm-images swarm-scenario-scaling $(addprefix swarm-scenario-,$(SWARM_SCENARIOS))
 
 swarm-images: images ## images for the stack, plus lblab/loadtest (the distributed load's workers as a Swarm service)
-	@out=$$($(LAB_ENV) $(LAB_BUILD_ENV) docker build -q -f Dockerfile.loadtest -t lblab/loadtest:$(LBLAB_TAG) . 2>&1) || { \
+	@out=$$($(LAB_ENV) $(LAB_BUILD_ENV) docker build -q $(IMAGE_LABEL_ARGS) -f Dockerfile.loadtest -t lblab/loadtest:$(LBLAB_TAG) . 2>&1) || { \
 	  grep -v -e DEPRECATED -e 'legacy builder' -e BuildKit -e buildx -e '^ *$$' <<<"$$out" >&2; \
 	  echo "swarm: docker build of lblab/loadtest:$(LBLAB_TAG) failed (see above)" >&2; exit 1; }
 	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' --filter reference=lblab/loadtest:$(LBLAB_TAG)

@@ -54,6 +54,20 @@ type state struct {
 	headCopy []byte // the request head, when its body does not fit beside it
 	body     []byte // scratch for request bodies
 	bytes    int64  // response body bytes sent, for the access log
+
+	// For the request id and the access log, reset for each request:
+	// newID is the id made for a request that came without X-Request-Id
+	// (nil when it had one), in idBuf; timed says whether the access log
+	// is on (then tc and tr are the last try's connect and response
+	// times, -1 when none); backendStatus is the last try's response
+	// status; term is set where the front end knows better than the
+	// outcome how the request ended.
+	idBuf         [proxy.RequestIDLen]byte
+	newID         []byte
+	timed         bool
+	tc, tr        time.Duration
+	backendStatus int
+	term          string
 }
 
 // clientBufSize is the client reader's size: a request head and a small
@@ -83,6 +97,7 @@ func (fc *conn) release() {
 	st.br.Reset(nil)
 	st.bw.Reset(nil)
 	st.req, st.resp = h1.Request{}, h1.Response{}
+	st.newID, st.term = nil, ""
 	states.Put(st)
 }
 
@@ -295,6 +310,8 @@ func (fc *conn) refuseHead(err error, start time.Time) {
 // after a request the proxy refuses, where the next one starts is in doubt.
 func (fc *conn) refuse(code int, start time.Time) {
 	fc.bytes = 0
+	fc.begin()
+	fc.term = proxy.TermRefused
 	fc.writeError(code, true)
 	fc.bw.Flush()
 	fc.finish(nil, code, start, 0)
@@ -408,6 +425,10 @@ func (fc *conn) serveRequest(n int, start time.Time) bool {
 	}
 	pl := proxy.Plan{Key: key, Replayable: true, Idempotent: h.Idempotent()}
 	fc.bytes = 0
+	fc.begin()
+	if len(h.RequestID) == 0 {
+		fc.newID = proxy.NewRequestID(&fc.idBuf)
+	}
 	var served *pool.Backend
 	var last proxy.Outcome
 	var retries int
@@ -419,6 +440,9 @@ func (fc *conn) serveRequest(n int, start time.Time) bool {
 		served, last, retries = p.Attempt(bal, pl, func(b *pool.Backend, t proxy.Try) proxy.Outcome {
 			return fc.try(b, t, head, body)
 		})
+	}
+	if fc.term == "" {
+		fc.term = proxy.Termination(last, false)
 	}
 	status := last.Status
 	keep := !h.Close && !last.Aborted && last.Err == nil
@@ -474,13 +498,44 @@ func (fc *conn) clientIP() string {
 	return proxy.ClientFromForwarded(fc.peer, values, trusted)
 }
 
+// begin resets the request's access-log state.
+func (fc *conn) begin() {
+	fc.newID, fc.term = nil, ""
+	fc.tc, fc.tr, fc.backendStatus = -1, -1, 0
+	fc.timed = fc.p.Config().AccessLog != nil
+}
+
 func (fc *conn) finish(b *pool.Backend, status int, start time.Time, retries int) {
 	d := time.Since(start)
 	fc.p.Config().Metrics.Observe(b, status, d)
 	if fc.p.Config().AccessLog != nil {
-		fc.p.LogAccess(context.Background(), proxy.Access{Client: fc.remote, Method: string(fc.req.Method),
-			Path: fc.path(), Status: status, Backend: b, Duration: d, Bytes: fc.bytes, Retries: retries})
+		fc.p.LogAccess(context.Background(), fc.access(b, status, d, retries))
 	}
+}
+
+// access is the access-log entry of the request just served.
+func (fc *conn) access(b *pool.Backend, status int, d time.Duration, retries int) proxy.Access {
+	r := &fc.req
+	a := proxy.Access{Client: fc.remote, Method: string(r.Method), Path: fc.path(),
+		Host: string(r.Host), UserAgent: string(r.UserAgent), RequestID: string(r.RequestID),
+		Status: status, BackendStatus: fc.backendStatus, Backend: b,
+		Connect: fc.tc, Response: fc.tr, Duration: d, Bytes: fc.bytes, Retries: retries, Termination: fc.term}
+	if fc.newID != nil {
+		a.RequestID = string(fc.newID)
+	}
+	if len(r.Method) > 0 {
+		a.ClientIP = fc.clientIP()
+		a.Proto = "HTTP/1.1"
+		if r.Minor == 0 {
+			a.Proto = "HTTP/1.0"
+		}
+	} else {
+		a.ClientIP = fc.peer // no request parsed: no X-Forwarded-For to read
+	}
+	if i := bytes.IndexByte(r.Target, '?'); i >= 0 {
+		a.Query = string(r.Target[i+1:])
+	}
+	return a
 }
 
 // itoa is strconv.Itoa for the request writer.

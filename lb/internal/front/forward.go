@@ -25,18 +25,27 @@ func (fc *conn) try(b *pool.Backend, t proxy.Try, head, body []byte) proxy.Outco
 	defer b.Release()
 	cp := fc.p.Upstream(b)
 	now := time.Now()
+	fc.tc, fc.tr, fc.backendStatus = -1, -1, 0
 	c, reused, err := cp.Get(context.Background(), now)
 	if err != nil {
 		return proxy.Outcome{Err: err}
+	}
+	if fc.timed {
+		fc.tc = 0
+		if !reused {
+			fc.tc = time.Since(now)
+		}
 	}
 	err = fc.exchange(cp, c, head, body, now, &fc.resp, t.HeadTimeout)
 	if err != nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
 		// A pooled connection failed before the request could have been
 		// acted on: send it on a new connection.
 		c.Close()
+		t0 := time.Now()
 		if c, err = cp.Dial(context.Background()); err != nil {
 			return proxy.Outcome{Err: err}
 		}
+		fc.tc = time.Since(t0)
 		err = fc.exchange(cp, c, head, body, time.Now(), &fc.resp, t.HeadTimeout)
 	}
 	if err != nil {
@@ -53,6 +62,8 @@ type leg struct {
 	b    *pool.Backend
 	cp   *upstream.Pool
 	resp h1.Response
+	tc   time.Duration // connect time (0: a pooled connection)
+	tr   time.Duration // request sent → response head read
 
 	mu        sync.Mutex // guards c and cancelled: the try's goroutine and the canceller
 	c         *upstream.Conn
@@ -89,6 +100,10 @@ func (l *leg) Status() int { return l.resp.Status }
 func (l *leg) Relay() proxy.Outcome {
 	defer l.b.Release()
 	l.fc.resp = l.resp
+	l.fc.backendStatus = l.resp.Status
+	if l.fc.timed {
+		l.fc.tc, l.fc.tr = l.tc, l.tr
+	}
 	return l.fc.relay(l.cp, l.c)
 }
 
@@ -123,17 +138,25 @@ func (fc *conn) send(ctx context.Context, b *pool.Backend, t proxy.Try, head, bo
 	if !l.use(c) {
 		return fail(context.Canceled)
 	}
+	sent := time.Now()
+	if !reused {
+		l.tc = sent.Sub(now)
+	}
 	err = fc.exchange(l.cp, c, head, body, now, &l.resp, t.HeadTimeout)
 	if err != nil && ctx.Err() == nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
 		c.Close()
+		t0 := time.Now()
 		if c, err = l.cp.Dial(ctx); err != nil {
 			return fail(err)
 		}
 		if !l.use(c) {
 			return fail(context.Canceled)
 		}
-		err = fc.exchange(l.cp, c, head, body, time.Now(), &l.resp, t.HeadTimeout)
+		sent = time.Now()
+		l.tc = sent.Sub(t0)
+		err = fc.exchange(l.cp, c, head, body, sent, &l.resp, t.HeadTimeout)
 	}
+	l.tr = time.Since(sent)
 	if err != nil {
 		return fail(err)
 	}
@@ -166,6 +189,11 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 		prior = h.XFF[:h.NXFF]
 	}
 	h1.WriteForwarded(w, prior, fc.peer, h.Host, false)
+	if fc.newID != nil {
+		w.WriteString("X-Request-Id: ")
+		w.Write(fc.newID)
+		w.WriteString("\r\n")
+	}
 	switch {
 	case h.Body == h1.Length:
 		w.WriteString("Content-Length: ")
@@ -187,6 +215,10 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 	} else if d := cp.Config().ResponseHeaderTimeout; d > 0 {
 		c.RD.Arm(c, now, d)
 	}
+	var sent time.Time
+	if fc.timed {
+		sent = time.Now()
+	}
 	br := c.BR
 	for {
 		n, err := readResponseHead(br)
@@ -206,6 +238,12 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 		case resp.Informational():
 			br.Discard(n) // e.g. 103 Early Hints: not forwarded
 		default:
+			if resp == &fc.resp { // not a hedged leg (Relay sets these for the winner)
+				if fc.timed {
+					fc.tr = time.Since(sent)
+				}
+				fc.backendStatus = resp.Status
+			}
 			return nil
 		}
 	}
@@ -292,6 +330,10 @@ func (fc *conn) relay(cp *upstream.Pool, c *upstream.Conn) proxy.Outcome {
 	}
 	if rerr != nil || werr != nil {
 		c.Close()
+		fc.term = proxy.TermResponseCut
+		if werr != nil {
+			fc.term = proxy.TermClientAborted
+		}
 		if rerr != nil {
 			fc.p.Logger().Debug("backend response cut off", "backend", cp.Addr(), "error", rerr)
 		}

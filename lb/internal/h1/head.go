@@ -109,6 +109,8 @@ const (
 	XForwardedHost
 	XForwardedProto
 	IdempotencyKey
+	UserAgent
+	XRequestID
 )
 
 // names lists the known header names, lower case, by Header.
@@ -119,6 +121,7 @@ var names = [...]string{
 	TE: "te", Trailer: "trailer", Upgrade: "upgrade", Expect: "expect",
 	Forwarded: "forwarded", XForwardedFor: "x-forwarded-for", XForwardedHost: "x-forwarded-host",
 	XForwardedProto: "x-forwarded-proto", IdempotencyKey: "idempotency-key",
+	UserAgent: "user-agent", XRequestID: "x-request-id",
 }
 
 // HopByHop reports whether h is a hop-by-hop header (RFC 9110 7.6.1, plus

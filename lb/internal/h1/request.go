@@ -65,6 +65,10 @@ type Request struct {
 	// them all).
 	XFF  [4][]byte
 	NXFF int
+	// UserAgent and RequestID are the first User-Agent and X-Request-Id
+	// values (nil when absent), for the access log; both are forwarded as
+	// they are.
+	UserAgent, RequestID []byte
 
 	drops drops
 }
@@ -179,6 +183,14 @@ func ParseRequest(b []byte, lim Limits, r *Request) error {
 			r.NXFF++
 		case IdempotencyKey:
 			r.IdempotencyKey = true
+		case UserAgent:
+			if r.UserAgent == nil {
+				r.UserAgent = f.Value
+			}
+		case XRequestID:
+			if r.RequestID == nil {
+				r.RequestID = f.Value
+			}
 		}
 		if drop && !r.drops.add(f.Line) {
 			return reqErr(400, "too many hop-by-hop header lines")

@@ -44,7 +44,7 @@ func (h *countingHandler) count(msg string) int {
 // goroutines and open file descriptors come back to where they were.
 func TestBadInput(t *testing.T) {
 	const (
-		idle    = time.Second // a busy machine can leave a goroutine unscheduled for half of that
+		idle    = 2 * time.Second // a busy machine left a stream unscheduled past 1 s (2 of 500 at load 20)
 		perKind = 500
 	)
 	// Backends: a line protocol that answers ERR to garbage and hangs up; a
@@ -74,11 +74,19 @@ func TestBadInput(t *testing.T) {
 	logger := slog.New(logs)
 	lbs := map[string]*testLB{}
 	for name, b := range map[string]*tcpBackend{"strict": strict, "stream": stream, "blackhole": blackhole} {
-		lbs[name] = startLB(t, lbOpts{idle: idle, logger: logger, accessLog: logger, backendsByName: []*tcpBackend{b}})
+		// Connects to the backends get 5 s: on a machine with many times more
+		// runnable threads than cores, 1 s timed some out (a failure of the
+		// machine, not of the balancer, which this test is not about).
+		lbs[name] = startLB(t, lbOpts{idle: idle, dial: 5 * time.Second, logger: logger, accessLog: logger, backendsByName: []*tcpBackend{b}})
 	}
 	// Warm up (first connections start the runtime's pollers and timers).
-	_, err := fetchName(lbs["strict"].addr)
+	wc := dial(t, lbs["strict"].addr)
+	_, err := io.WriteString(wc, "PING\n")
 	require.NoError(t, err)
+	pong, err := readAll(wc, idle+5*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, "PONG\n", pong)
+	wc.Close()
 	time.Sleep(50 * time.Millisecond)
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
 
@@ -154,7 +162,7 @@ func TestBadInput(t *testing.T) {
 				kwg.Go(func() {
 					defer func() { <-sem }()
 					dialed := time.Now()
-					c, err := net.DialTimeout("tcp", lbs[k.lb].addr, 2*time.Second)
+					c, err := net.DialTimeout("tcp", lbs[k.lb].addr, 10*time.Second) // a busy machine accepts late
 					if err == nil {
 						err = k.run(c.(*net.TCPConn), dialed)
 						c.Close()
@@ -188,10 +196,10 @@ func TestBadInput(t *testing.T) {
 		require.Eventually(t, func() bool { return lb.srv.Active() == 0 }, 5*time.Second, 10*time.Millisecond, name)
 	}
 	closed := func(lb, reason string) uint64 { return lbs[lb].srv.Stats().ConnectionsClosed[reason] }
-	// strict: the silent clients (and the warm-up, silent too) end by the idle
-	// timeout, the garbage ones when the backend hangs up (or, if a client is
+	// strict: the silent clients end by the idle timeout, the garbage ones
+	// (and the warm-up's PING) when the backend hangs up (or, if a client is
 	// too slow to close its side under load, by the idle timeout as well).
-	assert.GreaterOrEqual(t, closed("strict", "idle_timeout"), uint64(perKind+1), "silent clients")
+	assert.GreaterOrEqual(t, closed("strict", "idle_timeout"), uint64(perKind), "silent clients")
 	assert.Equal(t, uint64(2*perKind+1), closed("strict", "idle_timeout")+closed("strict", "closed"), "silent and garbage clients")
 	assert.Equal(t, uint64(perKind), closed("stream", "reset"), "vanished clients")
 	assert.Equal(t, uint64(perKind), closed("blackhole", "idle_timeout"), "black-holed clients")

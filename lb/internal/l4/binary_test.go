@@ -38,21 +38,11 @@ func TestBinaryTCPMode(t *testing.T) {
 	cfg := fmt.Sprintf(`{"mode": "tcp", "proxy_host": "127.0.0.1", "proxy_port": %d, "admin_port": %d,
 		"algorithm": "round_robin",
 		"backend_servers": [{"host": "127.0.0.1", "port": %d}, {"host": "127.0.0.1", "port": %d}],
-		"health_check_interval": 0.1, "health_check_timeout": 0.05, "unhealthy_threshold": 1,
-		"idle_timeout": 2, "connection_timeout": 1, "shutdown_timeout": 2, "max_connections": 100}`,
+		"health_check_interval": 0.5, "health_check_timeout": 0.4, "unhealthy_threshold": 3,
+		"idle_timeout": 2, "connection_timeout": 5, "shutdown_timeout": 2, "max_connections": 100}`,
 		port, adminPort, portOf(a.addr), portOf(b.addr))
 	cmd := testproc.LB(t, cfg, admin)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-
-	time.Sleep(300 * time.Millisecond) // three rounds of health checks
-	var got []string
-	for range 4 {
-		name, err := fetchName(addr)
-		require.NoError(t, err)
-		got = append(got, name)
-	}
-	assert.ElementsMatch(t, []string{"bin-a", "bin-b", "bin-a", "bin-b"}, got)
-	assert.NotEqual(t, got[0], got[1], "round robin alternates")
 
 	var status struct {
 		Mode      string `json:"mode"`
@@ -63,10 +53,37 @@ func TestBinaryTCPMode(t *testing.T) {
 		} `json:"backends"`
 		TCP struct {
 			ConnectionsAccepted uint64 `json:"connections_accepted"`
+			ConnectionsActive   int64  `json:"connections_active"`
 			BytesOut            uint64 `json:"bytes_backend_to_client"`
 		} `json:"tcp"`
 	}
-	getJSON(t, admin+"/__status__", &status)
+	// Wait for the condition, not for a time: both backends up. The
+	// checks and connects get time to spare: with 50 ms checks that one
+	// failure took down, and 1 s connects, a machine with busy cores took a
+	// backend down or cut a connection (1 run in 30).
+	waitJSON(t, admin+"/__status__", &status, func() bool {
+		up := 0
+		for _, b := range status.Backends {
+			if b.State == "up" {
+				up++
+			}
+		}
+		return up == 2
+	})
+	var got []string
+	for range 4 {
+		name, err := fetchName(addr)
+		require.NoError(t, err)
+		got = append(got, name)
+	}
+	assert.ElementsMatch(t, []string{"bin-a", "bin-b", "bin-a", "bin-b"}, got)
+	assert.NotEqual(t, got[0], got[1], "round robin alternates")
+
+	// The client has closed; the lb counts a connection when its relay
+	// ends, which may be a moment later: wait until all four have ended.
+	waitJSON(t, admin+"/__status__", &status, func() bool {
+		return status.TCP.ConnectionsAccepted == 4 && status.TCP.ConnectionsActive == 0 && status.TCP.BytesOut == 4*5
+	})
 	assert.Equal(t, "tcp", status.Mode)
 	assert.Equal(t, "round_robin", status.Algorithm)
 	require.Len(t, status.Backends, 2)
@@ -83,15 +100,27 @@ func TestBinaryTCPMode(t *testing.T) {
 	assert.Contains(t, m, "response_times")
 	assert.Contains(t, m, "tcp")
 
-	resp, err := http.Get(admin + "/metrics")
-	require.NoError(t, err)
-	prom, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// A connection is counted closed just after it stops being active:
+	// wait for the count.
+	var prom []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(admin + "/metrics")
+		require.NoError(t, err)
+		prom, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(prom), `lblab_tcp_connections_closed_total{reason="closed"} 4`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	assert.Contains(t, string(prom), "lblab_tcp_connections_accepted_total 4")
 	assert.Contains(t, string(prom), `lblab_tcp_connections_closed_total{reason="closed"} 4`)
+	assert.NotContains(t, string(prom), "lblab_response_time_seconds", "no HTTP response times in TCP mode")
+	assert.Contains(t, string(prom), "lblab_build_info{")
 
 	req, _ := http.NewRequest(http.MethodPut, admin+"/api/algorithm", strings.NewReader(`{"algorithm":"ip_hash"}`))
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -263,6 +292,23 @@ func portOf(addr string) int {
 	var p int
 	fmt.Sscanf(addr[strings.LastIndexByte(addr, ':')+1:], "%d", &p)
 	return p
+}
+
+// waitJSON decodes url's JSON into v until done reports true, for up to
+// 10 s: the test waits for the condition instead of racing it.
+func waitJSON(t *testing.T, url string, v any, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		getJSON(t, url, v)
+		if done() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: condition not met within 10s; last: %+v", url, v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func getJSON(t *testing.T, url string, v any) {

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,9 +23,42 @@ import (
 	"github.com/lblab/lblab/lb/internal/pool"
 )
 
-// latencyBuckets spans 50µs to about 2 minutes in steps of 15%, fine enough for
-// the JSON percentiles to be within a few percent of the true value.
-var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 1.15, 106)
+// Buckets is the bucket layout of both latency histograms, the global
+// lblab_response_time_seconds and the per-backend
+// lblab_backend_response_time_seconds: 50µs to 60s, with sub-millisecond
+// buckets, since on loopback or in one Docker network a proxied request takes
+// a fraction of a millisecond.
+var Buckets = []float64{
+	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+}
+
+// fineBuckets are those of the global histogram kept inside (never
+// exported): 50µs to about 2 minutes in steps of 15%, plus every bound of
+// Buckets, fine enough for the JSON percentiles to be within a few percent
+// of the true value. The exported global histogram is read from it at
+// scrape time (see latencyCollector), so a request is observed once.
+var fineBuckets = mergeBounds(prometheus.ExponentialBuckets(50e-6, 1.15, 106), Buckets)
+
+// mergeBounds returns the sorted union of a and b, a's bounds within 1% of
+// one of b's dropped (b's are kept exactly, so that they can be looked up).
+func mergeBounds(a, b []float64) []float64 {
+	out := slices.Clone(b)
+	for _, x := range a {
+		near := false
+		for _, y := range b {
+			if math.Abs(x-y) <= 0.01*y {
+				near = true
+				break
+			}
+		}
+		if !near {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Metrics records requests. Create it with New.
 type Metrics struct {
@@ -43,6 +79,7 @@ type Metrics struct {
 	transitions  *prometheus.CounterVec
 	checks       *prometheus.CounterVec
 	backendStats sync.Map // *pool.Backend -> *backendStats
+	latencyCol   *latencyCollector
 }
 
 type backendStats struct {
@@ -56,13 +93,14 @@ type backendStats struct {
 func New(p *pool.Pool) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), pool: p, start: time.Now()}
 	m.minNs.Store(math.MaxInt64)
+	// Not registered: latencyCollector exports it with the Buckets layout.
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "lblab_response_time_seconds", Help: "Time to serve a proxied request, all backends.",
-		Buckets: latencyBuckets,
+		Buckets: fineBuckets,
 	})
 	m.byBackend = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "lblab_backend_response_time_seconds", Help: "Time to serve a proxied request, by backend.",
-		Buckets: prometheus.DefBuckets,
+		Buckets: Buckets,
 	}, []string{"backend"})
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lblab_retries_total", Help: "Requests or connections retried on another backend, by the backend that failed.",
@@ -73,10 +111,90 @@ func New(p *pool.Pool) *Metrics {
 	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lblab_health_checks_total", Help: "Active health checks, by backend and result.",
 	}, []string{"backend", "result"})
-	m.reg.MustRegister(m.latency, m.byBackend, m.retries, m.transitions, m.checks,
+	m.latencyCol = &latencyCollector{h: m.latency}
+	m.reg.MustRegister(m.latencyCol, m.byBackend, m.retries, m.transitions, m.checks,
 		&poolCollector{m: m, pool: p},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Options say what kind of balancer the metrics describe.
+type Options struct {
+	// Version is the balancer's version (bin/lb --version), for lblab_build_info.
+	Version string
+	// TCP is true in TCP mode: no HTTP requests, so no response-time
+	// histograms (the l4 package registers the connection series).
+	TCP bool
+	// OpenConnections, when set (HTTP mode), reports the client connections
+	// open now, as lblab_open_connections.
+	OpenConnections func() int
+}
+
+// Setup registers the series that depend on the mode and the build:
+// lblab_build_info always, lblab_open_connections when o.OpenConnections is
+// set, and in TCP mode it removes the response-time histograms (there are no
+// HTTP requests to time). Call it once, before serving.
+func (m *Metrics) Setup(o Options) {
+	m.reg.MustRegister(buildInfo(o.Version))
+	if o.TCP {
+		m.reg.Unregister(m.latencyCol)
+		m.reg.Unregister(m.byBackend)
+	}
+	if o.OpenConnections != nil {
+		open := o.OpenConnections
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lblab_open_connections", Help: "Client connections open now on the proxy port (idle keep-alive ones included).",
+		}, func() float64 { return float64(open()) }))
+	}
+}
+
+// buildInfo returns the gauge lblab_build_info: 1, with the version, the VCS
+// revision the binary was built from (when Go recorded it) and the Go version
+// as labels, as Prometheus's own <name>_build_info.
+func buildInfo(version string) prometheus.Collector {
+	if version == "" {
+		version = "unknown"
+	}
+	revision := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" && kv.Value != "" {
+				revision = kv.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "lblab_build_info",
+		Help:        "A metric with a constant '1' value labeled by version, revision and goversion from which lb was built.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
+}
+
+// latencyCollector exports the fine global histogram with the Buckets
+// layout: every bound of Buckets is one of fineBuckets, so its cumulative
+// count is read, not estimated.
+type latencyCollector struct{ h prometheus.Histogram }
+
+var descLatency = prometheus.NewDesc("lblab_response_time_seconds", "Time to serve a proxied request, all backends.", nil, nil)
+
+func (c *latencyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descLatency }
+
+func (c *latencyCollector) Collect(ch chan<- prometheus.Metric) {
+	var pm dto.Metric
+	if err := c.h.Write(&pm); err != nil {
+		ch <- prometheus.NewInvalidMetric(descLatency, err)
+		return
+	}
+	h := pm.GetHistogram()
+	cum := make(map[float64]uint64, len(Buckets))
+	for _, bk := range h.GetBucket() {
+		if slices.Contains(Buckets, bk.GetUpperBound()) {
+			cum[bk.GetUpperBound()] = bk.GetCumulativeCount()
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(descLatency, h.GetSampleCount(), h.GetSampleSum(), cum)
 }
 
 // Registry returns the registry, for packages that add their own collectors.
@@ -279,11 +397,14 @@ type poolCollector struct {
 
 var (
 	descUp       = prometheus.NewDesc("lblab_backend_up", "1 when the backend takes new requests (state up), else 0.", []string{"backend", "address"}, nil)
-	descState    = prometheus.NewDesc("lblab_backend_state", "1 for the backend's current state.", []string{"backend", "state"}, nil)
+	descState    = prometheus.NewDesc("lblab_backend_state", "The backend's state as a state set: one series per state (up, down, draining, disabled), 1 for the current one, 0 for the others.", []string{"backend", "state"}, nil)
 	descInFlight = prometheus.NewDesc("lblab_backend_in_flight", "Requests or connections in flight to the backend.", []string{"backend"}, nil)
 	descRequests = prometheus.NewDesc("lblab_requests_total", "Proxied requests by backend and status code sent to the client.", []string{"backend", "code"}, nil)
 	descHealthy  = prometheus.NewDesc("lblab_healthy_backends", "Backends taking new requests.", nil, nil)
 )
+
+// states are the values of lblab_backend_state's state label.
+var states = []pool.State{pool.StateUp, pool.StateDown, pool.StateDraining, pool.StateDisabled}
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descState, descInFlight, descRequests, descHealthy} {
@@ -301,7 +422,14 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		name := BackendLabel(b, all)
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, name, b.Addr)
-		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, name, b.State().String())
+		cur := b.State()
+		for _, st := range states {
+			v := 0.0
+			if st == cur {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, name, st.String())
+		}
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.InFlight()), name)
 		for code, n := range c.m.BackendCodes(b) {
 			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, code)

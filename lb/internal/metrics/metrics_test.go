@@ -137,3 +137,117 @@ func (clashing) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descClash, prometheus.GaugeValue, 1, "x")
 	ch <- prometheus.MustNewConstMetric(descClash, prometheus.GaugeValue, 2, "x")
 }
+
+// families gathers m's registry into a map by name.
+func families(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	require.NoError(t, err)
+	out := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		out[f.GetName()] = f
+	}
+	return out
+}
+
+func bounds(h *dto.Histogram) []float64 {
+	var out []float64
+	for _, b := range h.GetBucket() {
+		out = append(out, b.GetUpperBound())
+	}
+	return out
+}
+
+func TestLatencyHistogramsShareBuckets(t *testing.T) {
+	b := pool.NewBackend("b", "127.0.0.1:1", 1)
+	m := New(pool.New(pool.Options{}, b))
+	// Loopback-like times: 30µs, 200µs, 700µs, 3ms, 2s.
+	for _, d := range []time.Duration{30 * time.Microsecond, 200 * time.Microsecond, 700 * time.Microsecond, 3 * time.Millisecond, 2 * time.Second} {
+		m.Observe(b, 200, d)
+	}
+	fams := families(t, m)
+	global := fams["lblab_response_time_seconds"].GetMetric()[0].GetHistogram()
+	per := fams["lblab_backend_response_time_seconds"].GetMetric()[0].GetHistogram()
+	assert.Equal(t, Buckets, bounds(global), "global layout")
+	assert.Equal(t, Buckets, bounds(per), "per-backend layout")
+	for i := range Buckets {
+		assert.Equal(t, per.GetBucket()[i].GetCumulativeCount(), global.GetBucket()[i].GetCumulativeCount(),
+			"le=%g: one backend, so the same counts", Buckets[i])
+	}
+	assert.EqualValues(t, 5, global.GetSampleCount())
+	assert.InDelta(t, per.GetSampleSum(), global.GetSampleSum(), 1e-9)
+	// Sub-millisecond buckets tell loopback requests apart.
+	cum := map[float64]uint64{}
+	for _, bk := range global.GetBucket() {
+		cum[bk.GetUpperBound()] = bk.GetCumulativeCount()
+	}
+	assert.EqualValues(t, 1, cum[0.00005])
+	assert.EqualValues(t, 2, cum[0.00025])
+	assert.EqualValues(t, 3, cum[0.001])
+	assert.EqualValues(t, 4, cum[0.005])
+	assert.EqualValues(t, 5, cum[2.5])
+	for _, x := range Buckets {
+		assert.Contains(t, fineBuckets, x, "every exported bound is an internal one")
+	}
+}
+
+func TestBackendStateSet(t *testing.T) {
+	up := pool.NewBackend("a", "127.0.0.1:1", 1)
+	drain := pool.NewBackend("b", "127.0.0.1:2", 1)
+	p := pool.New(pool.Options{}, up, drain)
+	p.Set(drain, pool.StateDraining, "test")
+	m := New(p)
+	got := map[string]float64{}
+	for _, s := range families(t, m)["lblab_backend_state"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range s.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		got[labels["backend"]+"/"+labels["state"]] = s.GetGauge().GetValue()
+	}
+	assert.Equal(t, map[string]float64{
+		"a/up": 1, "a/down": 0, "a/draining": 0, "a/disabled": 0,
+		"b/up": 0, "b/down": 0, "b/draining": 1, "b/disabled": 0,
+	}, got)
+}
+
+func TestSetup(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     Options
+		want     []string
+		wantNone []string
+	}{
+		{"http", Options{Version: "v1.2.3", OpenConnections: func() int { return 7 }},
+			[]string{"lblab_build_info", "lblab_open_connections", "lblab_response_time_seconds", "lblab_backend_response_time_seconds"}, nil},
+		{"tcp", Options{Version: "v1.2.3", TCP: true},
+			[]string{"lblab_build_info"}, []string{"lblab_open_connections", "lblab_response_time_seconds", "lblab_backend_response_time_seconds"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := pool.NewBackend("b", "127.0.0.1:1", 1)
+			m := New(pool.New(pool.Options{}, b))
+			m.Setup(tt.opts)
+			m.Observe(b, 200, time.Millisecond) // a histogram series exists once observed
+			fams := families(t, m)
+			for _, name := range tt.want {
+				assert.Contains(t, fams, name)
+			}
+			for _, name := range tt.wantNone {
+				assert.NotContains(t, fams, name)
+			}
+			info := fams["lblab_build_info"].GetMetric()[0]
+			assert.Equal(t, 1.0, info.GetGauge().GetValue())
+			labels := map[string]string{}
+			for _, l := range info.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			assert.Equal(t, "v1.2.3", labels["version"])
+			assert.Contains(t, labels, "revision")
+			assert.True(t, strings.HasPrefix(labels["goversion"], "go"), labels["goversion"])
+			if tt.opts.OpenConnections != nil {
+				assert.Equal(t, 7.0, fams["lblab_open_connections"].GetMetric()[0].GetGauge().GetValue())
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/netip"
 	"sync"
@@ -205,6 +206,11 @@ func (p *Proxy) Upstream(b *pool.Backend) *upstream.Pool {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
+	lg := reqLog{id: requestID(r)}
+	if p.cfg.AccessLog != nil {
+		lg.times = &tryTimes{}
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), lg.times.trace()))
+	}
 	body, replayable, err := p.bufferBody(r)
 	if err != nil {
 		// net/http already answered a body over its limits; a body that
@@ -212,7 +218,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// front end) or times out is the client's fault.
 		rec.Header().Set("Connection", "close")
 		writeJSONError(rec, http.StatusBadRequest, "cannot read request body")
-		p.finish(r, rec, nil, start, 0)
+		lg.term = TermRefused
+		p.finish(r, rec, nil, start, 0, lg)
 		return
 	}
 	bal := p.Current()
@@ -226,6 +233,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		rec.err = nil
+		lg.times.reset()
 		if t.HeadTimeout > 0 {
 			return p.tryTimed(b, rec, r, t.HeadTimeout)
 		}
@@ -240,7 +248,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(rec, code, ErrorText(code))
 		}
 	}
-	p.finish(r, rec, served, start, retries)
+	lg.term = Termination(last, pl.ClientGone())
+	if last.Err == nil {
+		lg.backendStatus = rec.status
+	}
+	p.finish(r, rec, served, start, retries, lg)
 	if last.Aborted {
 		// The response was cut off after its headers went out: abort the
 		// client connection so the client sees a truncated response.
@@ -407,7 +419,15 @@ func (p *Proxy) bufferBody(r *http.Request) ([]byte, bool, error) {
 	return buf, true, nil
 }
 
-func (p *Proxy) finish(r *http.Request, rec *recorder, b *pool.Backend, start time.Time, retries int) {
+// reqLog is what ServeHTTP gathers for a request's access-log line.
+type reqLog struct {
+	id            string
+	times         *tryTimes // nil when there is no access log
+	term          string
+	backendStatus int
+}
+
+func (p *Proxy) finish(r *http.Request, rec *recorder, b *pool.Backend, start time.Time, retries int, lg reqLog) {
 	d := time.Since(start)
 	status := rec.status
 	if status == 0 && rec.wroteHeader {
@@ -418,43 +438,16 @@ func (p *Proxy) finish(r *http.Request, rec *recorder, b *pool.Backend, start ti
 	}
 	p.cfg.Metrics.Observe(b, status, d)
 	if p.cfg.AccessLog != nil {
-		p.LogAccess(r.Context(), Access{Client: r.RemoteAddr, Method: r.Method, Path: r.URL.Path,
-			Status: status, Backend: b, Duration: d, Bytes: rec.bytes, Retries: retries})
+		a := Access{Client: r.RemoteAddr, ClientIP: ClientIP(r, p.cfg.TrustedProxies),
+			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Proto: r.Proto,
+			UserAgent: r.UserAgent(), RequestID: lg.id,
+			Status: status, BackendStatus: lg.backendStatus, Backend: b,
+			Connect: -1, Response: -1, Duration: d, Bytes: rec.bytes, Retries: retries, Termination: lg.term}
+		if lg.times != nil {
+			a.Connect, a.Response = lg.times.connect(), lg.times.response()
+		}
+		p.LogAccess(context.WithoutCancel(r.Context()), a)
 	}
-}
-
-// Access is one access-log entry, filled by whichever path served the
-// request.
-type Access struct {
-	Client   string // the client's address, host:port
-	Method   string
-	Path     string
-	Status   int
-	Backend  *pool.Backend // nil: none served it
-	Duration time.Duration
-	Bytes    int64 // response body bytes sent
-	Retries  int
-}
-
-// LogAccess writes one access-log line; a no-op when AccessLog is not set.
-func (p *Proxy) LogAccess(ctx context.Context, a Access) {
-	if p.cfg.AccessLog == nil {
-		return
-	}
-	backend := ""
-	if a.Backend != nil {
-		backend = a.Backend.Name
-	}
-	p.cfg.AccessLog.LogAttrs(ctx, slog.LevelInfo, "request",
-		slog.String("client", a.Client),
-		slog.String("method", a.Method),
-		slog.String("path", a.Path),
-		slog.Int("status", a.Status),
-		slog.String("backend", backend),
-		slog.Float64("duration_ms", float64(a.Duration.Microseconds())/1e3),
-		slog.Int64("bytes", a.Bytes),
-		slog.Int("retries", a.Retries),
-	)
 }
 
 func (p *Proxy) reverseProxy(b *pool.Backend) *httputil.ReverseProxy {

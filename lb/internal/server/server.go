@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/admin"
@@ -41,6 +42,8 @@ type Options struct {
 	// on the configured addresses (tests pass listeners on port 0).
 	ProxyListener net.Listener
 	AdminListener net.Listener
+	// Version is the balancer's version, reported as lblab_build_info.
+	Version string
 }
 
 // Server is a running balancer.
@@ -58,6 +61,8 @@ type Server struct {
 	disc   *discovery.Discoverer
 	// Outliers ejects sick backends (nil unless outlier_detection is on).
 	Outliers *outlier.Detector
+	// front is the HTTP mode's front end once Run started it.
+	front atomic.Pointer[front.Front]
 
 	ready     chan struct{}
 	proxyAddr net.Addr
@@ -137,6 +142,16 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	} else {
 		extra = s.grayStatus
 	}
+	mo := metrics.Options{Version: opts.Version, TCP: cfg.Mode == "tcp"}
+	if !mo.TCP {
+		mo.OpenConnections = func() int {
+			if fe := s.front.Load(); fe != nil {
+				return fe.Open()
+			}
+			return 0
+		}
+	}
+	m.Setup(mo)
 
 	expect, _ := config.ParseStatusSet(cfg.HealthCheckStatus) // validated by config
 	check := health.HTTPCheck(health.NewHTTPClient(), cfg.HealthCheckPath, expect.Contains)
@@ -248,6 +263,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ParkAbove: front.DefaultParkAbove,
 	})
 	var proxySrv service = fe
+	s.front.Store(fe)
 	open := fe.Open
 	adminHandler := s.Admin.Handler()
 	if s.L4 != nil {

@@ -69,6 +69,13 @@ func startLB(t testing.TB, extra string, backends ...*testBackend) (*Server, str
 
 func startWith(t testing.TB, cfg *config.Config) (*Server, string, *bytes.Buffer) {
 	t.Helper()
+	srv, url, access := startLogged(t, cfg)
+	return srv, url, &access.Buffer
+}
+
+// startLogged is startWith returning the access log's buffer with its lock.
+func startLogged(t testing.TB, cfg *config.Config) (*Server, string, *lockedBuffer) {
+	t.Helper()
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	al, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,12 +100,19 @@ func startWith(t testing.TB, cfg *config.Config) (*Server, string, *bytes.Buffer
 		}
 	})
 	<-srv.Ready()
-	return srv, "http://" + srv.ProxyAddr().String(), &access.Buffer
+	return srv, "http://" + srv.ProxyAddr().String(), access
 }
 
 type lockedBuffer struct {
 	mu sync.Mutex
 	bytes.Buffer
+}
+
+// String returns what was written so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {

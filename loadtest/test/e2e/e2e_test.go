@@ -22,13 +22,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lblab/lblab/lb/test/composelab"
 	"github.com/lblab/lblab/loadtest/internal/attack"
 	"github.com/lblab/lblab/loadtest/internal/balancer"
 	"github.com/lblab/lblab/loadtest/internal/lab"
 	"github.com/lblab/lblab/loadtest/internal/report"
 	"github.com/lblab/lblab/loadtest/internal/runner"
 	"github.com/lblab/lblab/loadtest/internal/scenario"
+	"github.com/lblab/lblab/testkit/composelab"
 )
 
 // testBudget bounds the whole test (the lab takes about a minute in all).

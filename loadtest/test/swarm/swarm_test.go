@@ -26,12 +26,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lblab/lblab/lb/test/composelab"
 	"github.com/lblab/lblab/loadtest/internal/balancer"
 	"github.com/lblab/lblab/loadtest/internal/lab"
 	"github.com/lblab/lblab/loadtest/internal/report"
 	"github.com/lblab/lblab/loadtest/internal/runner"
 	"github.com/lblab/lblab/loadtest/internal/scenario"
+	"github.com/lblab/lblab/testkit/composelab"
 )
 
 // testBudget bounds the whole test (it takes about a minute on a busy
@@ -231,6 +231,9 @@ func (e *env) deploy(t *testing.T, ctx context.Context) {
 	require.NoError(t, os.WriteFile(config, cfg, 0o600))
 
 	t.Cleanup(func() { e.remove(t) })
+	// The stack's published ports (Compose labs let Docker choose theirs;
+	// this test holds the Docker test lock exclusively).
+	cl.LBPort, cl.AdminPort = composelab.FreePort(t), composelab.FreePort(t)
 	cl.RunEnv(ctx, []string{
 		"LBLAB_TAG=" + cl.Tag, "LB_PORT=" + strconv.Itoa(cl.LBPort), "ADMIN_PORT=" + strconv.Itoa(cl.AdminPort),
 		"BACKENDS=3", "BACKEND_CAPACITY=0", "BACKEND_RESTART_DELAY=1s",

@@ -30,12 +30,14 @@ const CmdTimeout = 90 * time.Second
 
 // Lab is one Compose project started from the repository's compose.yaml.
 type Lab struct {
-	T         *testing.T
-	Root      string   // repository root (compose.yaml, Dockerfiles, lab/)
-	Compose   []string // "docker compose" or "docker-compose"
-	Env       []string // environment of every docker and compose command
-	Project   string
-	Tag       string // image tag: lblab/lb:<Tag>, lblab/backend:<Tag>
+	T       *testing.T
+	Root    string   // repository root (compose.yaml, Dockerfiles, lab/)
+	Compose []string // "docker compose" or "docker-compose"
+	Env     []string // environment of every docker and compose command
+	Project string
+	Tag     string // image tag: lblab/lb:<Tag>, lblab/backend:<Tag>
+	// LBPort and AdminPort are lb's host ports: Up sets them to those Docker
+	// chose. A test that starts something else (a Swarm stack) picks its own.
 	LBPort    int
 	AdminPort int
 	// lock holds the machine's Docker test lock (shared; see lock.go).
@@ -59,7 +61,7 @@ type Image struct {
 func New(t *testing.T, prefix string, extraBins ...string) *Lab {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
 	require.NoError(t, err)
 	require.FileExists(t, filepath.Join(root, "compose.yaml"))
 
@@ -89,7 +91,6 @@ func New(t *testing.T, prefix string, extraBins ...string) *Lab {
 		lock: lock,
 		T:    t, Root: root, Compose: compose,
 		Project: prefix + suffix, Tag: "test-" + suffix,
-		LBPort: FreePort(t), AdminPort: FreePort(t),
 	}
 	// COMPOSE_* and the lab's variables from the user's shell would change
 	// what compose does, so they are left out.
@@ -103,11 +104,10 @@ func New(t *testing.T, prefix string, extraBins ...string) *Lab {
 	}
 	l.Env = append(l.Env,
 		"COMPOSE_PROJECT_NAME="+l.Project,
-		"LB_PORT="+strconv.Itoa(l.LBPort),
-		"ADMIN_PORT="+strconv.Itoa(l.AdminPort),
-		// The tcp profile is not started by these tests; its ports only need to differ.
-		"LB_TCP_PORT="+strconv.Itoa(FreePort(t)),
-		"ADMIN_TCP_PORT="+strconv.Itoa(FreePort(t)),
+		// Port 0: Docker chooses free host ports when it publishes them, and
+		// Up reads them back. (Picking free ports here and handing them to
+		// Compose raced other labs starting at the same time.)
+		"LB_PORT=0", "ADMIN_PORT=0", "LB_TCP_PORT=0", "ADMIN_TCP_PORT=0",
 		"BACKEND_CAPACITY=0",
 		"LBLAB_TAG="+l.Tag,
 	)
@@ -116,8 +116,8 @@ func New(t *testing.T, prefix string, extraBins ...string) *Lab {
 	require.NoError(t, err, "lab/api-env.sh")
 	l.Env = append(l.Env, strings.Fields(string(apiEnv))...)
 	l.Bins = l.binaries(append([]string{"lb", "backend"}, extraBins...))
-	t.Logf("Docker Engine %s, %s, project %s, lb on 127.0.0.1:%d, admin on 127.0.0.1:%d %s",
-		server, strings.Join(compose, " "), l.Project, l.LBPort, l.AdminPort, strings.TrimSpace(string(apiEnv)))
+	t.Logf("Docker Engine %s, %s, project %s %s",
+		server, strings.Join(compose, " "), l.Project, strings.TrimSpace(string(apiEnv)))
 	return l
 }
 
@@ -224,11 +224,29 @@ func (l *Lab) BuildImages(ctx context.Context) []Image {
 	return images
 }
 
-// Up starts the lab (`up -d`, lb and three backends) and registers Down.
+// Up starts the lab (`up -d`, lb and three backends), registers Down, and
+// sets LBPort and AdminPort to the host ports Docker chose for lb.
 func (l *Lab) Up(ctx context.Context) {
 	l.T.Helper()
 	l.T.Cleanup(l.Down)
 	l.ComposeRun(ctx, "up", "-d")
+	l.LBPort = l.PublishedPort(ctx, "lb", 8080)
+	l.AdminPort = l.PublishedPort(ctx, "lb", 9090)
+	l.T.Logf("project %s: lb on 127.0.0.1:%d, admin on 127.0.0.1:%d", l.Project, l.LBPort, l.AdminPort)
+}
+
+// PublishedPort returns the host port that service's container port is
+// published on (`compose port`).
+func (l *Lab) PublishedPort(ctx context.Context, service string, port int) int {
+	l.T.Helper()
+	out := strings.TrimSpace(l.ComposeRun(ctx, "port", service, strconv.Itoa(port)))
+	out = out[strings.LastIndexByte(out, '\n')+1:] // the last line: compose may warn before it
+	_, p, err := net.SplitHostPort(out)
+	require.NoError(l.T, err, "compose port %s %d: %q", service, port, out)
+	n, err := strconv.Atoi(p)
+	require.NoError(l.T, err, "compose port %s %d: %q", service, port, out)
+	require.Positive(l.T, n, "compose port %s %d: %q", service, port, out)
+	return n
 }
 
 // Down removes the project (containers of every profile, network, volumes),
@@ -305,7 +323,10 @@ func (l *Lab) URL(port int, path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It
+// may be taken before it is used: only for what holds the Docker test lock
+// exclusively (the Swarm tests), whose published ports Swarm cannot leave to
+// Docker's choice on 127.0.0.1.
 func FreePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
