@@ -70,7 +70,7 @@ const usage = `usage:
   loadtest compare A.json B.json [C.json ...]
   loadtest report RESULT.json [--html FILE]     (the tables again; --html rewrites the HTML report)
   loadtest attack [--url http://localhost:8080] [--path /] [--requests N] [--concurrency N]
-                  [--rate R] [--duration D] [--timeout D] [--method M] [--header 'K: V'] [--output FILE]
+                  [--rate R [--arrivals constant|poisson] [--seed N]] [--duration D] [--timeout D] [--method M] [--header 'K: V'] [--output FILE]
                   [--workers N [--workers-from local|wait|swarm]]
   loadtest version
 
@@ -327,7 +327,9 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, name := range []string{"concurrency", "c"} {
 		fs.IntVar(&concurrency, name, 0, "workers, each sending its next request when the last returns (default 10 without --rate)")
 	}
-	fs.IntVar(&rate, "rate", 0, "constant rate in requests per second (open model)")
+	fs.IntVar(&rate, "rate", 0, "rate in requests per second (open model)")
+	arrivals := fs.String("arrivals", scenario.ArrivalsConstant, "with --rate: constant (evenly spaced) or poisson (exponential gaps; latency from each request's due time)")
+	seed := fs.Uint64("seed", 0, "seed of the Poisson arrival times (0: random)")
 	duration := fs.Duration("duration", 0, "length of the attack")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
 	for _, name := range []string{"output", "o"} {
@@ -360,6 +362,7 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	s := &scenario.Scenario{
 		Name: "attack", Description: "ad-hoc attack", Target: target, Method: strings.ToUpper(*method),
 		Headers: headers.m, Rate: rate, Concurrency: concurrency, Requests: requests,
+		Arrivals: *arrivals, Seed: *seed,
 		Duration: scenario.Duration(*duration), Timeout: scenario.Duration(*timeout),
 	}
 	s.SetDefaults()

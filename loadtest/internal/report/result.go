@@ -46,10 +46,13 @@ type ScenarioInfo struct {
 
 // Settings are the load settings in effect.
 type Settings struct {
-	Target      string  `json:"target"`
-	Method      string  `json:"method"`
-	Model       string  `json:"model"` // "open" (rate) or "closed" (concurrency)
-	Rate        int     `json:"rate,omitempty"`
+	Target string `json:"target"`
+	Method string `json:"method"`
+	Model  string `json:"model"` // "open" (rate) or "closed" (concurrency)
+	Rate   int    `json:"rate,omitempty"`
+	// Arrivals is the open model's arrival process: "constant" or "poisson"
+	// (empty in files written before the field existed: constant).
+	Arrivals    string  `json:"arrivals,omitempty"`
 	Concurrency int     `json:"concurrency,omitempty"`
 	Requests    int     `json:"requests,omitempty"`
 	DurationS   float64 `json:"duration_s,omitempty"`

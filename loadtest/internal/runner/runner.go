@@ -302,6 +302,7 @@ func (r *runner) newResult(ctx context.Context) *report.Result {
 	res.Settings.Model = "closed"
 	if s.Rate > 0 {
 		res.Settings.Model = "open"
+		res.Settings.Arrivals = cmp.Or(s.Arrivals, scenario.ArrivalsConstant)
 	}
 	if s.UsesAdmin() {
 		res.Settings.Admin = s.Admin.URL

@@ -30,6 +30,9 @@ const (
 	DefaultWaitTimeout = 30 * time.Second
 	// DefaultStopTimeout is the grace period of stop and restart.
 	DefaultStopTimeout = 10 * time.Second
+	// ArrivalsConstant and ArrivalsPoisson are the arrival processes.
+	ArrivalsConstant = "constant"
+	ArrivalsPoisson  = "poisson"
 	// WarmupPhase names the warm-up phase.
 	WarmupPhase = "warm-up"
 )
@@ -148,6 +151,15 @@ func (s *Scenario) Validate() error {
 	}
 	if s.Requests < 0 {
 		v.add(fmt.Sprintf("requests %d is negative", s.Requests), "requests")
+	}
+	switch s.Arrivals {
+	case "", ArrivalsConstant:
+	case ArrivalsPoisson:
+		if s.Rate <= 0 {
+			v.add(fmt.Sprintf("arrivals poisson needs a rate above 0 requests per second (got %d); a closed model (concurrency) has no arrivals", s.Rate), "arrivals")
+		}
+	default:
+		v.add(fmt.Sprintf("unknown arrivals %q; known: %s, %s", s.Arrivals, ArrivalsConstant, ArrivalsPoisson), "arrivals")
 	}
 	if s.Rate == 0 && s.Concurrency == 0 {
 		v.add("set rate (requests per second, open model) or concurrency (workers, closed model)", "rate")

@@ -102,6 +102,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad keepalive", base + "keepalive: maybe\n", []string{"x.yaml:4: bad boolean \"maybe\": want true or false"}},
 		{"keepalive yes is not a boolean here", base + "keepalive: yes\n", []string{"x.yaml:4: bad boolean \"yes\""}},
 		{"keepalive list", base + "keepalive: [false]\n", []string{"x.yaml:4: bad boolean"}},
+		{"poisson without a rate", "target: http://h/\nconcurrency: 4\nduration: 10s\narrivals: poisson\n", []string{"x.yaml:4: arrivals: arrivals poisson needs a rate above 0"}},
+		{"poisson at rate 0", "target: http://h/\nrate: 0\nduration: 10s\narrivals: poisson\n", []string{"x.yaml:4: arrivals: arrivals poisson needs a rate above 0 requests per second (got 0)"}},
+		{"unknown arrivals", base + "arrivals: bursty\n", []string{"x.yaml:4: arrivals: unknown arrivals \"bursty\"; known: constant, poisson"}},
 		{"several errors at once", "rate: -1\nduration: -5s\n", []string{"target is required", "rate -1 is negative", "duration -5s is negative"}},
 	}
 	for _, tt := range tests {

@@ -33,6 +33,14 @@ type Scenario struct {
 	// Rate is the constant request rate per second (open model: requests are
 	// sent on schedule whether or not earlier ones have returned).
 	Rate int `yaml:"rate" json:"rate,omitempty"`
+	// Arrivals is the arrival process of the open model: "constant" (the
+	// default: evenly spaced sends) or "poisson" (exponential gaps of mean
+	// 1/rate, as independent users arrive; latency is then measured from the
+	// time each request was due). Needs rate.
+	Arrivals string `yaml:"arrivals" json:"arrivals,omitempty"`
+	// Seed seeds the Poisson arrival times (0: random). The same seed sends
+	// at the same times.
+	Seed uint64 `yaml:"seed" json:"seed,omitempty"`
 	// Concurrency is the number of workers, each sending its next request when
 	// the previous one returns (closed model). With Rate it caps the workers.
 	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
