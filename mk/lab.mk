@@ -19,6 +19,11 @@ ADMIN_TCP_PORT       ?= 9091
 # Requests each backend serves at once (0 = no limit); compose.yaml passes it
 # to the backends. A change recreates them on the next up.
 BACKEND_CAPACITY     ?= 0
+# Latency distribution of the backends (empty: none); e.g. exp:10ms for the
+# supermarket. A change recreates them on the next up.
+BACKEND_LATENCY_DIST ?=
+# Extra flags for `compose up` in lab-start (e.g. --scale backend=10).
+UP_FLAGS             ?=
 BACKENDS             ?= 5
 SERVICE              ?=
 LAB_WAIT_TIMEOUT     ?= 60
@@ -43,7 +48,7 @@ LAB_API_ENV = $(eval LAB_API_ENV := $(shell lab/api-env.sh))$(LAB_API_ENV)
 # LAB_ENV prefixes every docker / compose command of the lab targets.
 LAB_ENV = env COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT_NAME) LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) \
 	LB_TCP_PORT=$(LB_TCP_PORT) ADMIN_TCP_PORT=$(ADMIN_TCP_PORT) BACKEND_CAPACITY=$(BACKEND_CAPACITY) \
-	LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
+	BACKEND_LATENCY_DIST=$(BACKEND_LATENCY_DIST) LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
 # Without buildx the docker CLI falls back to the legacy builder; say so up
 # front instead of failing (the images are two COPYs, BuildKit adds nothing).
 LAB_BUILD_ENV = $(shell docker buildx version >/dev/null 2>&1 || echo DOCKER_BUILDKIT=0)
@@ -70,7 +75,7 @@ images: build ## docker images lblab/lb:dev and lblab/backend:dev (FROM scratch 
 lab-start:
 	@$(LAB_PREFLIGHT) docker images ports $(if $(TCP),tcpports)
 	@t0=$$(date +%s.%N); \
-	$(LAB_COMPOSE) $(PROFILES) up -d || { \
+	$(LAB_COMPOSE) $(PROFILES) up -d $(UP_FLAGS) || { \
 	  echo "lab: '$(COMPOSE) up' failed (see above). Clean up with: make down" >&2; exit 1; }; \
 	LAB_T0=$$t0 $(LAB_ENV) lab/wait.sh $(or $(WANT),3) $(LAB_WAIT_TIMEOUT) \
 	$(if $(TCP),&& LAB_T0=$$t0 $(LAB_ENV) lab/wait.sh --tcp 3 $(LAB_WAIT_TIMEOUT))

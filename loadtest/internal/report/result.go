@@ -32,6 +32,9 @@ type Result struct {
 	// Passed is true when every expectation of every run held.
 	Passed bool  `json:"passed"`
 	Runs   []Run `json:"runs"`
+	// Calibration is the supermarket's measurement of the service time;
+	// absent for other scenarios.
+	Calibration *Calibration `json:"calibration,omitempty"`
 	// Errors lists problems outside the runs (e.g. restoring the lab).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -99,6 +102,9 @@ type Run struct {
 	// Workers describes the workers of a distributed run; absent when this
 	// process sent the load itself.
 	Workers *Workers `json:"workers,omitempty"`
+	// Queue holds the supermarket figures of the run; absent for other
+	// scenarios.
+	Queue *Queue `json:"queue,omitempty"`
 }
 
 // Action records one timeline action as it ran.

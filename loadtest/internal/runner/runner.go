@@ -81,6 +81,9 @@ type Options struct {
 	// Balancer is the admin API; nil when not available, which only
 	// scenarios without set_algorithm and algorithms accept.
 	Balancer Balancer
+	// Backends reads the test backends' settings and stats (the supermarket
+	// scenario); nil: a backends.Client.
+	Backends Backends
 	// Load sends the load elsewhere than from this process (the workers of
 	// a distributed run); nil: this process attacks (attack.Run).
 	Load Load
@@ -108,6 +111,11 @@ type runner struct {
 	opts Options
 	out  io.Writer
 	log  *slog.Logger
+
+	// rate and label, when set, replace the scenario's rate and the run's
+	// label for the next runOnce (the supermarket's runs).
+	rate  int
+	label string
 
 	mu   sync.Mutex        // guards seen
 	seen map[string]string // "service:number" and container name -> X-Backend, for every container seen
@@ -166,8 +174,13 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	}
 
 	labels := s.Algorithms
-	if len(labels) == 0 {
+	if len(labels) == 0 || s.Supermarket != nil {
 		labels = []string{""}
+	}
+	wantRuns := len(labels)
+	if s.Supermarket != nil {
+		labels, wantRuns = nil, supermarketRuns(s)
+		r.supermarket(ctx, res)
 	}
 	for i, alg := range labels {
 		if ctx.Err() != nil {
@@ -212,7 +225,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	}
 
 	res.Finished = time.Now()
-	res.Partial = ctx.Err() != nil || len(res.Runs) < len(labels) || anyPartial(res.Runs)
+	res.Partial = ctx.Err() != nil || len(res.Runs) < wantRuns || anyPartial(res.Runs)
 	if len(res.Runs) == 0 {
 		// Nothing ran: still record it, as a partial result.
 		res.Partial = true
@@ -300,7 +313,7 @@ func (r *runner) newResult(ctx context.Context) *report.Result {
 		Runs:        []report.Run{},
 	}
 	res.Settings.Model = "closed"
-	if s.Rate > 0 {
+	if s.Rate > 0 || s.Supermarket != nil {
 		res.Settings.Model = "open"
 		res.Settings.Arrivals = cmp.Or(s.Arrivals, scenario.ArrivalsConstant)
 	}
@@ -369,8 +382,11 @@ func (r *runner) write(res *report.Result) (*Output, error) {
 // runOnce sends the load once and plays the timeline against it.
 func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	s := r.s
-	label := cmp.Or(alg, s.Name)
+	label := cmp.Or(r.label, alg, s.Name)
 	cfg := AttackConfig(s, label)
+	if r.rate > 0 {
+		cfg.Rate = r.rate
+	}
 	results, start, err := r.startLoad(ctx, cfg)
 	if err != nil {
 		return nil, err

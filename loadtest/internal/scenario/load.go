@@ -123,6 +123,69 @@ func (s *Scenario) SetDefaults() {
 	if s.Slow == 0 {
 		s.Slow = Duration(DefaultSlow)
 	}
+	if sm := s.Supermarket; sm != nil {
+		if s.Arrivals == "" {
+			s.Arrivals = ArrivalsPoisson
+		}
+		if sm.Calibrate == 0 {
+			sm.Calibrate = Duration(10 * time.Second)
+		}
+		if sm.CalibrateRho == 0 {
+			sm.CalibrateRho = 0.5
+		}
+		if sm.Simulate == 0 {
+			sm.Simulate = 2_000_000
+		}
+	}
+}
+
+// SupermarketAlgorithms lists the algorithms the supermarket experiment
+// has a theory for (queuesim's policies).
+var SupermarketAlgorithms = []string{"random", "round_robin", "power_of_two", "least_connections"}
+
+// supermarket checks the supermarket section.
+func (v *validator) supermarket(sm *Supermarket) {
+	s := v.s
+	if len(sm.Rho) == 0 {
+		v.add("rho is required: the utilisations to run at, e.g. [0.5, 0.8, 0.9]", "supermarket", "rho")
+	}
+	for i, rho := range sm.Rho {
+		if !(rho > 0 && rho < 1) {
+			v.add(fmt.Sprintf("rho %v: want 0 < rho < 1 (at 1 or more the queues grow without bound)", rho), "supermarket", "rho", i)
+		}
+	}
+	if sm.Servers < 1 {
+		v.add(fmt.Sprintf("servers %d: want the number of backends, at least 1", sm.Servers), "supermarket", "servers")
+	}
+	if sm.Calibrate < 0 {
+		v.add("calibrate is negative", "supermarket", "calibrate")
+	}
+	if !(sm.CalibrateRho > 0 && sm.CalibrateRho < 1) {
+		v.add(fmt.Sprintf("calibrate_rho %v: want 0 < rho < 1", sm.CalibrateRho), "supermarket", "calibrate_rho")
+	}
+	if sm.Simulate < 1000 {
+		v.add(fmt.Sprintf("simulate %d: want at least 1000 arrivals", sm.Simulate), "supermarket", "simulate")
+	}
+	if s.Rate != 0 || s.Concurrency != 0 {
+		v.add("the supermarket works out the rate from rho and the measured service time: leave rate and concurrency out", "rate")
+	}
+	if s.Arrivals != ArrivalsPoisson {
+		v.add(fmt.Sprintf("the supermarket model has Poisson arrivals (got arrivals %q)", s.Arrivals), "arrivals")
+	}
+	if len(s.Algorithms) == 0 {
+		v.add("the supermarket needs algorithms, from: "+strings.Join(SupermarketAlgorithms, ", "), "algorithms")
+	}
+	for i, a := range s.Algorithms {
+		if !slices.Contains(SupermarketAlgorithms, a) {
+			v.add(fmt.Sprintf("algorithm %q has no theory in the supermarket model; use: %s", a, strings.Join(SupermarketAlgorithms, ", ")), "algorithms", i)
+		}
+	}
+	if len(s.Timeline) > 0 {
+		v.add("the supermarket runs without a timeline", "timeline")
+	}
+	if s.Duration == 0 {
+		v.add("the supermarket needs a duration per run", "duration")
+	}
 }
 
 // Validate checks the scenario and returns every problem found, each naming
@@ -155,13 +218,15 @@ func (s *Scenario) Validate() error {
 	switch s.Arrivals {
 	case "", ArrivalsConstant:
 	case ArrivalsPoisson:
-		if s.Rate <= 0 {
+		if s.Rate <= 0 && s.Supermarket == nil {
 			v.add(fmt.Sprintf("arrivals poisson needs a rate above 0 requests per second (got %d); a closed model (concurrency) has no arrivals", s.Rate), "arrivals")
 		}
 	default:
 		v.add(fmt.Sprintf("unknown arrivals %q; known: %s, %s", s.Arrivals, ArrivalsConstant, ArrivalsPoisson), "arrivals")
 	}
-	if s.Rate == 0 && s.Concurrency == 0 {
+	if s.Supermarket != nil {
+		v.supermarket(s.Supermarket)
+	} else if s.Rate == 0 && s.Concurrency == 0 {
 		v.add("set rate (requests per second, open model) or concurrency (workers, closed model)", "rate")
 	}
 	if s.Duration < 0 {

@@ -69,6 +69,11 @@ type Scenario struct {
 	// Algorithms, when set, runs the whole scenario once per algorithm, switching
 	// the balancer through its admin API before each run.
 	Algorithms []string `yaml:"algorithms" json:"algorithms,omitempty"`
+	// Supermarket, when set, runs the supermarket experiment: Poisson
+	// arrivals at each utilisation of Rho (the rate worked out from the
+	// backends' measured service time), once per algorithm, with the
+	// queueing theory beside the measured time in system.
+	Supermarket *Supermarket `yaml:"supermarket" json:"supermarket,omitempty"`
 	// Settle is the pause after switching the algorithm before a run; default 1s.
 	Settle Duration `yaml:"settle" json:"settle,omitempty"`
 	// Timeline lists the actions, in time order.
@@ -81,6 +86,27 @@ type Scenario struct {
 	File string `yaml:"-" json:"file,omitempty"`
 
 	root *yaml.Node // the parsed document, for line numbers; nil when built in code
+}
+
+// Supermarket describes the supermarket experiment: N backends that serve
+// one request at a time with exponential service times, behind the balancer
+// (the supermarket model of Mitzenmacher's "The Power of Two Choices in
+// Randomized Load Balancing").
+type Supermarket struct {
+	// Rho lists the utilisations to run at, each in (0, 1).
+	Rho []float64 `yaml:"rho" json:"rho"`
+	// Servers is the number of backends the balancer must have; the lab is
+	// refused otherwise.
+	Servers int `yaml:"servers" json:"servers"`
+	// Calibrate is the length of the run that measures the service time
+	// before the others (at CalibrateRho of the backends' configured
+	// latency); default 10s.
+	Calibrate Duration `yaml:"calibrate" json:"calibrate,omitempty"`
+	// CalibrateRho is the utilisation the calibration run aims at; default 0.5.
+	CalibrateRho float64 `yaml:"calibrate_rho" json:"calibrate_rho,omitempty"`
+	// Simulate is the number of arrivals each simulation measures; default
+	// 2,000,000.
+	Simulate int `yaml:"simulate" json:"simulate,omitempty"`
 }
 
 // Admin locates the balancer's admin API.
