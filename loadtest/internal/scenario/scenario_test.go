@@ -3,6 +3,7 @@ package scenario
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,7 @@ func TestParseGood(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	base := "target: http://127.0.0.1:8080/\nrate: 10\nduration: 10s\n"
+	sm := "target: http://127.0.0.1:8080/\nduration: 10s\nalgorithms: [random]\nsupermarket:\n  servers: 10\n"
 	tests := []struct {
 		name string
 		doc  string
@@ -105,6 +107,12 @@ func TestParseErrors(t *testing.T) {
 		{"poisson without a rate", "target: http://h/\nconcurrency: 4\nduration: 10s\narrivals: poisson\n", []string{"x.yaml:4: arrivals: arrivals poisson needs a rate above 0"}},
 		{"poisson at rate 0", "target: http://h/\nrate: 0\nduration: 10s\narrivals: poisson\n", []string{"x.yaml:4: arrivals: arrivals poisson needs a rate above 0 requests per second (got 0)"}},
 		{"unknown arrivals", base + "arrivals: bursty\n", []string{"x.yaml:4: arrivals: unknown arrivals \"bursty\"; known: constant, poisson"}},
+		{"supermarket rho 1", sm + "  rho: [0.5, 1]\n", []string{"x.yaml:6: supermarket.rho[1]: rho 1: want 0 < rho < 1 (at 1 or more the queues grow without bound)"}},
+		{"supermarket rho 0", sm + "  rho: [0]\n", []string{"supermarket.rho[0]: rho 0: want 0 < rho < 1"}},
+		{"supermarket with a rate", "rate: 100\n" + sm + "  rho: [0.5]\n", []string{"rate: the supermarket works out the rate from rho"}},
+		{"supermarket constant arrivals", "arrivals: constant\n" + sm + "  rho: [0.5]\n", []string{"the supermarket model has Poisson arrivals"}},
+		{"supermarket no servers", strings.Replace(sm, "servers: 10", "servers: 0", 1) + "  rho: [0.5]\n", []string{"supermarket.servers: servers 0"}},
+		{"supermarket without theory", strings.Replace(sm, "[random]", "[random, ip_hash]", 1) + "  rho: [0.5]\n", []string{`algorithms[1]: algorithm "ip_hash" has no theory in the supermarket model`}},
 		{"several errors at once", "rate: -1\nduration: -5s\n", []string{"target is required", "rate -1 is negative", "duration -5s is negative"}},
 	}
 	for _, tt := range tests {
