@@ -113,3 +113,20 @@ func signedPct(f float64) string {
 	}
 	return fmt.Sprintf("%+.1f%%", 100*f)
 }
+
+// LabShape is the lab a run measured: running containers per Compose service
+// and the settings of the backends the balancer listed.
+type LabShape struct {
+	Project  string         `json:"project,omitempty"`
+	Services map[string]int `json:"services,omitempty"`
+	Backends []BackendShape `json:"backends,omitempty"`
+}
+
+// BackendShape is one backend of a LabShape.
+type BackendShape struct {
+	Address string `json:"address"`
+	Healthy bool   `json:"healthy"`
+	backends.Config
+	// Error says why its settings could not be read.
+	Error string `json:"error,omitempty"`
+}

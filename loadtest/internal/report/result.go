@@ -32,6 +32,9 @@ type Result struct {
 	// Passed is true when every expectation of every run held.
 	Passed bool  `json:"passed"`
 	Runs   []Run `json:"runs"`
+	// Lab is the shape of the lab at the start: running containers per
+	// service and the backends' settings (what could be measured).
+	Lab *LabShape `json:"lab,omitempty"`
 	// Calibration is the supermarket's measurement of the service time;
 	// absent for other scenarios.
 	Calibration *Calibration `json:"calibration,omitempty"`

@@ -163,7 +163,15 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	if err := r.preflight(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
 	}
+	shape, err := r.measureShape(ctx)
+	if err != nil && r.s.Lab.Shape != nil {
+		return nil, fmt.Errorf("%w: measure the lab's shape: %w", ErrPreflight, err)
+	}
+	if err := r.checkShape(shape); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
+	}
 	res := r.newResult(ctx)
+	res.Lab = shape
 
 	var origAlg string
 	if s.UsesAdmin() {

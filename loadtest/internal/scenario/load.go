@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -135,6 +136,36 @@ func (s *Scenario) SetDefaults() {
 		}
 		if sm.Simulate == 0 {
 			sm.Simulate = 2_000_000
+		}
+	}
+}
+
+// MaxReplicas bounds the replicas a scale action or a lab shape asks for.
+const MaxReplicas = 50
+
+// shape checks the lab shape.
+func (v *validator) shape(sh *Shape) {
+	if len(sh.Services) == 0 && sh.Backend == nil {
+		v.add("shape needs services (running containers per Compose service) or backend (settings)", "lab", "shape")
+	}
+	for _, name := range slices.Sorted(maps.Keys(sh.Services)) {
+		n := sh.Services[name]
+		if !nameRe.MatchString(name) {
+			v.add(fmt.Sprintf("service name %q is not a Compose service name", name), "lab", "shape", "services", name)
+		}
+		if n < 0 || n > MaxReplicas {
+			v.add(fmt.Sprintf("service %s: %d replicas is out of range 0..%d", name, n, MaxReplicas), "lab", "shape", "services", name)
+		}
+	}
+	if b := sh.Backend; b != nil {
+		if b.Capacity == nil && b.Latency == nil {
+			v.add("backend needs capacity or latency", "lab", "shape", "backend")
+		}
+		if b.Capacity != nil && *b.Capacity < 0 {
+			v.add(fmt.Sprintf("capacity %d is negative", *b.Capacity), "lab", "shape", "backend", "capacity")
+		}
+		if b.Latency != nil && strings.TrimSpace(*b.Latency) == "" {
+			v.add(`latency is empty; no latency is written "0s"`, "lab", "shape", "backend", "latency")
 		}
 	}
 }
@@ -283,6 +314,9 @@ func (s *Scenario) Validate() error {
 			phases[a.Phase] = true
 		}
 	}
+	if sh := s.Lab.Shape; sh != nil {
+		v.shape(sh)
+	}
 	v.limits(s.Expect.Limits, "expect")
 	if d := s.Expect.MaxTimeToDetect; d != nil && *d < 0 {
 		v.add("max_time_to_detect is negative", "expect", "max_time_to_detect")
@@ -347,8 +381,8 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 	case Scale:
 		if a.Replicas == nil {
 			v.add("scale needs replicas", "timeline", i)
-		} else if *a.Replicas < 0 || *a.Replicas > 50 {
-			v.add(fmt.Sprintf("replicas %d is out of range 0..50", *a.Replicas), "timeline", i, "replicas")
+		} else if *a.Replicas < 0 || *a.Replicas > MaxReplicas {
+			v.add(fmt.Sprintf("replicas %d is out of range 0..%d", *a.Replicas, MaxReplicas), "timeline", i, "replicas")
 		}
 	case SetAlgorithm:
 		if !slices.Contains(Algorithms, a.Algorithm) {

@@ -117,10 +117,34 @@ type Admin struct {
 	Token string `yaml:"token" json:"-"`
 }
 
-// Lab names the Compose service that actions without an explicit service use.
+// Lab names the Compose service that actions without an explicit service use,
+// and the shape the lab must be in for the scenario to measure what it says.
 type Lab struct {
 	// Service is the default service for targets like "2"; default "backend".
 	Service string `yaml:"service" json:"service,omitempty"`
+	// Shape, when set, is checked before any load is sent: a lab in another
+	// shape (a backend-slow left running by another scenario, a replica
+	// short, backends with another capacity) is refused, naming what differs.
+	Shape *Shape `yaml:"shape" json:"shape,omitempty"`
+}
+
+// Shape is the lab a scenario needs.
+type Shape struct {
+	// Services maps each Compose service of the project to the number of its
+	// containers that must be running. A service not listed must have none
+	// running. Needs Docker.
+	Services map[string]int `yaml:"services" json:"services,omitempty"`
+	// Backend lists settings every backend the balancer lists must report on
+	// its /__backend__/config. Needs the admin API.
+	Backend *BackendShape `yaml:"backend" json:"backend,omitempty"`
+}
+
+// BackendShape holds backend settings, written as the backend reports them.
+type BackendShape struct {
+	// Capacity is the number of requests served at once (0: no limit).
+	Capacity *int `yaml:"capacity" json:"capacity,omitempty"`
+	// Latency is the latency setting, e.g. "0s" (none), "40ms", "exp:10ms".
+	Latency *string `yaml:"latency" json:"latency,omitempty"`
 }
 
 // Action is one step of the timeline.
