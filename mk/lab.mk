@@ -69,11 +69,19 @@ images: build ## docker images lblab/lb:dev and lblab/backend:dev (FROM scratch 
 	@$(LAB_PREFLIGHT) images
 	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' $(addprefix --filter reference=,$(LAB_IMAGES))
 
-# lab-start PROFILES=... WANT=n [TCP=1]: start (or update) the lab from built
-# images and wait until lb (and with TCP=1 lb-tcp) has n healthy backends,
-# every running replica among them.
+# The services of each profile, profile:service. lab-start removes those of
+# the profiles it was not asked for, so that no scenario measures a lab that
+# another one left in its own shape (a backend-slow still running, say).
+LAB_PROFILE_SERVICES := slow:backend-slow scaling:backend-extra tcp:lb-tcp
+lab_unwanted = $(strip $(foreach p,$(LAB_PROFILE_SERVICES),$(if $(filter $(firstword $(subst :, ,$(p))),$(PROFILES)),,$(lastword $(subst :, ,$(p))))))
+
+# lab-start PROFILES=... WANT=n [TCP=1] [UP_FLAGS=...]: start (or update) the
+# lab from built images, without the services of other profiles, and wait
+# until lb (and with TCP=1 lb-tcp) has n healthy backends, every running
+# replica among them.
 lab-start:
 	@$(LAB_PREFLIGHT) docker images ports $(if $(TCP),tcpports)
+	$(if $(lab_unwanted),@$(LAB_COMPOSE) $(LAB_ALL_PROFILES) rm -s -f $(lab_unwanted) >/dev/null 2>&1 || true)
 	@t0=$$(date +%s.%N); \
 	$(LAB_COMPOSE) $(PROFILES) up -d $(UP_FLAGS) || { \
 	  echo "lab: '$(COMPOSE) up' failed (see above). Clean up with: make down" >&2; exit 1; }; \

@@ -117,7 +117,9 @@ func signedPct(f float64) string {
 // LabShape is the lab a run measured: running containers per Compose service
 // and the settings of the backends the balancer listed.
 type LabShape struct {
-	Project  string         `json:"project,omitempty"`
+	Project string `json:"project,omitempty"`
+	// Swarm is true for a Swarm stack, whose shape is not measured.
+	Swarm    bool           `json:"swarm,omitempty"`
 	Services map[string]int `json:"services,omitempty"`
 	Backends []BackendShape `json:"backends,omitempty"`
 }

@@ -21,21 +21,25 @@ var ErrShape = errors.New("the lab is not in the shape the scenario needs")
 // (with the admin API). What cannot be measured is left out.
 func (r *runner) measureShape(ctx context.Context) (*report.LabShape, error) {
 	out := &report.LabShape{}
+	if _, swarm := r.opts.Lab.(drainer); swarm {
+		// A stack's services and overlay network are not the Compose
+		// lab's: its shape is Swarm's to keep.
+		out.Swarm, out.Project = true, r.opts.Lab.Project()
+		return out, nil
+	}
 	if r.opts.Lab != nil {
-		if _, swarm := r.opts.Lab.(drainer); !swarm {
-			all, err := r.opts.Lab.List(ctx, "")
-			if err != nil {
-				return nil, err
+		all, err := r.opts.Lab.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		out.Project = r.opts.Lab.Project()
+		out.Services = map[string]int{}
+		for _, c := range all {
+			if _, ok := out.Services[c.Service]; !ok {
+				out.Services[c.Service] = 0
 			}
-			out.Project = r.opts.Lab.Project()
-			out.Services = map[string]int{}
-			for _, c := range all {
-				if _, ok := out.Services[c.Service]; !ok {
-					out.Services[c.Service] = 0
-				}
-				if c.State == "running" {
-					out.Services[c.Service]++
-				}
+			if c.State == "running" {
+				out.Services[c.Service]++
 			}
 		}
 	}
@@ -78,10 +82,14 @@ func (r *runner) checkShape(got *report.LabShape) error {
 	if sh == nil {
 		return nil
 	}
+	if got.Swarm {
+		fmt.Fprintln(r.out, "note: lab.shape is checked for Compose labs; a Swarm stack keeps its own shape")
+		return nil
+	}
 	var diffs []string
 	if len(sh.Services) > 0 {
 		if got.Services == nil {
-			return fmt.Errorf("%w: it names Compose services, and Docker is not available (or the lab is a Swarm stack)", ErrShape)
+			return fmt.Errorf("%w: it names Compose services, and Docker is not available", ErrShape)
 		}
 		names := slices.Sorted(maps.Keys(got.Services))
 		for _, name := range slices.Sorted(maps.Keys(sh.Services)) {
