@@ -78,6 +78,7 @@ func TestScenarios(t *testing.T) {
 		{"every action", testEveryAction},
 		{"interrupted run restores the lab", testInterrupted},
 		{"lab not up", testLabNotUp},
+		{"lab shape", testShape},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, ctx, e) }) {
