@@ -70,3 +70,35 @@ func TestComparisonView(t *testing.T) {
 	require.NoError(t, WriteHTML(&buf, one))
 	assert.NotContains(t, buf.String(), "<h2>Comparison</h2>", "one run: nothing to compare")
 }
+
+func TestComparable(t *testing.T) {
+	same := func() []*Result { return []*Result{sampleResult("failover", 20, 1), sampleResult("failover", 22, 2)} }
+	names := []string{"a.json", "b.json"}
+	assert.NoError(t, Comparable(names, same()), "the same scenario and load")
+
+	rs := same()
+	rs[1].Settings.Target = "http://10.0.0.1:18080/" // another lab, the same load
+	assert.NoError(t, Comparable(names, rs))
+
+	tests := []struct {
+		name string
+		mod  func(*Result)
+		want string
+	}{
+		{"another scenario", func(r *Result) { r.Scenario.Name = "hang" }, `b.json is of scenario "hang", a.json of "failover"`},
+		{"another rate", func(r *Result) { r.Settings.Rate = 200 }, "b.json: rate 200, not 100"},
+		{"poisson against constant", func(r *Result) { r.Settings.Model, r.Settings.Arrivals = "open", "poisson" }, "arrivals poisson, not"},
+		{"another path", func(r *Result) { r.Settings.Target = "http://127.0.0.1:8080/sleep?d=50ms" }, "target path /sleep?d=50ms, not /"},
+		{"another duration", func(r *Result) { r.Settings.DurationS = 60 }, "duration 60, not 21"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := same()
+			tt.mod(rs[1])
+			err := Comparable(names, rs)
+			require.Error(t, err)
+			assert.ErrorContains(t, err, tt.want)
+			assert.ErrorContains(t, err, "--force")
+		})
+	}
+}

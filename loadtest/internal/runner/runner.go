@@ -415,6 +415,9 @@ func (r *runner) runOnce(ctx context.Context, alg string) (*report.Run, error) {
 	if s.Warmup > 0 {
 		live.phase = scenario.WarmupPhase
 	}
+	if !r.opts.Quiet {
+		fmt.Fprintln(r.out, "(live line: requests answered in the last second, by the time of the answer; the tables count by the time each was sent)")
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var actions []report.Action
