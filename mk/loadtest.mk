@@ -22,7 +22,7 @@ SCALING_CAPACITY ?= 2
 # The supermarket's lab: this many backends, one request at a time each,
 # with exponential service times of this mean.
 SUPERMARKET_BACKENDS ?= 10
-SUPERMARKET_LATENCY  ?= exp:10ms
+SUPERMARKET_LATENCY  ?= exp:20ms
 SCENARIOS        := failover hang scaling partition algorithms tcp supermarket
 
 # loadtest_run LB_PORT,ADMIN_PORT: bin/loadtest run against those ports.

@@ -248,6 +248,7 @@ func (r *runner) queueFigures(ctx context.Context, run *report.Run, addrs []stri
 	}
 	q.Rho = q.ArrivalRate * q.ServiceMs / 1000 / float64(sm.Servers)
 	q.Mean = run.Total.Latency.Mean / q.ServiceMs
+	q.AtBackends = (t.MeanQueueWaitMs + t.MeanServiceMs) / q.ServiceMs
 	q.P99 = run.Total.Latency.P99 / q.ServiceMs
 	if q.Rho >= 1 {
 		q.Theory = fmt.Sprintf("none: rho %.3f >= 1", q.Rho)
