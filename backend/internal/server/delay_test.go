@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 // backend sleeps average within 2% of the values it drew from its latency
 // distribution (time.Sleep alone overshoots by several percent here). The
 // figures come from /__backend__/stats. The comparison is with the drawn
-// values, not the distribution's mean: 800 draws of an exponential are
+// values, not the distribution's mean: 1,500 draws of an exponential are
 // within 2% of their mean only by luck.
 func TestLatencyMeanTrueUnderBusyCPU(t *testing.T) {
 	if testing.Short() {
@@ -72,7 +72,7 @@ func TestLatencyMeanTrueUnderBusyCPU(t *testing.T) {
 				Rand:     rand.New(rand.NewPCG(1, 2)),
 			})
 			busyCPU(t)
-			const clients, each = 4, 200
+			const clients, each = 6, 250
 			var wg sync.WaitGroup
 			for range clients {
 				wg.Go(func() {
