@@ -102,3 +102,19 @@ func TestComparable(t *testing.T) {
 		})
 	}
 }
+
+func TestSupermarketReport(t *testing.T) {
+	r := sampleResult("supermarket", 20, 1)
+	r.Runs[0].Algorithm, r.Runs[0].Label = "random", "random rho=0.80"
+	r.Runs[0].Queue = &Queue{Servers: 10, RhoTarget: 0.8, Rho: 0.79, ServiceMs: 20.5, Mean: 5.2, TheoryMean: 4.76,
+		P99: 24, TheoryP99: 21.9, AtBackends: 4.9, Theory: "M/M/1"}
+	r.Calibration = &Calibration{LatencySetting: "exp:20ms", NominalMs: 20, Rate: 250, ServiceMs: 20.5}
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, r))
+	assert.Contains(t, buf.String(), "Supermarket: time in system against queueing theory")
+	assert.Contains(t, buf.String(), "<td>+9.2%</td>", "mean 5.2 against 4.76")
+	buf.Reset()
+	require.NoError(t, WriteTables(&buf, r))
+	assert.Contains(t, buf.String(), "+9.2%")
+	assert.Contains(t, buf.String(), "M/M/1")
+}

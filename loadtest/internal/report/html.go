@@ -37,6 +37,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"opt":   optMs,
 	"label": func(run *Run, x string) string { return run.BackendLabel(x) },
 	"short": ShortName,
+	"diffPct": func(m, t float64) string { return signedPct(diff(m, t)) },
 	"extra": func(run *Run) template.HTML { return replacementsHTML(run) + workersHTML(run) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -64,6 +65,12 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{color:#55
 {{if .Compare}}<h2>Comparison</h2>
 {{.Compare}}
 <p class="muted">One row per run, after its warm-up. A backend has the same colour in every run and report. The sections of each run follow.</p>{{end}}
+{{with .R.Calibration}}<h2>Supermarket: time in system against queueing theory</h2>
+<p>Backends set to {{.LatencySetting}}; calibration at {{.Rate}} req/s: mean service time S = {{printf "%.3f" .ServiceMs}} ms (latency slept {{printf "%.3f" .LatencyMs}} ms for {{printf "%.3f" .LatencyAskedMs}} ms drawn).
+Times in units of S; theory at the rho each run measured; "at backends": queue wait + service as the backends measured them.</p>
+<table><tr><th>algorithm</th><th>rho aim</th><th>rho</th><th>util</th><th>S ms</th><th>errors</th><th>mean</th><th>theory</th><th>diff</th><th>at backends</th><th>p99</th><th>theory</th><th>diff</th><th>theory from</th></tr>
+{{range $.R.Runs}}{{if .Queue}}{{$q := .Queue}}<tr><td>{{.Algorithm}}</td><td>{{printf "%.2f" $q.RhoTarget}}</td><td>{{printf "%.3f" $q.Rho}}</td><td>{{printf "%.3f" $q.Utilization}}</td><td>{{printf "%.2f" $q.ServiceMs}}</td><td>{{.Total.Errors}}</td><td>{{printf "%.2f" $q.Mean}}</td><td>{{printf "%.2f" $q.TheoryMean}}</td><td>{{diffPct $q.Mean $q.TheoryMean}}</td><td>{{printf "%.2f" $q.AtBackends}}</td><td>{{printf "%.2f" $q.P99}}</td><td>{{printf "%.2f" $q.TheoryP99}}</td><td>{{diffPct $q.P99 $q.TheoryP99}}</td><td>{{$q.Theory}}</td></tr>
+{{end}}{{end}}</table>{{end}}
 {{range .Runs}}{{$run := .Run}}
 <h2>Run {{.Label}} {{if .Partial}}<span class="fail">partial</span>{{end}}
 {{if .Passed}}<span class="pass">PASS</span>{{else}}<span class="fail">FAIL</span>{{end}}</h2>
