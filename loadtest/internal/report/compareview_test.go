@@ -112,7 +112,7 @@ func TestSupermarketReport(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteHTML(&buf, r))
 	assert.Contains(t, buf.String(), "Supermarket: time in system against queueing theory")
-	assert.Contains(t, buf.String(), "<td>+9.2%</td>", "mean 5.2 against 4.76")
+	assert.Contains(t, buf.String(), "<td>&#43;9.2%</td>", "mean 5.2 against 4.76")
 	buf.Reset()
 	require.NoError(t, WriteTables(&buf, r))
 	assert.Contains(t, buf.String(), "+9.2%")

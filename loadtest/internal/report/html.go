@@ -30,15 +30,15 @@ func WriteHTML(w io.Writer, r *Result) error {
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":    FormatMs,
-	"secs":  secs,
-	"pct":   func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-	"share": func(run *Run, counts map[string]int) string { return shareLine(run, counts) },
-	"opt":   optMs,
-	"label": func(run *Run, x string) string { return run.BackendLabel(x) },
-	"short": ShortName,
+	"ms":      FormatMs,
+	"secs":    secs,
+	"pct":     func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	"share":   func(run *Run, counts map[string]int) string { return shareLine(run, counts) },
+	"opt":     optMs,
+	"label":   func(run *Run, x string) string { return run.BackendLabel(x) },
+	"short":   ShortName,
 	"diffPct": func(m, t float64) string { return signedPct(diff(m, t)) },
-	"extra": func(run *Run) template.HTML { return replacementsHTML(run) + workersHTML(run) },
+	"extra":   func(run *Run) template.HTML { return replacementsHTML(run) + workersHTML(run) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{.R.Scenario.Name}} - lblab load test</title>
