@@ -26,16 +26,11 @@ lab:
     backend: {capacity: 0, latency: 0s}
 `
 
-// testShape: in its shape, the lab is measured and the shape recorded; with
-// backend-slow left running (as the algorithms scenario leaves it), the next
-// scenario refuses before sending anything and names the service.
+// testShape: with backend-slow left running (as the algorithms scenario
+// leaves it), the next scenario refuses before sending anything and names
+// the service; once it is gone, the run goes ahead and records the shape.
 func testShape(t *testing.T, ctx context.Context, e *env) {
 	s := e.scenarioDoc(t, "e2e-shape", shapeYAML)
-	o := e.run(t, ctx, s, "")
-	require.NotNil(t, o.Result.Lab)
-	assert.Equal(t, map[string]int{"lb": 1, "backend": 3}, o.Result.Lab.Services)
-	assert.Len(t, o.Result.Lab.Backends, 3)
-
 	e.lab.ComposeRun(ctx, "--profile", "slow", "up", "-d", "--no-recreate", "backend-slow")
 	t.Cleanup(func() {
 		e.lab.ComposeRun(context.WithoutCancel(ctx), "--profile", "slow", "rm", "-s", "-f", "backend-slow")
@@ -48,8 +43,8 @@ func testShape(t *testing.T, ctx context.Context, e *env) {
 	assert.NotContains(t, out.String(), "answered", "no load was sent")
 	t.Log(err)
 
-	// And gone again (once the balancer re-resolved its backends), the lab
-	// is accepted.
+	// Gone again (once the balancer re-resolved its backends), the lab is
+	// accepted and its shape recorded.
 	e.lab.ComposeRun(ctx, "--profile", "slow", "rm", "-s", "-f", "backend-slow")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -61,5 +56,8 @@ func testShape(t *testing.T, ctx context.Context, e *env) {
 		require.True(t, time.Now().Before(deadline), "the balancer still lists %d backends", len(st.Backends))
 		time.Sleep(200 * time.Millisecond)
 	}
-	e.run(t, ctx, s, "")
+	o := e.run(t, ctx, s, "")
+	require.NotNil(t, o.Result.Lab)
+	assert.Equal(t, map[string]int{"lb": 1, "backend": 3}, o.Result.Lab.Services)
+	assert.Len(t, o.Result.Lab.Backends, 3)
 }
