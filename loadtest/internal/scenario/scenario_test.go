@@ -113,6 +113,10 @@ func TestParseErrors(t *testing.T) {
 		{"supermarket constant arrivals", "arrivals: constant\n" + sm + "  rho: [0.5]\n", []string{"the supermarket model has Poisson arrivals"}},
 		{"supermarket no servers", strings.Replace(sm, "servers: 10", "servers: 0", 1) + "  rho: [0.5]\n", []string{"supermarket.servers: servers 0"}},
 		{"supermarket without theory", strings.Replace(sm, "[random]", "[random, ip_hash]", 1) + "  rho: [0.5]\n", []string{`algorithms[1]: algorithm "ip_hash" has no theory in the supermarket model`}},
+		{"shape with too many replicas", base + "lab:\n  shape:\n    services: {backend: 60}\n", []string{"x.yaml:6: lab.shape.services.backend: service backend: 60 replicas is out of range 0..50"}},
+		{"shape with a bad service name", base + "lab:\n  shape:\n    services: {'a b': 1}\n", []string{`service name "a b" is not a Compose service name`}},
+		{"empty shape", base + "lab:\n  shape: {}\n", []string{"lab.shape: shape needs services"}},
+		{"shape with a negative capacity", base + "lab:\n  shape:\n    backend: {capacity: -1}\n", []string{"lab.shape.backend.capacity: capacity -1 is negative"}},
 		{"several errors at once", "rate: -1\nduration: -5s\n", []string{"target is required", "rate -1 is negative", "duration -5s is negative"}},
 	}
 	for _, tt := range tests {
