@@ -64,7 +64,7 @@ func TestLatencyMeanTrueUnderBusyCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: spins every CPU for a few seconds")
 	}
-	specs := []string{"exp:4ms", "fixed:3ms", "uniform:1ms,7ms", "normal:4ms,1ms"}
+	specs := []string{"exp:4ms", "fixed:3ms", "uniform:1ms,7ms", "normal:4ms,800us"}
 	for _, spec := range specs {
 		t.Run(spec, func(t *testing.T) {
 			lat, err := settings.ParseLatency(spec)
