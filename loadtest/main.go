@@ -64,13 +64,13 @@ func main() {
 }
 
 const usage = `usage:
-  loadtest run SCENARIO.yaml [--out results/] [--target URL] [--admin URL] [--project NAME] [--quiet] [-v]
+  loadtest run SCENARIO.yaml [--out results/] [--target URL] [--admin URL] [--project NAME] [--quiet] [-v] [--repeat N]
                [--lab compose|swarm|auto] [--workers N [--workers-from local|wait|swarm] [--listen ADDR] [--advertise ADDR]]
   loadtest worker --coordinator HOST:PORT [--name NAME]   (a worker of a distributed run: --workers-from wait)
-  loadtest compare A.json B.json [C.json ...]
+  loadtest compare [--force] A.json B.json [C.json ...]   (--force: results of different scenarios or loads)
   loadtest report RESULT.json [--html FILE]     (the tables again; --html rewrites the HTML report)
   loadtest attack [--url http://localhost:8080] [--path /] [--requests N] [--concurrency N]
-                  [--rate R] [--duration D] [--timeout D] [--method M] [--header 'K: V'] [--output FILE]
+                  [--rate R [--arrivals constant|poisson] [--seed N]] [--duration D] [--timeout D] [--method M] [--header 'K: V'] [--output FILE]
                   [--workers N [--workers-from local|wait|swarm]]
   loadtest version
 
@@ -150,8 +150,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	wf.register(fs)
 	quiet := fs.Bool("quiet", false, "no live line per second")
 	verbose := fs.Bool("v", false, "log every change to the lab")
+	repeat := fs.Int("repeat", 1, "run the scenario this many times, then print each key figure's mean and spread")
 	pos, err := parse(fs, args)
 	if err != nil {
+		return exitUsage
+	}
+	if *repeat < 1 || *repeat > 100 {
+		fmt.Fprintf(stderr, "loadtest run: --repeat %d: want 1 to 100\n", *repeat)
 		return exitUsage
 	}
 	if len(pos) != 1 {
@@ -216,15 +221,57 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, line := range strings.Split(strings.TrimSpace(s.Description), "\n") {
 		fmt.Fprintln(stdout, "  "+line)
 	}
+	var results []*report.Result
+	var paths []string
+	code := exitOK
+	for i := range *repeat {
+		if *repeat > 1 {
+			fmt.Fprintf(stdout, "\n=== repeat %d/%d ===\n", i+1, *repeat)
+		}
+		c, o := runOnce(ctx, s, opts, stdout, stderr)
+		code = worse(code, c)
+		if o != nil {
+			results = append(results, o.Result)
+			paths = append(paths, cmp.Or(o.JSONPath, fmt.Sprintf("run %d", i+1)))
+		}
+		if ctx.Err() != nil || c == exitError && o == nil {
+			break
+		}
+	}
+	if *repeat > 1 && len(results) > 1 {
+		fmt.Fprintln(stdout)
+		if err := report.RepeatTable(stdout, paths, results); err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+		}
+	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return code
+}
+
+// worse returns the exit status that says more: interrupted, then could
+// not run, then expectations failed, then ok.
+func worse(a, b int) int {
+	rank := map[int]int{exitOK: 0, exitExpectation: 1, exitError: 2, exitUsage: 2, exitInterrupted: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+// runOnce runs the scenario once, prints its tables and returns the exit
+// status of that run and its output (nil when nothing ran).
+func runOnce(ctx context.Context, s *scenario.Scenario, opts runner.Options, stdout, stderr io.Writer) (int, *runner.Output) {
 	o, err := runner.Run(ctx, s, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "loadtest:", err)
 		if o == nil {
-			return exitError
+			return exitError, nil
 		}
 	}
 	if o == nil {
-		return exitError
+		return exitError, nil
 	}
 	fmt.Fprintln(stdout)
 	if err := report.WriteTables(stdout, o.Result); err != nil {
@@ -238,23 +285,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case err != nil:
-		return exitError
+		return exitError, o
 	case o.Result.Partial && ctx.Err() != nil:
 		fmt.Fprintln(stdout, "PARTIAL: interrupted")
-		return exitInterrupted
+		return exitInterrupted, o
 	case o.Result.Partial:
 		fmt.Fprintln(stdout, "PARTIAL: "+partialReason(o.Result))
-		return exitError
+		return exitError, o
 	case !o.Result.Passed:
 		fmt.Fprintln(stdout, "FAIL: expectations not met")
-		return exitExpectation
+		return exitExpectation, o
 	}
 	fmt.Fprintln(stdout, "PASS")
-	return exitOK
+	return exitOK, o
 }
 
 func cmdCompare(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("compare", stderr)
+	force := fs.Bool("force", false, "compare results of different scenarios or loads all the same")
 	files, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -269,6 +317,13 @@ func cmdCompare(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "loadtest:", err)
 			return exitUsage
 		}
+	}
+	if err := report.Comparable(files, results); err != nil {
+		if !*force {
+			fmt.Fprintln(stderr, "loadtest compare:", err)
+			return exitUsage
+		}
+		fmt.Fprintln(stdout, "warning (--force):", err)
 	}
 	if err := report.Compare(stdout, files, results); err != nil {
 		fmt.Fprintln(stderr, "loadtest:", err)
@@ -327,7 +382,9 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, name := range []string{"concurrency", "c"} {
 		fs.IntVar(&concurrency, name, 0, "workers, each sending its next request when the last returns (default 10 without --rate)")
 	}
-	fs.IntVar(&rate, "rate", 0, "constant rate in requests per second (open model)")
+	fs.IntVar(&rate, "rate", 0, "rate in requests per second (open model)")
+	arrivals := fs.String("arrivals", scenario.ArrivalsConstant, "with --rate: constant (evenly spaced) or poisson (exponential gaps; latency from each request's due time)")
+	seed := fs.Uint64("seed", 0, "seed of the Poisson arrival times (0: random)")
 	duration := fs.Duration("duration", 0, "length of the attack")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
 	for _, name := range []string{"output", "o"} {
@@ -360,6 +417,7 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	s := &scenario.Scenario{
 		Name: "attack", Description: "ad-hoc attack", Target: target, Method: strings.ToUpper(*method),
 		Headers: headers.m, Rate: rate, Concurrency: concurrency, Requests: requests,
+		Arrivals: *arrivals, Seed: *seed,
 		Duration: scenario.Duration(*duration), Timeout: scenario.Duration(*timeout),
 	}
 	s.SetDefaults()

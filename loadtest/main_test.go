@@ -145,6 +145,42 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+// TestRunRepeat: --repeat 2 runs twice, writes two results and prints each
+// figure's mean and spread; compare refuses results of another scenario
+// unless forced.
+func TestRunRepeat(t *testing.T) {
+	isolate(t)
+	srv := target(t)
+	dir := t.TempDir()
+	doc := "name: rep\ntarget: http://127.0.0.1:9/info\nrate: 50\nduration: 1200ms\nwarmup: 200ms\narrivals: poisson\nseed: 3\n"
+	file := writeScenario(t, doc)
+	code, stdout, stderr := runCmd(t, "run", file, "--target", srv.URL, "--out", dir, "--quiet", "--repeat", "2")
+	require.Equal(t, exitOK, code, stderr+stdout)
+	assert.Contains(t, stdout, "=== repeat 2/2 ===")
+	assert.Contains(t, stdout, "Repeat: 2 runs of rep")
+	assert.Regexp(t, `requests +│ +2 +│`, stdout)
+	assert.Contains(t, stdout, "aggregated figures:")
+
+	code, _, stderr = runCmd(t, "run", file, "--repeat", "0")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "--repeat 0: want 1 to 100")
+
+	// Another scenario's result: refused, then compared with --force.
+	other := writeScenario(t, strings.Replace(doc, "name: rep", "name: other", 1))
+	code, _, stderr = runCmd(t, "run", other, "--target", srv.URL, "--out", dir, "--quiet")
+	require.Equal(t, exitOK, code, stderr)
+	a, _ := filepath.Glob(filepath.Join(dir, "rep-*.json"))
+	b, _ := filepath.Glob(filepath.Join(dir, "other-*.json"))
+	require.NotEmpty(t, a)
+	require.Len(t, b, 1)
+	code, _, stderr = runCmd(t, "compare", a[0], b[0])
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, `is of scenario "other"`)
+	code, stdout, stderr = runCmd(t, "compare", "--force", a[0], b[0])
+	assert.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "warning (--force)")
+}
+
 func TestOverrideTarget(t *testing.T) {
 	tests := []struct {
 		target, flag, want string

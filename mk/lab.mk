@@ -23,6 +23,11 @@ ADMIN_TCP_PORT       ?= 9091
 # Requests each backend serves at once (0 = no limit); compose.yaml passes it
 # to the backends. A change recreates them on the next up.
 BACKEND_CAPACITY     ?= 0
+# Latency distribution of the backends (empty: none); e.g. exp:10ms for the
+# supermarket. A change recreates them on the next up.
+BACKEND_LATENCY_DIST ?=
+# Extra flags for `compose up` in lab-start (e.g. --scale backend=10).
+UP_FLAGS             ?=
 BACKENDS             ?= 5
 SERVICE              ?=
 LAB_WAIT_TIMEOUT     ?= 60
@@ -51,7 +56,7 @@ LAB_API_ENV = $(eval LAB_API_ENV := $(shell lab/api-env.sh))$(LAB_API_ENV)
 # LAB_ENV prefixes every docker / compose command of the lab targets.
 LAB_ENV = env COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT_NAME) LB_BIND=$(LB_BIND) LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) \
 	LB_TCP_PORT=$(LB_TCP_PORT) ADMIN_TCP_PORT=$(ADMIN_TCP_PORT) BACKEND_CAPACITY=$(BACKEND_CAPACITY) \
-	LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
+	BACKEND_LATENCY_DIST=$(BACKEND_LATENCY_DIST) LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
 # Without buildx the docker CLI falls back to the legacy builder; say so up
 # front instead of failing (the images are two COPYs, BuildKit adds nothing).
 LAB_BUILD_ENV = $(shell docker buildx version >/dev/null 2>&1 || echo DOCKER_BUILDKIT=0)
@@ -72,13 +77,21 @@ images: build ## docker images lblab/lb:dev and lblab/backend:dev (FROM scratch 
 	@$(LAB_PREFLIGHT) images
 	@docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' $(addprefix --filter reference=,$(LAB_IMAGES))
 
-# lab-start PROFILES=... WANT=n [TCP=1]: start (or update) the lab from built
-# images and wait until lb (and with TCP=1 lb-tcp) has n healthy backends,
-# every running replica among them.
+# The services of each profile, profile:service. lab-start removes those of
+# the profiles it was not asked for, so that no scenario measures a lab that
+# another one left in its own shape (a backend-slow still running, say).
+LAB_PROFILE_SERVICES := slow:backend-slow scaling:backend-extra tcp:lb-tcp gray:lb-gray
+lab_unwanted = $(strip $(foreach p,$(LAB_PROFILE_SERVICES),$(if $(filter $(firstword $(subst :, ,$(p))),$(PROFILES)),,$(lastword $(subst :, ,$(p))))))
+
+# lab-start PROFILES=... WANT=n [TCP=1] [UP_FLAGS=...]: start (or update) the
+# lab from built images, without the services of other profiles, and wait
+# until lb (and with TCP=1 lb-tcp) has n healthy backends, every running
+# replica among them.
 lab-start:
 	@$(LAB_PREFLIGHT) docker images checkout ports $(if $(TCP),tcpports)
+	$(if $(lab_unwanted),@$(LAB_COMPOSE) $(LAB_ALL_PROFILES) rm -s -f $(lab_unwanted) >/dev/null 2>&1 || true)
 	@t0=$$(date +%s.%N); \
-	$(LAB_COMPOSE) $(PROFILES) up -d || { \
+	$(LAB_COMPOSE) $(PROFILES) up -d $(UP_FLAGS) || { \
 	  echo "lab: '$(COMPOSE) up' failed (see above). Clean up with: make down" >&2; exit 1; }; \
 	LAB_T0=$$t0 $(LAB_ENV) lab/wait.sh $(or $(WANT),3) $(LAB_WAIT_TIMEOUT) \
 	$(if $(TCP),&& LAB_T0=$$t0 $(LAB_ENV) lab/wait.sh --tcp 3 $(LAB_WAIT_TIMEOUT))

@@ -74,6 +74,7 @@ func (s *Server) workload(next http.HandlerFunc) http.Handler {
 		s.stats.requests.Add(1)
 
 		cur := s.settings.Load()
+		arrived := time.Now()
 		if err := s.lim.acquire(r.Context(), cur.Overflow == settings.OverflowReject); err != nil {
 			if errors.Is(err, errOverCapacity) {
 				s.stats.rejected.Add(1)
@@ -81,11 +82,19 @@ func (s *Server) workload(next http.HandlerFunc) http.Handler {
 			}
 			return // otherwise the client went away while queued
 		}
-		defer s.lim.release()
+		admitted := time.Now()
+		defer func() {
+			s.lim.release()
+			s.stats.served(admitted.Sub(arrived), time.Since(admitted))
+		}()
 
 		cur = s.settings.Load() // settings may have changed while queued
-		if d := s.sampleLatency(cur.Latency); d > 0 && !sleep(r.Context(), d) {
-			return
+		if d := s.sampleLatency(cur.Latency); d > 0 {
+			took, ok := s.clock.sleep(r.Context(), d)
+			if !ok {
+				return
+			}
+			s.stats.slept(d, took)
 		}
 		if cur.ErrorRate > 0 && s.float64() < cur.ErrorRate {
 			s.stats.injected.Add(1)
@@ -282,7 +291,7 @@ func (s *Server) handleSleep(w http.ResponseWriter, r *http.Request) {
 		s.writeInfo(w, r, http.StatusBadRequest, err.Error(), 0)
 		return
 	}
-	if !sleep(r.Context(), d) {
+	if _, ok := s.clock.sleep(r.Context(), d); !ok {
 		return
 	}
 	s.handleInfo(w, r)

@@ -66,6 +66,7 @@ type Server struct {
 	settings atomic.Pointer[settings.Settings]
 	lim      *limiter
 	stats    stats
+	clock    delayClock // sleeps the latency and /sleep, true to the mean
 
 	randMu sync.Mutex // guards rnd, which need not be safe for concurrent use
 	rnd    settings.Rand
@@ -116,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 	s.settings.Store(&st)
 	s.lim = newLimiter(func() int { return s.settings.Load().Capacity })
 	s.stats.codes = make(map[int]int64)
+	s.stats.since.Store(time.Now().UnixNano())
 	s.hijacked, s.stopHijacked = context.WithCancel(context.Background())
 	s.upgrader = websocket.Upgrader{
 		// A test backend accepts any origin: the clients are load balancers and tests.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,6 +54,14 @@ type Config struct {
 	NoKeepAlive bool
 	// Name tags the results (vegeta's attack name).
 	Name string
+	// Arrivals is the arrival process of the open model: ArrivalsConstant
+	// (the default, "" too) or ArrivalsPoisson. With Poisson arrivals each
+	// result's Timestamp is the time it was due and its Latency runs from
+	// then (see Schedule), so a stalled sender cannot hide queueing.
+	Arrivals string
+	// Seed seeds the Poisson arrival times (0: a random seed). The same seed
+	// and rate give the same times.
+	Seed uint64
 }
 
 // Validate reports a configuration that cannot run.
@@ -66,6 +75,15 @@ func (c Config) Validate() error {
 	}
 	if c.Rate == 0 && c.Concurrency == 0 {
 		errs = append(errs, errors.New("set a rate (open model) or a concurrency (closed model)"))
+	}
+	switch c.Arrivals {
+	case "", ArrivalsConstant:
+	case ArrivalsPoisson:
+		if c.Rate <= 0 {
+			errs = append(errs, fmt.Errorf("arrivals %s: %w (got rate %d); the closed model (concurrency) has no arrivals", c.Arrivals, ErrBadRate, c.Rate))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown arrivals %q; known: %s", c.Arrivals, strings.Join(ArrivalKinds, ", ")))
 	}
 	if c.Requests == 0 && c.Duration <= 0 {
 		errs = append(errs, errors.New("set a number of requests or a duration"))
@@ -95,8 +113,21 @@ func Run(ctx context.Context, cfg Config) (<-chan *vegeta.Result, error) {
 		vegeta.Redirects(vegeta.NoFollow),
 	}
 	var pacer vegeta.Pacer
+	var sched *Schedule
 	if cfg.Rate > 0 {
-		pacer = limitPacer{Pacer: vegeta.ConstantPacer{Freq: cfg.Rate, Per: time.Second}, max: cfg.Requests}
+		var base vegeta.Pacer = vegeta.ConstantPacer{Freq: cfg.Rate, Per: time.Second}
+		if cfg.Arrivals == ArrivalsPoisson {
+			seed := cfg.Seed
+			if seed == 0 {
+				seed = rand.Uint64()
+			}
+			var err error
+			if sched, err = NewSchedule(float64(cfg.Rate), seed); err != nil {
+				return nil, fmt.Errorf("configure attack: %w", err)
+			}
+			base = PoissonPacer{Schedule: sched}
+		}
+		pacer = limitPacer{Pacer: base, max: cfg.Requests}
 		if cfg.Concurrency > 0 {
 			opts = append(opts, vegeta.Workers(uint64(min(cfg.Concurrency, 10))), vegeta.MaxWorkers(uint64(cfg.Concurrency)))
 		}
@@ -109,6 +140,7 @@ func Run(ctx context.Context, cfg Config) (<-chan *vegeta.Result, error) {
 	atk := vegeta.NewAttacker(opts...)
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: cfg.Method, URL: cfg.URL, Header: cfg.Header})
 
+	start := time.Now() // just before vegeta's own start: due times are never late
 	in := atk.Attack(tr, pacer, cfg.Duration, cfg.Name)
 	out := make(chan *vegeta.Result, 256)
 	go func() {
@@ -118,6 +150,9 @@ func Run(ctx context.Context, cfg Config) (<-chan *vegeta.Result, error) {
 		for r := range in {
 			if ctx.Err() != nil && strings.Contains(r.Error, context.Canceled.Error()) {
 				continue // aborted by our cancellation: not the target's doing
+			}
+			if sched != nil {
+				fromSchedule(r, start, sched)
 			}
 			out <- r
 		}

@@ -129,6 +129,11 @@ func share(total, n, i int) int {
 func Split(cfg attack.Config, n, i int) attack.Config {
 	out := cfg
 	out.Rate = share(cfg.Rate, n, i)
+	if cfg.Seed != 0 {
+		// Independent Poisson streams add up to a Poisson stream of the
+		// summed rate, as long as the workers do not share a seed.
+		out.Seed = cfg.Seed + uint64(i)
+	}
 	if cfg.Concurrency > 0 {
 		out.Concurrency = max(1, share(cfg.Concurrency, n, i))
 	}

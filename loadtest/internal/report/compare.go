@@ -55,6 +55,93 @@ var figures = []figure{
 	}, nil},
 	{"time to detect", FormatMs, meanOf(func(d Derived) *float64 { return d.DetectMs }), derivedSamples(func(d Derived) *float64 { return d.DetectMs })},
 	{"time to recover", FormatMs, meanOf(func(d Derived) *float64 { return d.RecoverMs }), derivedSamples(func(d Derived) *float64 { return d.RecoverMs })},
+	{"rho (measured)", threeDec, queueValue(func(q *Queue) float64 { return q.Rho }), nil},
+	{"service time", FormatMs, queueValue(func(q *Queue) float64 { return q.ServiceMs }), nil},
+	{"mean time in system / S", twoDec, queueValue(func(q *Queue) float64 { return q.Mean }), nil},
+	{"p99 time in system / S", twoDec, queueValue(func(q *Queue) float64 { return q.P99 }), nil},
+}
+
+// Aggregation says how the figures that sum up several events of a run
+// were combined; compare and run --repeat print it under their tables.
+const Aggregation = "failed requests (faults): the sum over the run's faults; time to detect and time to recover: " +
+	"the mean over its faults and recoveries (a run with one kill has one of each)"
+
+func queueValue(f func(*Queue) float64) func(*Run) (float64, bool) {
+	return func(r *Run) (float64, bool) {
+		if r.Queue == nil {
+			return 0, false
+		}
+		return f(r.Queue), true
+	}
+}
+
+func twoDec(f float64) string   { return fmt.Sprintf("%.2f", f) }
+func threeDec(f float64) string { return fmt.Sprintf("%.3f", f) }
+
+// Comparable reports how results differ in what they measured: another
+// scenario, or another load (method, target path, model, rate, arrivals,
+// concurrency, requests, duration, warm-up). Figures of such results differ
+// for reasons other than the system under test; compare refuses them unless
+// forced.
+func Comparable(names []string, results []*Result) error {
+	if len(results) < 2 {
+		return nil
+	}
+	a := results[0]
+	var diffs []string
+	for i, b := range results[1:] {
+		who := names[i+1]
+		if a.Scenario.Name != b.Scenario.Name {
+			diffs = append(diffs, fmt.Sprintf("%s is of scenario %q, %s of %q", who, b.Scenario.Name, names[0], a.Scenario.Name))
+			continue
+		}
+		for _, d := range loadDiffs(a.Settings, b.Settings) {
+			diffs = append(diffs, fmt.Sprintf("%s: %s", who, d))
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the results measured different things:\n  - %s\n(--force compares them all the same)", strings.Join(diffs, "\n  - "))
+}
+
+func loadDiffs(a, b Settings) []string {
+	var out []string
+	add := func(what string, x, y any) {
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			out = append(out, fmt.Sprintf("%s %v, not %v", what, y, x))
+		}
+	}
+	add("method", a.Method, b.Method)
+	add("target path", targetPath(a.Target), targetPath(b.Target))
+	add("model", a.Model, b.Model)
+	add("rate", a.Rate, b.Rate)
+	add("arrivals", cmpOr(a.Arrivals, "constant", a.Model == "open"), cmpOr(b.Arrivals, "constant", b.Model == "open"))
+	add("concurrency", a.Concurrency, b.Concurrency)
+	add("requests", a.Requests, b.Requests)
+	add("duration", a.DurationS, b.DurationS)
+	add("warm-up", a.WarmupS, b.WarmupS)
+	return out
+}
+
+func cmpOr(s, def string, useDef bool) string {
+	if s == "" && useDef {
+		return def
+	}
+	return s
+}
+
+// targetPath is the path and query of a target URL: the host and port differ
+// between labs that run the same load.
+func targetPath(target string) string {
+	if i := strings.Index(target, "://"); i >= 0 {
+		rest := target[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			return rest[j:]
+		}
+		return "/"
+	}
+	return target
 }
 
 // perSecond returns the samples of the complete seconds after the warm-up.
@@ -152,6 +239,7 @@ func Compare(w io.Writer, names []string, results []*Result) error {
 	}
 	fmt.Fprintf(w, "change: against A. note: Welch's t-test on the per-second samples after warm-up; p >= %.2f is within run-to-run noise\n", Alpha)
 	fmt.Fprintln(w, "(per-second samples of a run with faults are not steady: read the notes of those figures with care).")
+	fmt.Fprintln(w, "aggregated figures: "+Aggregation+".")
 	return nil
 }
 

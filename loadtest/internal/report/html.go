@@ -26,18 +26,19 @@ func WriteHTML(w io.Writer, r *Result) error {
 		run := &r.Runs[i]
 		views[i] = runView{Run: run, Charts: runCharts(run)}
 	}
-	return page.Execute(w, map[string]any{"R": r, "Runs": views, "Load": loadLine(r.Settings)})
+	return page.Execute(w, map[string]any{"R": r, "Runs": views, "Load": loadLine(r.Settings), "Compare": comparisonHTML(r)})
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":    FormatMs,
-	"secs":  secs,
-	"pct":   func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-	"share": func(run *Run, counts map[string]int) string { return shareLine(run, counts) },
-	"opt":   optMs,
-	"label": func(run *Run, x string) string { return run.BackendLabel(x) },
-	"short": ShortName,
-	"extra": func(run *Run) template.HTML { return replacementsHTML(run) + workersHTML(run) },
+	"ms":      FormatMs,
+	"secs":    secs,
+	"pct":     func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	"share":   func(run *Run, counts map[string]int) string { return shareLine(run, counts) },
+	"opt":     optMs,
+	"label":   func(run *Run, x string) string { return run.BackendLabel(x) },
+	"short":   ShortName,
+	"diffPct": func(m, t float64) string { return signedPct(diff(m, t)) },
+	"extra":   func(run *Run) template.HTML { return replacementsHTML(run) + workersHTML(run) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{.R.Scenario.Name}} - lblab load test</title>
@@ -61,6 +62,15 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{color:#55
 <dt>host</dt><dd>{{.R.Environment.Hostname}} ({{.R.Environment.OS}}/{{.R.Environment.Arch}}, {{.R.Environment.CPUs}} CPUs)</dd>
 </dl>
 {{range .R.Errors}}<p class="fail">{{.}}</p>{{end}}
+{{if .Compare}}<h2>Comparison</h2>
+{{.Compare}}
+<p class="muted">One row per run, after its warm-up. A backend has the same colour in every run and report. The sections of each run follow.</p>{{end}}
+{{with .R.Calibration}}<h2>Supermarket: time in system against queueing theory</h2>
+<p>Backends set to {{.LatencySetting}}; calibration at {{.Rate}} req/s: mean service time S = {{printf "%.3f" .ServiceMs}} ms (latency slept {{printf "%.3f" .LatencyMs}} ms for {{printf "%.3f" .LatencyAskedMs}} ms drawn).
+Times in units of S; theory at the rho each run measured; "at backends": queue wait + service as the backends measured them.</p>
+<table><tr><th>algorithm</th><th>rho aim</th><th>rho</th><th>util</th><th>S ms</th><th>errors</th><th>mean</th><th>theory</th><th>diff</th><th>at backends</th><th>p99</th><th>theory</th><th>diff</th><th>theory from</th></tr>
+{{range $.R.Runs}}{{if .Queue}}{{$q := .Queue}}<tr><td>{{.Algorithm}}</td><td>{{printf "%.2f" $q.RhoTarget}}</td><td>{{printf "%.3f" $q.Rho}}</td><td>{{printf "%.3f" $q.Utilization}}</td><td>{{printf "%.2f" $q.ServiceMs}}</td><td>{{.Total.Errors}}</td><td>{{printf "%.2f" $q.Mean}}</td><td>{{printf "%.2f" $q.TheoryMean}}</td><td>{{diffPct $q.Mean $q.TheoryMean}}</td><td>{{printf "%.2f" $q.AtBackends}}</td><td>{{printf "%.2f" $q.P99}}</td><td>{{printf "%.2f" $q.TheoryP99}}</td><td>{{diffPct $q.P99 $q.TheoryP99}}</td><td>{{$q.Theory}}</td></tr>
+{{end}}{{end}}</table>{{end}}
 {{range .Runs}}{{$run := .Run}}
 <h2>Run {{.Label}} {{if .Partial}}<span class="fail">partial</span>{{end}}
 {{if .Passed}}<span class="pass">PASS</span>{{else}}<span class="fail">FAIL</span>{{end}}</h2>
@@ -116,6 +126,9 @@ type chart struct {
 	stacked bool // stack the series (values are fractions 0..1)
 	log     bool // logarithmic y axis (values in ms)
 	marks   []Action
+	// styles holds extra SVG attributes per line series (default: a 1.5 px
+	// line), so that lines that coincide stay told apart.
+	styles []string
 }
 
 const (
@@ -140,7 +153,8 @@ func runCharts(run *Run) []template.HTML {
 		}
 		return out
 	}
-	rate := mk("Requests per second (sent, and answered successfully)", "req/s")
+	rate := mk("Requests per second (sent: wide pale line; answered successfully: thin dashed line on top)", "req/s")
+	rate.styles = []string{`stroke-width="5" stroke-opacity="0.35"`, `stroke-width="1.5" stroke-dasharray="5 3"`}
 	rate.series = []series{
 		{"sent", palette[0], col(func(s attack.Second) float64 { return float64(s.Requests) })},
 		{"success", palette[2], col(func(s attack.Second) float64 { return float64(s.Success) })},
@@ -167,8 +181,8 @@ func runCharts(run *Run) []template.HTML {
 		}
 	}
 	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(run.BackendLabel(a), run.BackendLabel(b)) })
-	for i, k := range names {
-		share.series = append(share.series, series{run.BackendLabel(k), palette[i%len(palette)], col(func(s attack.Second) float64 {
+	for _, k := range names {
+		share.series = append(share.series, series{run.BackendLabel(k), BackendColor(run.BackendLabel(k)), col(func(s attack.Second) float64 {
 			return s.Share()[k]
 		})})
 	}
@@ -291,31 +305,41 @@ func (c chart) svg() template.HTML {
 			}
 		}
 	default:
-		for _, s := range c.series {
+		for si, s := range c.series {
 			var pts []string
 			for i, v := range s.y {
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(i)+0.5), y(v)))
 			}
-			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5"><title>%s</title></polyline>`, strings.Join(pts, " "), s.color, html.EscapeString(s.name))
+			style := `stroke-width="1.5"`
+			if si < len(c.styles) {
+				style = c.styles[si]
+			}
+			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" %s><title>%s</title></polyline>`, strings.Join(pts, " "), s.color, style, html.EscapeString(s.name))
 		}
 	}
 	if c.warmup > 0 {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%.1f" fill="#888" fill-opacity="0.18"/>`, x(0), padT, x(c.warmup)-x(0), plotH)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="10" fill="#333">warm-up</text>`, x(0)+3, float64(padT)+plotH-4)
 	}
-	// Actions.
+	// Actions, their labels in up to four rows so that none overlaps.
+	var axs []float64
+	var texts []string
 	for _, a := range c.marks {
-		ax := x(a.AtMs / 1000)
+		label := a.Action + " " + a.Target
+		if a.Action == "mark" {
+			label = a.Phase
+		}
+		axs, texts = append(axs, x(a.AtMs/1000)+3), append(texts, label)
+	}
+	rows := labelRows(axs, texts, 4)
+	for i, a := range c.marks {
+		ax := axs[i] - 3
 		color := "#444"
 		if a.Error != "" {
 			color = "#b00"
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/>`, ax, ax, padT, float64(padT)+plotH, color)
-		label := a.Action + " " + a.Target
-		if a.Action == "mark" {
-			label = a.Phase
-		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="%s">%s</text>`, ax+3, padT+10, color, html.EscapeString(label))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="%s">%s</text>`, ax+3, padT+10+11*rows[i], color, html.EscapeString(texts[i]))
 	}
 	// Legend.
 	lx := float64(chartW - padR)

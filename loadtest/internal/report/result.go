@@ -32,6 +32,12 @@ type Result struct {
 	// Passed is true when every expectation of every run held.
 	Passed bool  `json:"passed"`
 	Runs   []Run `json:"runs"`
+	// Lab is the shape of the lab at the start: running containers per
+	// service and the backends' settings (what could be measured).
+	Lab *LabShape `json:"lab,omitempty"`
+	// Calibration is the supermarket's measurement of the service time;
+	// absent for other scenarios.
+	Calibration *Calibration `json:"calibration,omitempty"`
 	// Errors lists problems outside the runs (e.g. restoring the lab).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -46,10 +52,13 @@ type ScenarioInfo struct {
 
 // Settings are the load settings in effect.
 type Settings struct {
-	Target      string  `json:"target"`
-	Method      string  `json:"method"`
-	Model       string  `json:"model"` // "open" (rate) or "closed" (concurrency)
-	Rate        int     `json:"rate,omitempty"`
+	Target string `json:"target"`
+	Method string `json:"method"`
+	Model  string `json:"model"` // "open" (rate) or "closed" (concurrency)
+	Rate   int    `json:"rate,omitempty"`
+	// Arrivals is the open model's arrival process: "constant" or "poisson"
+	// (empty in files written before the field existed: constant).
+	Arrivals    string  `json:"arrivals,omitempty"`
 	Concurrency int     `json:"concurrency,omitempty"`
 	Requests    int     `json:"requests,omitempty"`
 	DurationS   float64 `json:"duration_s,omitempty"`
@@ -105,6 +114,9 @@ type Run struct {
 	// GraySeconds holds, per second of the run, what those counters grew
 	// by (from the balancer's status, polled every 250 ms).
 	GraySeconds []GraySecond `json:"gray_seconds,omitempty"`
+	// Queue holds the supermarket figures of the run; absent for other
+	// scenarios.
+	Queue *Queue `json:"queue,omitempty"`
 }
 
 // GraySecond is one second of the balancer's gray-failure counters.

@@ -76,6 +76,9 @@ func WriteTables(w io.Writer, r *Result) error {
 			}
 		}
 	}
+	if err := SupermarketTable(w, r); err != nil {
+		return err
+	}
 	if err := ExpectationsTable(w, r.Runs); err != nil {
 		return err
 	}

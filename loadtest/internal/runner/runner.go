@@ -89,6 +89,9 @@ type Options struct {
 	// Balancer is the admin API; nil when not available, which only
 	// scenarios without set_algorithm and algorithms accept.
 	Balancer Balancer
+	// Backends reads the test backends' settings and stats (the supermarket
+	// scenario); nil: a backends.Client.
+	Backends Backends
 	// Load sends the load elsewhere than from this process (the workers of
 	// a distributed run); nil: this process attacks (attack.Run).
 	Load Load
@@ -116,6 +119,11 @@ type runner struct {
 	opts Options
 	out  io.Writer
 	log  *slog.Logger
+
+	// rate and label, when set, replace the scenario's rate and the run's
+	// label for the next runOnce (the supermarket's runs).
+	rate  int
+	label string
 
 	mu   sync.Mutex        // guards seen
 	seen map[string]string // "service:number" and container name -> X-Backend, for every container seen
@@ -176,7 +184,15 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	if err := r.preflight(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
 	}
+	shape, err := r.measureShape(ctx)
+	if err != nil && r.s.Lab.Shape != nil {
+		return nil, fmt.Errorf("%w: measure the lab's shape: %w", ErrPreflight, err)
+	}
+	if err := r.checkShape(shape); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
+	}
 	res := r.newResult(ctx)
+	res.Lab = shape
 
 	var origAlg string
 	if s.UsesAdmin() {
@@ -187,7 +203,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	}
 
 	labels := s.Algorithms
-	if len(labels) == 0 {
+	if len(labels) == 0 || s.Supermarket != nil {
 		labels = []string{""}
 	}
 	if len(s.Variants) > 0 {
@@ -195,6 +211,11 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 		for _, v := range s.Variants {
 			labels = append(labels, v.Name)
 		}
+	}
+	wantRuns := len(labels)
+	if s.Supermarket != nil {
+		labels, wantRuns = nil, supermarketRuns(s)
+		r.supermarket(ctx, res)
 	}
 	for i, alg := range labels {
 		if ctx.Err() != nil {
@@ -250,7 +271,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 	}
 
 	res.Finished = time.Now()
-	res.Partial = ctx.Err() != nil || len(res.Runs) < len(labels) || anyPartial(res.Runs)
+	res.Partial = ctx.Err() != nil || len(res.Runs) < wantRuns || anyPartial(res.Runs)
 	if len(res.Runs) == 0 {
 		// Nothing ran: still record it, as a partial result.
 		res.Partial = true
@@ -347,8 +368,9 @@ func (r *runner) newResult(ctx context.Context) *report.Result {
 		Runs:        []report.Run{},
 	}
 	res.Settings.Model = "closed"
-	if s.Rate > 0 {
+	if s.Rate > 0 || s.Supermarket != nil {
 		res.Settings.Model = "open"
+		res.Settings.Arrivals = cmp.Or(s.Arrivals, scenario.ArrivalsConstant)
 	}
 	if s.UsesAdmin() {
 		res.Settings.Admin = s.Admin.URL
@@ -415,8 +437,12 @@ func (r *runner) write(res *report.Result) (*Output, error) {
 // runOnce sends the load once and plays the timeline against it.
 func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, error) {
 	s := r.s
+	label = cmp.Or(r.label, label, alg, s.Name)
 	cfg := AttackConfig(s, label)
 	cfg.URL = cmp.Or(r.target, s.Target)
+	if r.rate > 0 {
+		cfg.Rate = r.rate
+	}
 	grayBefore := r.grayCounts(ctx)
 	results, start, err := r.startLoad(ctx, cfg)
 	if err != nil {
@@ -438,6 +464,9 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 	live := &liveLine{r: r, start: start, phase: s.Phase}
 	if s.Warmup > 0 {
 		live.phase = scenario.WarmupPhase
+	}
+	if !r.opts.Quiet {
+		fmt.Fprintln(r.out, "(live line: requests answered in the last second, by the time of the answer; the tables count by the time each was sent)")
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -53,7 +53,7 @@ func AttackConfig(s *scenario.Scenario, label string) attack.Config {
 	return attack.Config{
 		URL: s.Target, Method: s.Method, Header: header(s.Headers), Rate: s.Rate, Concurrency: s.Concurrency,
 		Requests: uint64(s.Requests), Duration: s.Duration.D(), Timeout: s.Timeout.D(), Name: label,
-		NoKeepAlive: !s.KeepsAlive(),
+		NoKeepAlive: !s.KeepsAlive(), Arrivals: s.Arrivals, Seed: s.Seed,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +31,9 @@ const (
 	DefaultWaitTimeout = 30 * time.Second
 	// DefaultStopTimeout is the grace period of stop and restart.
 	DefaultStopTimeout = 10 * time.Second
+	// ArrivalsConstant and ArrivalsPoisson are the arrival processes.
+	ArrivalsConstant = "constant"
+	ArrivalsPoisson  = "poisson"
 	// WarmupPhase names the warm-up phase.
 	WarmupPhase = "warm-up"
 )
@@ -124,6 +128,99 @@ func (s *Scenario) SetDefaults() {
 	if s.Slow == 0 {
 		s.Slow = Duration(DefaultSlow)
 	}
+	if sm := s.Supermarket; sm != nil {
+		if s.Arrivals == "" {
+			s.Arrivals = ArrivalsPoisson
+		}
+		if sm.Calibrate == 0 {
+			sm.Calibrate = Duration(10 * time.Second)
+		}
+		if sm.CalibrateRho == 0 {
+			sm.CalibrateRho = 0.5
+		}
+		if sm.Simulate == 0 {
+			sm.Simulate = 2_000_000
+		}
+	}
+}
+
+// MaxReplicas bounds the replicas a scale action or a lab shape asks for.
+const MaxReplicas = 50
+
+// shape checks the lab shape.
+func (v *validator) shape(sh *Shape) {
+	if len(sh.Services) == 0 && sh.Backend == nil {
+		v.add("shape needs services (running containers per Compose service) or backend (settings)", "lab", "shape")
+	}
+	for _, name := range slices.Sorted(maps.Keys(sh.Services)) {
+		n := sh.Services[name]
+		if !nameRe.MatchString(name) {
+			v.add(fmt.Sprintf("service name %q is not a Compose service name", name), "lab", "shape", "services", name)
+		}
+		if n < 0 || n > MaxReplicas {
+			v.add(fmt.Sprintf("service %s: %d replicas is out of range 0..%d", name, n, MaxReplicas), "lab", "shape", "services", name)
+		}
+	}
+	if b := sh.Backend; b != nil {
+		if b.Capacity == nil && b.Latency == nil {
+			v.add("backend needs capacity or latency", "lab", "shape", "backend")
+		}
+		if b.Capacity != nil && *b.Capacity < 0 {
+			v.add(fmt.Sprintf("capacity %d is negative", *b.Capacity), "lab", "shape", "backend", "capacity")
+		}
+		if b.Latency != nil && strings.TrimSpace(*b.Latency) == "" {
+			v.add(`latency is empty; no latency is written "0s"`, "lab", "shape", "backend", "latency")
+		}
+	}
+}
+
+// SupermarketAlgorithms lists the algorithms the supermarket experiment
+// has a theory for (queuesim's policies).
+var SupermarketAlgorithms = []string{"random", "round_robin", "power_of_two", "least_connections"}
+
+// supermarket checks the supermarket section.
+func (v *validator) supermarket(sm *Supermarket) {
+	s := v.s
+	if len(sm.Rho) == 0 {
+		v.add("rho is required: the utilisations to run at, e.g. [0.5, 0.8, 0.9]", "supermarket", "rho")
+	}
+	for i, rho := range sm.Rho {
+		if !(rho > 0 && rho < 1) {
+			v.add(fmt.Sprintf("rho %v: want 0 < rho < 1 (at 1 or more the queues grow without bound)", rho), "supermarket", "rho", i)
+		}
+	}
+	if sm.Servers < 1 {
+		v.add(fmt.Sprintf("servers %d: want the number of backends, at least 1", sm.Servers), "supermarket", "servers")
+	}
+	if sm.Calibrate < 0 {
+		v.add("calibrate is negative", "supermarket", "calibrate")
+	}
+	if !(sm.CalibrateRho > 0 && sm.CalibrateRho < 1) {
+		v.add(fmt.Sprintf("calibrate_rho %v: want 0 < rho < 1", sm.CalibrateRho), "supermarket", "calibrate_rho")
+	}
+	if sm.Simulate < 1000 {
+		v.add(fmt.Sprintf("simulate %d: want at least 1000 arrivals", sm.Simulate), "supermarket", "simulate")
+	}
+	if s.Rate != 0 || s.Concurrency != 0 {
+		v.add("the supermarket works out the rate from rho and the measured service time: leave rate and concurrency out", "rate")
+	}
+	if s.Arrivals != ArrivalsPoisson {
+		v.add(fmt.Sprintf("the supermarket model has Poisson arrivals (got arrivals %q)", s.Arrivals), "arrivals")
+	}
+	if len(s.Algorithms) == 0 {
+		v.add("the supermarket needs algorithms, from: "+strings.Join(SupermarketAlgorithms, ", "), "algorithms")
+	}
+	for i, a := range s.Algorithms {
+		if !slices.Contains(SupermarketAlgorithms, a) {
+			v.add(fmt.Sprintf("algorithm %q has no theory in the supermarket model; use: %s", a, strings.Join(SupermarketAlgorithms, ", ")), "algorithms", i)
+		}
+	}
+	if len(s.Timeline) > 0 {
+		v.add("the supermarket runs without a timeline", "timeline")
+	}
+	if s.Duration == 0 {
+		v.add("the supermarket needs a duration per run", "duration")
+	}
 }
 
 // Validate checks the scenario and returns every problem found, each naming
@@ -153,7 +250,18 @@ func (s *Scenario) Validate() error {
 	if s.Requests < 0 {
 		v.add(fmt.Sprintf("requests %d is negative", s.Requests), "requests")
 	}
-	if s.Rate == 0 && s.Concurrency == 0 {
+	switch s.Arrivals {
+	case "", ArrivalsConstant:
+	case ArrivalsPoisson:
+		if s.Rate <= 0 && s.Supermarket == nil {
+			v.add(fmt.Sprintf("arrivals poisson needs a rate above 0 requests per second (got %d); a closed model (concurrency) has no arrivals", s.Rate), "arrivals")
+		}
+	default:
+		v.add(fmt.Sprintf("unknown arrivals %q; known: %s, %s", s.Arrivals, ArrivalsConstant, ArrivalsPoisson), "arrivals")
+	}
+	if s.Supermarket != nil {
+		v.supermarket(s.Supermarket)
+	} else if s.Rate == 0 && s.Concurrency == 0 {
 		v.add("set rate (requests per second, open model) or concurrency (workers, closed model)", "rate")
 	}
 	if s.Duration < 0 {
@@ -230,6 +338,9 @@ func (s *Scenario) Validate() error {
 			phases[a.Phase] = true
 		}
 	}
+	if sh := s.Lab.Shape; sh != nil {
+		v.shape(sh)
+	}
 	v.limits(s.Expect.Limits, "expect")
 	if d := s.Expect.MaxTimeToDetect; d != nil && *d < 0 {
 		v.add("max_time_to_detect is negative", "expect", "max_time_to_detect")
@@ -294,8 +405,8 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 	case Scale:
 		if a.Replicas == nil {
 			v.add("scale needs replicas", "timeline", i)
-		} else if *a.Replicas < 0 || *a.Replicas > 50 {
-			v.add(fmt.Sprintf("replicas %d is out of range 0..50", *a.Replicas), "timeline", i, "replicas")
+		} else if *a.Replicas < 0 || *a.Replicas > MaxReplicas {
+			v.add(fmt.Sprintf("replicas %d is out of range 0..%d", *a.Replicas, MaxReplicas), "timeline", i, "replicas")
 		}
 	case SetAlgorithm:
 		if !slices.Contains(Algorithms, a.Algorithm) {

@@ -3,6 +3,7 @@ package scenario
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,7 @@ func TestParseGood(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	base := "target: http://127.0.0.1:8080/\nrate: 10\nduration: 10s\n"
+	sm := "target: http://127.0.0.1:8080/\nduration: 10s\nalgorithms: [random]\nsupermarket:\n  servers: 10\n"
 	tests := []struct {
 		name string
 		doc  string
@@ -112,6 +114,19 @@ func TestParseErrors(t *testing.T) {
 		{"settings on kill", base + "timeline:\n  - at: 1s\n    action: kill\n    target: 2\n    settings: {capacity: 2}\n", []string{"kill takes no settings"}},
 		{"variant twice", base + "variants:\n  - name: a\n  - name: a\n", []string{"variants[1].name: variant \"a\" is listed twice"}},
 		{"variant bad target", base + "variants:\n  - name: a\n    target: localhost:1\n", []string{"variants[0].target: target \"localhost:1\" is not an http(s) URL"}},
+		{"poisson without a rate", "target: http://h/\nconcurrency: 4\nduration: 10s\narrivals: poisson\n", []string{"x.yaml:4: arrivals: arrivals poisson needs a rate above 0"}},
+		{"poisson at rate 0", "target: http://h/\nrate: 0\nduration: 10s\narrivals: poisson\n", []string{"x.yaml:4: arrivals: arrivals poisson needs a rate above 0 requests per second (got 0)"}},
+		{"unknown arrivals", base + "arrivals: bursty\n", []string{"x.yaml:4: arrivals: unknown arrivals \"bursty\"; known: constant, poisson"}},
+		{"supermarket rho 1", sm + "  rho: [0.5, 1]\n", []string{"x.yaml:6: supermarket.rho[1]: rho 1: want 0 < rho < 1 (at 1 or more the queues grow without bound)"}},
+		{"supermarket rho 0", sm + "  rho: [0]\n", []string{"supermarket.rho[0]: rho 0: want 0 < rho < 1"}},
+		{"supermarket with a rate", "rate: 100\n" + sm + "  rho: [0.5]\n", []string{"rate: the supermarket works out the rate from rho"}},
+		{"supermarket constant arrivals", "arrivals: constant\n" + sm + "  rho: [0.5]\n", []string{"the supermarket model has Poisson arrivals"}},
+		{"supermarket no servers", strings.Replace(sm, "servers: 10", "servers: 0", 1) + "  rho: [0.5]\n", []string{"supermarket.servers: servers 0"}},
+		{"supermarket without theory", strings.Replace(sm, "[random]", "[random, ip_hash]", 1) + "  rho: [0.5]\n", []string{`algorithms[1]: algorithm "ip_hash" has no theory in the supermarket model`}},
+		{"shape with too many replicas", base + "lab:\n  shape:\n    services: {backend: 60}\n", []string{"x.yaml:6: lab.shape.services.backend: service backend: 60 replicas is out of range 0..50"}},
+		{"shape with a bad service name", base + "lab:\n  shape:\n    services: {'a b': 1}\n", []string{`service name "a b" is not a Compose service name`}},
+		{"empty shape", base + "lab:\n  shape: {}\n", []string{"lab.shape: shape needs services"}},
+		{"shape with a negative capacity", base + "lab:\n  shape:\n    backend: {capacity: -1}\n", []string{"lab.shape.backend.capacity: capacity -1 is negative"}},
 		{"several errors at once", "rate: -1\nduration: -5s\n", []string{"target is required", "rate -1 is negative", "duration -5s is negative"}},
 	}
 	for _, tt := range tests {

@@ -33,6 +33,14 @@ type Scenario struct {
 	// Rate is the constant request rate per second (open model: requests are
 	// sent on schedule whether or not earlier ones have returned).
 	Rate int `yaml:"rate" json:"rate,omitempty"`
+	// Arrivals is the arrival process of the open model: "constant" (the
+	// default: evenly spaced sends) or "poisson" (exponential gaps of mean
+	// 1/rate, as independent users arrive; latency is then measured from the
+	// time each request was due). Needs rate.
+	Arrivals string `yaml:"arrivals" json:"arrivals,omitempty"`
+	// Seed seeds the Poisson arrival times (0: random). The same seed sends
+	// at the same times.
+	Seed uint64 `yaml:"seed" json:"seed,omitempty"`
 	// Concurrency is the number of workers, each sending its next request when
 	// the previous one returns (closed model). With Rate it caps the workers.
 	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
@@ -65,6 +73,11 @@ type Scenario struct {
 	// load and timeline against another balancer (e.g. one with try_timeout,
 	// hedging or outlier ejection on), one row each in the tables.
 	Variants []Variant `yaml:"variants" json:"variants,omitempty"`
+	// Supermarket, when set, runs the supermarket experiment: Poisson
+	// arrivals at each utilisation of Rho (the rate worked out from the
+	// backends' measured service time), once per algorithm, with the
+	// queueing theory beside the measured time in system.
+	Supermarket *Supermarket `yaml:"supermarket" json:"supermarket,omitempty"`
 	// Settle is the pause after switching the algorithm before a run; default 1s.
 	Settle Duration `yaml:"settle" json:"settle,omitempty"`
 	// Timeline lists the actions, in time order.
@@ -90,6 +103,27 @@ type Variant struct {
 	Admin string `yaml:"admin" json:"admin,omitempty"`
 }
 
+// Supermarket describes the supermarket experiment: N backends that serve
+// one request at a time with exponential service times, behind the balancer
+// (the supermarket model of Mitzenmacher's "The Power of Two Choices in
+// Randomized Load Balancing").
+type Supermarket struct {
+	// Rho lists the utilisations to run at, each in (0, 1).
+	Rho []float64 `yaml:"rho" json:"rho"`
+	// Servers is the number of backends the balancer must have; the lab is
+	// refused otherwise.
+	Servers int `yaml:"servers" json:"servers"`
+	// Calibrate is the length of the run that measures the service time
+	// before the others (at CalibrateRho of the backends' configured
+	// latency); default 10s.
+	Calibrate Duration `yaml:"calibrate" json:"calibrate,omitempty"`
+	// CalibrateRho is the utilisation the calibration run aims at; default 0.5.
+	CalibrateRho float64 `yaml:"calibrate_rho" json:"calibrate_rho,omitempty"`
+	// Simulate is the number of arrivals each simulation measures; default
+	// 2,000,000.
+	Simulate int `yaml:"simulate" json:"simulate,omitempty"`
+}
+
 // Admin locates the balancer's admin API.
 type Admin struct {
 	// URL of the admin listener; default http://127.0.0.1:9090.
@@ -98,10 +132,34 @@ type Admin struct {
 	Token string `yaml:"token" json:"-"`
 }
 
-// Lab names the Compose service that actions without an explicit service use.
+// Lab names the Compose service that actions without an explicit service use,
+// and the shape the lab must be in for the scenario to measure what it says.
 type Lab struct {
 	// Service is the default service for targets like "2"; default "backend".
 	Service string `yaml:"service" json:"service,omitempty"`
+	// Shape, when set, is checked before any load is sent: a lab in another
+	// shape (a backend-slow left running by another scenario, a replica
+	// short, backends with another capacity) is refused, naming what differs.
+	Shape *Shape `yaml:"shape" json:"shape,omitempty"`
+}
+
+// Shape is the lab a scenario needs.
+type Shape struct {
+	// Services maps each Compose service of the project to the number of its
+	// containers that must be running. A service not listed must have none
+	// running. Needs Docker.
+	Services map[string]int `yaml:"services" json:"services,omitempty"`
+	// Backend lists settings every backend the balancer lists must report on
+	// its /__backend__/config. Needs the admin API.
+	Backend *BackendShape `yaml:"backend" json:"backend,omitempty"`
+}
+
+// BackendShape holds backend settings, written as the backend reports them.
+type BackendShape struct {
+	// Capacity is the number of requests served at once (0: no limit).
+	Capacity *int `yaml:"capacity" json:"capacity,omitempty"`
+	// Latency is the latency setting, e.g. "0s" (none), "40ms", "exp:10ms".
+	Latency *string `yaml:"latency" json:"latency,omitempty"`
 }
 
 // Action is one step of the timeline.

@@ -31,8 +31,9 @@ import (
 	"github.com/lblab/lblab/testkit/composelab"
 )
 
-// testBudget bounds the whole test (the lab takes about a minute in all).
-const testBudget = 3 * time.Minute
+// testBudget bounds the whole test (the lab takes about a minute in all, on
+// a busy machine three; the lab shape step starts and removes a container).
+const testBudget = 4 * time.Minute
 
 // env is what every subtest needs: the lab and clients for it.
 type env struct {
@@ -78,6 +79,7 @@ func TestScenarios(t *testing.T) {
 		{"every action", testEveryAction},
 		{"interrupted run restores the lab", testInterrupted},
 		{"lab not up", testLabNotUp},
+		{"lab shape", testShape},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, ctx, e) }) {
