@@ -394,6 +394,7 @@ timeline:
   - {at: 9s, action: mark, phase: four serving}
   - {at: 11s, action: scale, replicas: 3, phase: three again}
   - {at: 12s, action: set_algorithm, algorithm: round_robin}
+  - {at: 12500ms, action: configure, target: 2, settings: {latency: 1ms}}
 expect:
   phases:
     four serving:
