@@ -38,6 +38,7 @@ type conn struct {
 
 	rd        netx.LazyDeadline // the client's read deadline
 	idleSince time.Time         // when the connection last began to wait for a request
+	arrived   time.Time         // when the first byte of the request being read came
 	// slow: its last wait for a request lasted parkAfter or longer; woken:
 	// the Parker has just handed it back.
 	slow, woken bool
@@ -113,8 +114,10 @@ const parkRecheck = time.Second
 func (fc *conn) serve() {
 	fc.acquire()
 	for {
-		start := time.Now()
 		n, err := fc.readHead()
+		// The request's time runs from its first byte, not from the wait
+		// for it (the client's pause between requests is not the proxy's).
+		start := fc.arrived
 		if err == errPark {
 			if fc.park() {
 				return // fc belongs to the Parker now: not touched again here
@@ -185,6 +188,7 @@ var (
 // it (RFC 9112 2.2), and returns its length.
 func (fc *conn) readHead() (int, error) {
 	br := fc.br
+	fc.arrived = time.Now() // a pipelined request: already here
 	if br.Buffered() == 0 {
 		fc.flushBeforeWait()
 		fc.idle.Store(true)
@@ -230,7 +234,8 @@ func (fc *conn) readHead() (int, error) {
 			fc.idle.Store(true)
 		}
 		fc.idle.Store(false)
-		fc.slow = time.Since(fc.idleSince) >= parkAfter
+		fc.arrived = time.Now()
+		fc.slow = fc.arrived.Sub(fc.idleSince) >= parkAfter
 	}
 	headerDeadline := false
 	for {

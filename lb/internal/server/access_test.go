@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -133,6 +134,38 @@ func TestAccessLogNoBackend(t *testing.T) {
 			assert.Equal(t, "no_backend", line["termination"])
 			assert.EqualValues(t, -1, line["connect_ms"])
 			assert.EqualValues(t, -1, line["response_ms"])
+		})
+	}
+}
+
+// TestAccessLogDurationExcludesIdle: on a keep-alive connection, a
+// request's duration (and the latency histograms fed with it) starts when
+// its head arrives, not when the previous response was sent: the client's
+// pause between two requests is not the proxy's time.
+func TestAccessLogDurationExcludesIdle(t *testing.T) {
+	const pause = 400 * time.Millisecond
+	for _, fw := range []string{"lean", "reverseproxy"} {
+		t.Run(fw, func(t *testing.T) {
+			be := newBackend(t, "be", nil)
+			cfg, err := config.Parse(fmt.Appendf(nil, `{"backend_servers":[{"host":"127.0.0.1","port":%d}],
+				"health_check_interval": 0.2, "health_check_timeout": 0.1, "enable_logging": true, "forwarder": %q}`, be.port(), fw))
+			require.NoError(t, err)
+			_, url, log := startLogged(t, cfg)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			t.Cleanup(client.CloseIdleConnections)
+			for i, path := range []string{"/first", "/second"} {
+				if i > 0 {
+					time.Sleep(pause) // the connection waits, idle
+				}
+				resp, err := client.Get(url + path)
+				require.NoError(t, err)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			first, second := accessLine(t, log, "path", "/first"), accessLine(t, log, "path", "/second")
+			assert.Equal(t, first["client"], second["client"], "one keep-alive connection")
+			assert.Less(t, second["duration_ms"].(float64), float64(pause/time.Millisecond)/2,
+				"the duration counts from the request's arrival, not from the end of the previous one")
 		})
 	}
 }
