@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -58,4 +59,37 @@ func TestBudgetWindowSlides(t *testing.T) {
 	b.Request(t0.Add(10 * time.Second))
 	assert.True(t, b.Withdraw(t0.Add(10*time.Second)))
 	assert.False(t, b.Withdraw(t0.Add(10*time.Second)))
+}
+
+// Requests counted from many goroutines at once (without the mutex) are all
+// counted, including across a second's boundary.
+func TestRequestCountsConcurrent(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	b := New(0.5, 0, 10*time.Second)
+	const goroutines, each = 8, 2000
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				// Two seconds: every goroutine crosses the boundary at a
+				// different point.
+				b.Request(t0.Add(time.Duration(i*(g+1)%each) * time.Millisecond))
+			}
+		})
+	}
+	wg.Wait()
+	requests, _, allowed := b.Figures(t0.Add(2 * time.Second))
+	assert.Equal(t, goroutines*each, requests)
+	assert.Equal(t, goroutines*each/2, allowed)
+}
+
+// BenchmarkRequest is the cost every request pays: counting it.
+func BenchmarkRequest(b *testing.B) {
+	bg := New(0.2, 1, 10*time.Second)
+	now := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			bg.Request(now)
+		}
+	})
 }

@@ -431,7 +431,7 @@ func (fc *conn) serveRequest(n int, start time.Time) bool {
 	pl := proxy.Plan{Key: key, Replayable: true, Idempotent: h.Idempotent()}
 	fc.bytes = 0
 	fc.begin()
-	if len(h.RequestID) == 0 {
+	if len(h.RequestID) == 0 && fc.timed { // an id only for the access log to name
 		fc.newID = proxy.NewRequestID(&fc.idBuf)
 	}
 	var served *pool.Backend

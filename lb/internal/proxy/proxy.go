@@ -206,8 +206,9 @@ func (p *Proxy) Upstream(b *pool.Backend) *upstream.Pool {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	lg := reqLog{id: requestID(r)}
-	if p.cfg.AccessLog != nil {
+	var lg reqLog
+	if p.cfg.AccessLog != nil { // an id only for the access log to name
+		lg.id = requestID(r)
 		lg.times = &tryTimes{}
 		r = r.WithContext(httptrace.WithClientTrace(r.Context(), lg.times.trace()))
 	}

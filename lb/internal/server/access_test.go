@@ -111,6 +111,41 @@ func TestAccessLogFields(t *testing.T) {
 	}
 }
 
+// TestRequestIDOnlyWithAccessLog: without the access log the proxy makes no
+// request id (as HAProxy adds one only when told to): the backend gets the
+// client's X-Request-Id unchanged, and none when the client sent none.
+func TestRequestIDOnlyWithAccessLog(t *testing.T) {
+	for _, fw := range []string{"lean", "reverseproxy"} {
+		t.Run(fw, func(t *testing.T) {
+			var mu sync.Mutex
+			got := map[string][]string{} // path -> the X-Request-Id values the backend got
+			be := newBackend(t, "be", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				got[r.URL.Path] = r.Header.Values("X-Request-Id")
+				mu.Unlock()
+			})
+			cfg, err := config.Parse(fmt.Appendf(nil, `{"backend_servers":[{"host":"127.0.0.1","port":%d}],
+				"health_check_interval": 0.2, "health_check_timeout": 0.1, "enable_logging": false, "forwarder": %q}`, be.port(), fw))
+			require.NoError(t, err)
+			_, url, _ := startWith(t, cfg)
+			for _, tc := range []struct{ path, id string }{{"/none", ""}, {"/own", "client-id-7"}} {
+				req, _ := http.NewRequest(http.MethodGet, url+tc.path, nil)
+				if tc.id != "" {
+					req.Header.Set("X-Request-Id", tc.id)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Empty(t, got["/none"], "no id made without the access log")
+			assert.Equal(t, []string{"client-id-7"}, got["/own"], "the client's id, once")
+		})
+	}
+}
+
 // TestAccessLogNoBackend: the proxy answers 503 itself; the backend's
 // status is 0 and the termination says why.
 func TestAccessLogNoBackend(t *testing.T) {
