@@ -17,7 +17,7 @@ TOOLS      := $(BIN)/tools
 # Tests use the binaries that `make build` wrote instead of building their own.
 export LBLAB_BIN := $(BIN)
 
-.PHONY: all build test test-portable test-short lint fmt vet modules vuln clean bench demo help
+.PHONY: all build test test-unit test-docker test-portable test-short lint fmt vet modules vuln clean bench demo help
 all: build
 
 help: ## list the targets
@@ -35,8 +35,20 @@ build: ## static binaries bin/lb, bin/backend, bin/loadtest (CGO_ENABLED=0)
 # the portable code other systems (and linux/386) use, and runs their tests.
 PORTABLE_PKGS := ./lb/internal/l4/ ./lb/internal/front/ ./lb/internal/upstream/ ./lb/internal/netx/
 
-test: build test-portable ## every test, Docker ones included (SKIP loudly without a daemon; fail when CI=true)
-	$(GO) test -count=1 -timeout 18m $(PKGS)
+# The Docker tests (a Compose lab each, and Swarm) mostly wait on the daemon
+# and their scenarios' clocks; they run beside the others rather than after
+# them (the Docker test lock orders them among themselves: see
+# testkit/composelab/lock.go).
+DOCKER_PKGS := ./lb/test/compose/ ./loadtest/test/e2e/ ./loadtest/test/swarm/ ./loadtest/internal/lab/
+
+test: build ## every test, Docker ones included (SKIP loudly without a daemon; fail when CI=true)
+	@$(MAKE) --no-print-directory -j3 test-docker test-unit test-portable
+
+test-unit: ## every test but the Docker ones
+	$(GO) test -count=1 -timeout 12m $$($(GO) list $(PKGS) | grep -v -x -F $(patsubst ./%/,-e github.com/lblab/lblab/%,$(DOCKER_PKGS)))
+
+test-docker: ## the Docker tests: the Compose lab, the end-to-end scenarios, Swarm, the lab controller
+	$(GO) test -count=1 -p 2 -timeout 15m $(DOCKER_PKGS)
 
 test-portable: ## the TCP relay and proxy front end built without their Linux fast paths (-tags portable)
 	$(GO) test -count=1 -timeout 5m -tags portable $(PORTABLE_PKGS)

@@ -27,6 +27,12 @@ func (l *Lab) LockExclusive(wait time.Duration) {
 	flock(l.T, l.lock, syscall.LOCK_EX, wait)
 }
 
+// LockShared holds the machine's Docker test lock shared until t ends, for
+// a Docker test that runs containers without a Compose lab (New takes it
+// itself): it runs beside the other labs, never while a swarm comes and
+// goes.
+func LockShared(t *testing.T, wait time.Duration) { lockShared(t, wait) }
+
 // lockShared holds the lock shared until t ends, and returns the file
 // holding it.
 func lockShared(t *testing.T, wait time.Duration) *os.File {

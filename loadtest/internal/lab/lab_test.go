@@ -23,6 +23,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lblab/lblab/testkit/composelab"
 )
 
 // fixture is a Compose-like project made with the Docker API: a network and
@@ -55,6 +57,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Close() })
+	composelab.LockShared(t, 5*time.Minute) // not while a Swarm test rewires the daemon
 	f := &fixture{lab: l, cli: l.Client(), project: project, network: project + "_default"}
 
 	image := buildImage(t, f.cli)
