@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync/atomic"
+	"sync"
 )
 
 // errStale: bytes or an EOF were waiting on a connection about to carry a
@@ -20,7 +20,9 @@ var errStale = errors.New("connection closed or spoke while idle")
 // write fails with nothing sent (ErrNotSent), which the Transport answers by
 // sending the request on a new connection. The Transport's own background
 // read notices the same, but a beat later: a request sent in that beat is
-// lost (and one that cannot be replayed fails).
+// lost (and one that cannot be replayed fails). A framer follows the
+// responses, so that bytes past the end of the one asked for never reach
+// the Transport, which would take them for the next request's response.
 func CheckedDialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := d.DialContext(ctx, network, addr)
@@ -33,24 +35,63 @@ func CheckedDialer(d *net.Dialer) func(ctx context.Context, network, addr string
 	}
 }
 
-// checkedConn is a Transport's connection with the idle check. The
-// Transport reads it from one goroutine and writes it from another.
+// checkedConn is a Transport's connection with the idle check and a
+// framer. The Transport reads it from one goroutine and writes it from
+// another.
 type checkedConn struct {
 	net.Conn
-	q         quiet
-	afterRead atomic.Bool // a response byte was read since the last write
+	q quiet
+
+	mu        sync.Mutex
+	f         framer
+	afterRead bool // a response byte was read since the last write
+	stale     bool // bytes came that answer nothing: the connection carries no more requests
 }
 
+// Read hands the Transport the bytes of the responses it asked for and
+// never a byte past them: those would be taken for the next request's
+// response. Once such bytes came, reads fail and so does the next request's
+// write (with nothing sent: the Transport sends it on a new connection).
 func (c *checkedConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	stale := c.stale
+	c.mu.Unlock()
+	if stale {
+		return 0, errStale
+	}
 	n, err := c.Conn.Read(b)
-	if n > 0 {
-		c.afterRead.Store(true)
+	if n == 0 {
+		return n, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.afterRead = true
+	if k := c.f.read(b[:n]); k < n {
+		c.stale = true
+		if k == 0 {
+			return 0, errStale
+		}
+		return k, nil
 	}
 	return n, err
 }
 
 func (c *checkedConn) Write(b []byte) (int, error) {
-	if c.afterRead.Swap(false) && !c.q.peekQuiet() {
+	c.mu.Lock()
+	if c.stale {
+		c.mu.Unlock()
+		return 0, fmt.Errorf("%w: %w", ErrNotSent, errStale)
+	}
+	first := c.afterRead // the first write after a response: a new request
+	c.afterRead = false
+	if !c.f.answering() {
+		c.f.request(b)
+	}
+	c.mu.Unlock()
+	if first && !c.q.peekQuiet() {
+		c.mu.Lock()
+		c.stale = true
+		c.mu.Unlock()
 		return 0, fmt.Errorf("%w: %w", ErrNotSent, errStale)
 	}
 	return c.Conn.Write(b)

@@ -3,9 +3,11 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -150,7 +152,8 @@ func TestResend(t *testing.T) {
 
 // TestCheckedConn: the first write after a response was read fails, with
 // nothing sent, when the backend has closed the connection or sent bytes
-// since; later writes and a quiet connection's writes go through.
+// since, and so does every later one; a quiet connection's writes go
+// through.
 func TestCheckedConn(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -185,10 +188,113 @@ func TestCheckedConn(t *testing.T) {
 				return
 			}
 			assert.ErrorIs(t, err, ErrNotSent)
-			_, err = c.Write([]byte("x"))
-			assert.NotErrorIs(t, err, ErrNotSent, "only the first write after a read is checked")
+			_, err = c.Write([]byte("GET /again HTTP/1.1\r\n\r\n"))
+			assert.ErrorIs(t, err, ErrNotSent, "a connection found stale stays refused")
 		})
 	}
+}
+
+// TestCheckedConnNeverReadsPastTheResponse: bytes the backend sends past
+// the end of the response asked for (here in the same write, so they come
+// in the same read) never reach the reader, who would take them for the
+// next request's response; the next request is refused with nothing sent.
+func TestCheckedConnNeverReadsPastTheResponse(t *testing.T) {
+	smuggled := "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nsmuggled!"
+	tests := []struct{ name, method, response, extra string }{
+		{"more bytes than Content-Length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", smuggled},
+		{"HEAD answered with a body", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n", smuggled},
+		{"204 with a body", "GET", "HTTP/1.1 204 No Content\r\nContent-Length: 18\r\n\r\n", smuggled},
+		{"after the chunked terminator", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", smuggled},
+		{"after an interim response", "GET", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", smuggled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := make(chan net.Conn, 1)
+			addr, _ := backend(t, func(c net.Conn) { srv <- c })
+			c, err := CheckedDialer(&net.Dialer{Timeout: time.Second})(context.Background(), "tcp", addr)
+			require.NoError(t, err)
+			defer c.Close()
+			server := <-srv
+			defer server.Close()
+			_, err = c.Write([]byte(tt.method + " /victim HTTP/1.1\r\nHost: x\r\n\r\n"))
+			require.NoError(t, err)
+			io.WriteString(server, tt.response+tt.extra)
+			var got []byte
+			buf := make([]byte, 4096)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for {
+				n, err := c.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					assert.ErrorIs(t, err, errStale)
+					break
+				}
+			}
+			assert.Equal(t, tt.response, string(got), "the reader got the response and nothing past it")
+			_, err = c.Write([]byte("GET /next HTTP/1.1\r\nHost: x\r\n\r\n"))
+			assert.ErrorIs(t, err, ErrNotSent)
+		})
+	}
+}
+
+// TestFramer follows requests and responses fed in one piece and byte by
+// byte: the bytes that belong to the responses asked for, and no more.
+func TestFramer(t *testing.T) {
+	resp := func(status, body string) string {
+		return "HTTP/1.1 " + status + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	tests := []struct {
+		name     string
+		requests []string // methods, written one at a time before the bytes
+		bytes    string
+		want     int // bytes that belong to the responses; -1: all (it gave up)
+	}{
+		{"one response", []string{"GET"}, resp("200 OK", "hello"), -1},
+		{"one response, then stale", []string{"GET"}, resp("200 OK", "hello") + "HTTP/1.1 408", len(resp("200 OK", "hello"))},
+		{"nothing asked", nil, "HTTP/1.1 408 Request Timeout\r\n\r\n", 0},
+		{"HEAD: the length is not a body", []string{"HEAD"}, resp("200 OK", "abc"), len(resp("200 OK", "abc")) - 3},
+		{"304 has no body", []string{"GET"}, "HTTP/1.1 304 Not Modified\r\n\r\nX", len("HTTP/1.1 304 Not Modified\r\n\r\n")},
+		{"chunked with a trailer", []string{"GET"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\nZ",
+			len("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n")},
+		{"two interim responses", []string{"GET"}, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n" + resp("200 OK", "x"), -1},
+		{"until close: gives up", []string{"GET"}, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nanything", -1},
+		{"a head h1 refuses: gives up", []string{"GET"}, "HTTP/1.1 200 OK\nX: y\r\n\r\nmore", -1},
+		{"switching protocols: gives up", []string{"GET"}, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nframes", -1},
+	}
+	for _, tt := range tests {
+		for _, split := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/bytewise=%v", tt.name, split), func(t *testing.T) {
+				var f framer
+				for _, m := range tt.requests {
+					f.request([]byte(m + " / HTTP/1.1\r\n\r\n"))
+				}
+				want := tt.want
+				if want < 0 {
+					want = len(tt.bytes)
+				}
+				got := 0
+				if !split {
+					got = f.read([]byte(tt.bytes))
+				} else {
+					for i := 0; i < len(tt.bytes); i++ {
+						k := f.read([]byte(tt.bytes[i : i+1]))
+						got += k
+						if k == 0 {
+							break
+						}
+					}
+				}
+				assert.Equal(t, want, got)
+			})
+		}
+	}
+	t.Run("a body write after an early answer: gives up", func(t *testing.T) {
+		var f framer
+		f.request([]byte("POST /up HTTP/1.1\r\n\r\n"))
+		assert.Equal(t, len(resp("413 Too Large", "")), f.read([]byte(resp("413 Too Large", ""))))
+		f.request([]byte("\x00\x01 body bytes"))
+		assert.Equal(t, 3, f.read([]byte("abc")), "gave up: judges nothing")
+	})
 }
 
 // BenchmarkGetPut is the pool's cost per request on a reused connection:
