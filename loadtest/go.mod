@@ -3,6 +3,7 @@ module github.com/lblab/lblab/loadtest
 go 1.26.0
 
 require (
+	github.com/agnivade/levenshtein v1.2.2
 	github.com/containerd/errdefs v1.0.0
 	github.com/lblab/lblab/testkit v0.0.0
 	github.com/moby/moby/api v1.56.1
