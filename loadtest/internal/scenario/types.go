@@ -30,6 +30,9 @@ type Scenario struct {
 	Method string `yaml:"method" json:"method,omitempty"`
 	// Headers are added to every request.
 	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
+	// Body is the body of every request (loadtest attack --body; not a
+	// key of scenario files).
+	Body []byte `yaml:"-" json:"-"`
 	// Rate is the constant request rate per second (open model: requests are
 	// sent on schedule whether or not earlier ones have returned).
 	Rate int `yaml:"rate" json:"rate,omitempty"`
