@@ -216,6 +216,9 @@ func TestParseTarget(t *testing.T) {
 func TestShippedScenarios(t *testing.T) {
 	files, err := filepath.Glob("../../../scenarios/*.yaml")
 	require.NoError(t, err)
+	examples, err := filepath.Glob("../../../results/examples/*.yaml")
+	files = append(files, examples...)
+	require.NoError(t, err)
 	if len(files) == 0 {
 		t.Skip("no scenarios/ directory")
 	}
