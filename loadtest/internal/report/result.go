@@ -62,7 +62,7 @@ type Settings struct {
 	// BodyBytes is the size of every request's body (loadtest attack --body).
 	BodyBytes int    `json:"body_bytes,omitempty"`
 	Model     string `json:"model"` // "open" (rate) or "closed" (concurrency)
-	Rate   int    `json:"rate,omitempty"`
+	Rate      int    `json:"rate,omitempty"`
 	// Arrivals is the open model's arrival process: "constant" or "poisson"
 	// (empty in files written before the field existed: constant).
 	Arrivals    string  `json:"arrivals,omitempty"`
