@@ -84,7 +84,9 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path []any) {
 		v.Set(out)
 	case reflect.Map:
 		if t.Elem().Kind() == reflect.Interface {
-			d.scalar(n, v, path) // free-form (configure's settings): checked later
+			if !d.dupKeys(n, path) {
+				d.scalar(n, v, path) // free-form (configure's settings): checked later
+			}
 			break
 		}
 		if t.Key().Kind() != reflect.String || !d.want(n, yaml.MappingNode, path) {
@@ -110,6 +112,29 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path []any) {
 	}
 }
 
+// dupKeys reports each key a mapping node sets twice, on the line of the
+// second, and whether there was one.
+func (d *decoder) dupKeys(n *yaml.Node, path []any) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	seen := map[string]int{}
+	dup := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if first, ok := seen[k.Value]; ok {
+			d.fail(k, append(slices.Clone(path), k.Value), fmt.Sprintf("set twice (first on line %d)", first))
+			dup = true
+			continue
+		}
+		seen[k.Value] = k.Line
+	}
+	if dup {
+		d.bad[fieldPath(path)] = true // left undecoded
+	}
+	return dup
+}
+
 // scalar decodes a leaf value with yaml.v3 and words its refusal.
 func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path []any) {
 	fresh := reflect.New(v.Type())
@@ -121,7 +146,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path []any) {
 			reflect.Map: "a mapping",
 		}[v.Kind()]
 		switch {
-		case want == "":
+		case want == "" || (v.Kind() == reflect.Map && n.Kind == yaml.MappingNode):
 			d.fail(n, path, stripLine(err))
 		case n.Kind == yaml.ScalarNode:
 			d.fail(n, path, fmt.Sprintf("%q is not %s", n.Value, want))
@@ -306,4 +331,4 @@ func syntaxError(file string, data []byte, err error) error {
 
 // maxSyntaxLines bounds the search for a syntax error's line (it parses the
 // document once per line).
-const maxSyntaxLines = 2000
+const maxSyntaxLines = 1000

@@ -127,6 +127,11 @@ expect:
 			want: []string{`x.yaml:4: rate: set twice (first on line 2)`},
 		},
 		{
+			name: "a setting set twice",
+			doc:  "target: http://127.0.0.1:8080/\nrate: 10\nduration: 10s\ntimeline:\n  - at: 1s\n    action: configure\n    target: 2\n    settings:\n      latency: 1ms\n      latency: 2ms\n",
+			want: []string{`x.yaml:10: timeline[0].settings.latency: set twice (first on line 9)`},
+		},
+		{
 			name: "a list where a mapping belongs",
 			doc:  "target: http://127.0.0.1:8080/\nrate: 10\nduration: 10s\nexpect: [max_errors]\n",
 			want: []string{`x.yaml:4: expect: want a mapping, not a list`},

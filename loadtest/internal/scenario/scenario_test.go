@@ -241,6 +241,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("target: http://h/\nrate: 1\nduration: 1s\n"))
 	f.Add([]byte("timeline:\n  - at: 1s\n    action: kill\n"))
 	f.Add([]byte("{\"target\": \"http://h/\", \"rate\": 5, \"duration\": 3}"))
+	f.Add([]byte("target: http://h/\nrate: 1\nduration: 1s\ntimeline:\n  - at: 1s\n    action: kill\n   target: 2\n"))
+	f.Add([]byte("base: &b {rate: 5}\n<<: *b\ntarget: http://h/\nratee: 1\nduration: [1s]\nexpect: {phases: {x: {max_p999: 1}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if err != nil {
