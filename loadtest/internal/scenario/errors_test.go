@@ -3,6 +3,7 @@ package scenario
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -183,4 +184,22 @@ func TestSyntaxErrorLine(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), tt.want), "got %q, want the prefix %q", err, tt.want)
 		})
 	}
+}
+
+// TestMergeKeys: YAML merge keys work as with yaml.v3's own decoder, the
+// mapping's own keys winning.
+func TestMergeKeys(t *testing.T) {
+	doc := `target: http://127.0.0.1:8080/
+rate: 10
+duration: 10s
+timeline:
+  - &down {at: 1s, action: mark, phase: a, note: shared}
+  - <<: *down
+    at: 2s
+    phase: b
+`
+	s, err := Parse("x.yaml", []byte(doc))
+	require.NoError(t, err)
+	require.Len(t, s.Timeline, 2)
+	assert.Equal(t, Action{At: Duration(2 * time.Second), Action: Mark, Phase: "b", Note: "shared"}, s.Timeline[1])
 }
