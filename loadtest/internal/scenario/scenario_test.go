@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 const good = `# a comment
@@ -227,6 +229,16 @@ func TestShippedScenarios(t *testing.T) {
 			s, err := Load(f)
 			require.NoError(t, err)
 			assert.NotEmpty(t, s.Description)
+			// The field-by-field decoder reads what yaml.v3's own does.
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			want := Scenario{File: f}
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			require.NoError(t, dec.Decode(&want))
+			want.SetDefaults()
+			s.root = nil
+			assert.Equal(t, &want, s)
 		})
 	}
 }
