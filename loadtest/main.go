@@ -539,8 +539,8 @@ type rateFlag struct{ n *int }
 
 // String implements flag.Value.
 func (r rateFlag) String() string {
-	if r.n == nil {
-		return ""
+	if r.n == nil || *r.n == 0 {
+		return "" // no default shown: 0 is no rate
 	}
 	return strconv.Itoa(*r.n)
 }
