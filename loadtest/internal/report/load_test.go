@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lblab/lblab/loadtest/internal/attack"
 )
 
 // TestLoadRunStart: a run's start time is "started"; files written before
@@ -39,4 +42,20 @@ func TestLoadRunStart(t *testing.T) {
 		_, err := Load(p)
 		require.ErrorContains(t, err, "schema 3")
 	})
+}
+
+// TestDeriveRounded: derived times are differences of times to the
+// microsecond, and are written to the microsecond too (5800.3 - 5000.1 is
+// 800.1999999999998 in floating point).
+func TestDeriveRounded(t *testing.T) {
+	s := attack.Second{T: 5, Requests: 10, Success: 10, Backends: map[string]attack.BackendSecond{
+		"b": {Requests: 5, FirstMs: 5000.2, LastMs: 5800.3},
+	}}
+	events := []BalancerEvent{{AtMs: 5250.7, Name: "b", Address: "b:8000", Backend: "b", State: "down"}}
+	got := Derive([]attack.Second{s}, []Action{{AtMs: 5000.1, Action: "stop", Target: "2", Backend: "b"}}, events, 6000)
+	require.Len(t, got, 1)
+	data, err := json.Marshal(got[0])
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"event": "stop 2", "backend": "b", "fault_ms": 5000.1, "failed_requests": 0, "slow_requests": 0,
+		"last_served_ms": 5800.3, "time_to_detect_ms": 800.2, "balancer_down_ms": 250.6}`, string(data))
 }
