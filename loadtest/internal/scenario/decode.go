@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -300,10 +301,13 @@ func stripLine(err error) string {
 // syntaxError words a YAML syntax error with the line of the problem.
 // yaml.v3 reports many of them on the line where the enclosing block
 // starts (an entry indented one space too few under a list that starts on
-// line 5 is reported on line 5, not on its own line); the line given here
+// line 6 is reported on line 5, not on its own line 8); the line given here
 // is the first line at which the document, cut after it, fails with the
-// same problem: the parser reads a stream, so that is the line where it
-// met it. Documents of more than maxSyntaxLines lines keep yaml's line.
+// same problem: the parser reads a stream, so that is where it met it.
+// Documents cut before that line parse or fail otherwise, and cut after it
+// fail the same way, so the line is found by bisection from yaml's line
+// (the problem is never before it). Documents of more than maxSyntaxLines
+// lines keep yaml's line.
 func syntaxError(file string, data []byte, err error) error {
 	msg := err.Error()
 	line := ""
@@ -314,13 +318,15 @@ func syntaxError(file string, data []byte, err error) error {
 	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	if len(lines) <= maxSyntaxLines {
-		for i := 1; i <= len(lines); i++ {
-			var n yaml.Node
-			perr := yaml.Unmarshal(bytes.Join(lines[:i], nil), &n)
-			if perr != nil && strings.HasSuffix(perr.Error(), ": "+msg) {
-				line = strconv.Itoa(i)
-				break
-			}
+		same := func(n int) bool { // the first n lines fail with msg
+			var node yaml.Node
+			perr := yaml.Unmarshal(bytes.Join(lines[:n], nil), &node)
+			return perr != nil && strings.HasSuffix(perr.Error(), ": "+msg)
+		}
+		from, _ := strconv.Atoi(line)
+		lo := max(1, from-1)
+		if n := lo + sort.Search(len(lines)-lo+1, func(i int) bool { return same(lo + i) }); n <= len(lines) {
+			line = strconv.Itoa(n)
 		}
 	}
 	if line == "" {
@@ -331,4 +337,4 @@ func syntaxError(file string, data []byte, err error) error {
 
 // maxSyntaxLines bounds the search for a syntax error's line (it parses the
 // document once per line).
-const maxSyntaxLines = 1000
+const maxSyntaxLines = 10000
