@@ -335,6 +335,6 @@ func syntaxError(file string, data []byte, err error) error {
 	return fmt.Errorf("%s:%s: %s", file, line, msg)
 }
 
-// maxSyntaxLines bounds the search for a syntax error's line (it parses the
-// document once per line).
+// maxSyntaxLines bounds the search for a syntax error's line (it parses
+// parts of the document, about log2(lines) times).
 const maxSyntaxLines = 10000
