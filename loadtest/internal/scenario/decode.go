@@ -67,7 +67,9 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path []any) {
 		fresh := reflect.New(t.Elem())
 		before := len(d.problems)
 		d.value(n, fresh.Elem(), path)
-		if len(d.problems) == before || t.Elem().Kind() == reflect.Struct {
+		// A section (a struct) is kept with its good fields; a value that
+		// did not decode, or a section that is not a mapping, stays nil.
+		if len(d.problems) == before || (t.Elem().Kind() == reflect.Struct && n.Kind == yaml.MappingNode) {
 			v.Set(fresh)
 		}
 	case reflect.Struct:

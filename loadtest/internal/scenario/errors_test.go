@@ -138,6 +138,14 @@ expect:
 			want: []string{`x.yaml:4: expect: want a mapping, not a list`},
 		},
 		{
+			name: "a section that is not a mapping is not checked as an empty one",
+			doc:  "target: http://127.0.0.1:8080/\nduration: 10s\nalgorithms: [random]\nsupermarket: 0.8\nlab:\n  shape: [backend]\n",
+			want: []string{
+				`x.yaml:4: supermarket: want a mapping, not "0.8"`,
+				`x.yaml:6: lab.shape: want a mapping, not a list`,
+			},
+		},
+		{
 			name: "configure's settings: did you mean and bad values together",
 			doc: `target: http://127.0.0.1:8080/
 rate: 10

@@ -252,7 +252,7 @@ func (s *Scenario) validate(v *validator) {
 	}
 	if s.Supermarket != nil {
 		v.supermarket(s.Supermarket)
-	} else if s.Rate == 0 && s.Concurrency == 0 && !v.isBad("concurrency") {
+	} else if s.Rate == 0 && s.Concurrency == 0 && !v.isBad("concurrency") && !v.isBad("supermarket") {
 		v.add("set rate (requests per second, open model) or concurrency (workers, closed model)", "rate")
 	}
 	if s.Duration < 0 {
