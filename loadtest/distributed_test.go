@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,12 +54,25 @@ func freeAddr(t *testing.T) string {
 
 // A load split over two worker processes of bin/loadtest: the merged count
 // is the sum of what each sent, in the same tables and result file.
+// The workers send the headers and body of -H and --body.
 func TestAttackWithLocalWorkers(t *testing.T) {
-	srv := target(t)
+	var carried, other atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Token") == "abc" && string(body) == "hello" {
+			carried.Add(1)
+		} else {
+			other.Add(1) // the preflight check's GET
+		}
+		w.Header().Set("X-Backend", "b1")
+	}))
+	t.Cleanup(srv.Close)
 	bin := loadtestBin(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	cmd := exec.CommandContext(t.Context(), bin, "attack", "--url", srv.URL, "--rate", "60", "--duration", "2s",
-		"--workers", "2", "--quiet", "--output", out)
+	body := filepath.Join(t.TempDir(), "body")
+	require.NoError(t, os.WriteFile(body, []byte("hello"), 0o644))
+	cmd := exec.CommandContext(t.Context(), bin, "attack", "--url", srv.URL, "--rate", "60/1s", "--duration", "2s",
+		"--workers", "2", "--quiet", "--output", out, "-H", "X-Token: abc", "--body", body, "--method", "PUT")
 	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME=lblab-maintest-none")
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", b)
@@ -73,6 +90,11 @@ func TestAttackWithLocalWorkers(t *testing.T) {
 		sent += w.Sent
 	}
 	assert.Equal(t, sent, run.Total.Requests, "merged count = sum of the workers'")
+	// Every request but the preflight check carried the header and body (a
+	// request cut off at the end of the attack arrives but is not counted).
+	assert.GreaterOrEqual(t, carried.Load(), int64(sent))
+	assert.LessOrEqual(t, other.Load(), int64(1))
+	checkResultSchema(t, out)
 	assert.True(t, run.Total.Requests >= 80 && run.Total.Requests <= 121, "60/s for 2 s: %d", run.Total.Requests)
 	assert.False(t, r.Partial)
 }

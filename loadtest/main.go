@@ -7,7 +7,7 @@
 //	loadtest compare A.json B.json [C.json ...]
 //	loadtest report RESULT.json [--html FILE]
 //	loadtest attack [--url http://localhost:8080] [--path /] [--requests 1000] [--concurrency 20]
-//	                [--rate 500 --duration 10s] [--output results.json]
+//	                [--rate 500|50/500ms --duration 10s] [-H 'Name: value' ...] [--body FILE] [--output results.json]
 //
 // Exit status: 0 success; 1 the run could not happen (Docker not reachable,
 // lab not up, target not answering, ...); 2 usage error or bad scenario file;
@@ -23,15 +23,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/lblab/lblab/loadtest/internal/attack"
 	"github.com/lblab/lblab/loadtest/internal/balancer"
 	"github.com/lblab/lblab/loadtest/internal/lab"
 	"github.com/lblab/lblab/loadtest/internal/report"
@@ -70,7 +75,8 @@ const usage = `usage:
   loadtest compare [--force] A.json B.json [C.json ...]   (--force: results of different scenarios or loads)
   loadtest report RESULT.json [--html FILE]     (the tables again; --html rewrites the HTML report)
   loadtest attack [--url http://localhost:8080] [--path /] [--requests N] [--concurrency N]
-                  [--rate R [--arrivals constant|poisson] [--seed N]] [--duration D] [--timeout D] [--method M] [--header 'K: V'] [--output FILE]
+                  [--rate R|N/D [--arrivals constant|poisson] [--seed N]] [--duration D] [--timeout D] [--method M]
+                  [-H 'K: V' ...] [--body FILE] [--output FILE]
                   [--workers N [--workers-from local|wait|swarm]]
   loadtest version
 
@@ -382,7 +388,7 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, name := range []string{"concurrency", "c"} {
 		fs.IntVar(&concurrency, name, 0, "workers, each sending its next request when the last returns (default 10 without --rate)")
 	}
-	fs.IntVar(&rate, "rate", 0, "rate in requests per second (open model)")
+	fs.Var(rateFlag{&rate}, "rate", "rate (open model): requests per second (100), or a count per duration as vegeta's (100/1s, 50/500ms); 0 or infinity: no rate, --concurrency workers as fast as they go")
 	arrivals := fs.String("arrivals", scenario.ArrivalsConstant, "with --rate: constant (evenly spaced) or poisson (exponential gaps; latency from each request's due time)")
 	seed := fs.Uint64("seed", 0, "seed of the Poisson arrival times (0: random)")
 	duration := fs.Duration("duration", 0, "length of the attack")
@@ -391,7 +397,10 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.StringVar(&output, name, "", "write the result (JSON) to this file")
 	}
 	var headers headerFlag
-	fs.Var(&headers, "header", "request header 'Name: value' (repeatable)")
+	for _, name := range []string{"header", "H"} {
+		fs.Var(&headers, name, "request header 'Name: value' (repeatable; a name given twice gets both values, comma-separated)")
+	}
+	bodyFile := fs.String("body", "", "file whose bytes are the body of every request")
 	quiet := fs.Bool("quiet", false, "no live line per second")
 	var wf workerFlags
 	wf.register(fs)
@@ -402,6 +411,13 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "loadtest attack: unexpected arguments %q\n%s", pos, usage)
 		return exitUsage
+	}
+	var body []byte
+	if *bodyFile != "" {
+		if body, err = os.ReadFile(*bodyFile); err != nil {
+			fmt.Fprintln(stderr, "loadtest attack: read -body:", err)
+			return exitUsage
+		}
 	}
 	if requests == 0 && *duration == 0 {
 		requests = 1000
@@ -416,7 +432,7 @@ func cmdAttack(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	s := &scenario.Scenario{
 		Name: "attack", Description: "ad-hoc attack", Target: target, Method: strings.ToUpper(*method),
-		Headers: headers.m, Rate: rate, Concurrency: concurrency, Requests: requests,
+		Headers: headers.m, Body: body, Rate: rate, Concurrency: concurrency, Requests: requests,
 		Arrivals: *arrivals, Seed: *seed,
 		Duration: scenario.Duration(*duration), Timeout: scenario.Duration(*timeout),
 	}
@@ -488,7 +504,8 @@ func joinTarget(base, path string) (string, error) {
 	return joined.String(), nil
 }
 
-// headerFlag collects --header 'Name: value'.
+// headerFlag collects -H/--header 'Name: value'. A name given twice keeps
+// both values, joined with ", " (one field of a list, as RFC 9110 allows).
 type headerFlag struct{ m map[string]string }
 
 // String implements flag.Value.
@@ -497,13 +514,44 @@ func (h *headerFlag) String() string { return "" }
 // Set implements flag.Value: it adds one header.
 func (h *headerFlag) Set(v string) error {
 	k, val, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(k) == "" {
+	k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+	switch {
+	case !ok || k == "":
 		return errors.New("want 'Name: value'")
+	case !httpguts.ValidHeaderFieldName(k):
+		return fmt.Errorf("%q is not a header name", k)
+	case !httpguts.ValidHeaderFieldValue(val):
+		return fmt.Errorf("the value of %s has a character a header cannot carry", k)
 	}
 	if h.m == nil {
 		h.m = map[string]string{}
 	}
-	h.m[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	k = http.CanonicalHeaderKey(k)
+	if old, ok := h.m[k]; ok {
+		val = old + ", " + val
+	}
+	h.m[k] = val
+	return nil
+}
+
+// rateFlag reads --rate as attack.ParseRate does.
+type rateFlag struct{ n *int }
+
+// String implements flag.Value.
+func (r rateFlag) String() string {
+	if r.n == nil || *r.n == 0 {
+		return "" // no default shown: 0 is no rate
+	}
+	return strconv.Itoa(*r.n)
+}
+
+// Set implements flag.Value.
+func (r rateFlag) Set(v string) error {
+	n, err := attack.ParseRate(v)
+	if err != nil {
+		return err
+	}
+	*r.n = n
 	return nil
 }
 

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -250,6 +253,98 @@ func TestJoinTarget(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// TestAttackRequest checks that -H, --header, --method and -body reach the
+// target: every request carries the headers and the file's bytes.
+func TestAttackRequest(t *testing.T) {
+	isolate(t)
+	type seen struct {
+		method, host, token, body string
+		accept                    []string
+		length                    int64
+	}
+	var mu sync.Mutex
+	var got []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, seen{r.Method, r.Host, r.Header.Get("X-Token"), string(body), r.Header.Values("Accept"), r.ContentLength})
+		mu.Unlock()
+		w.Header().Set("X-Backend", "b1")
+	}))
+	t.Cleanup(srv.Close)
+	body := filepath.Join(t.TempDir(), "body.json")
+	require.NoError(t, os.WriteFile(body, []byte(`{"order": 42}`), 0o644))
+
+	code, stdout, stderr := runCmd(t, "attack", "--url", srv.URL, "-n", "20", "-c", "2", "--quiet", "--method", "post",
+		"-H", "X-Token: abc", "-H", "Accept: text/plain", "--header", "Accept: application/json", "-H", "Host: shop.test",
+		"-body", body)
+	require.Equal(t, exitOK, code, stderr)
+	// Before the load, one GET checks that the target answers.
+	got = slices.DeleteFunc(got, func(s seen) bool { return s.method == "GET" && s.body == "" })
+	require.Len(t, got, 20)
+	for _, s := range got {
+		assert.Equal(t, seen{"POST", "shop.test", "abc", `{"order": 42}`, []string{"text/plain, application/json"}, 13}, s)
+	}
+	assert.Contains(t, stdout, "\nBackends\n", "no warm-up: the table must not say after warm-up")
+	assert.NotContains(t, stdout, "warm-up")
+}
+
+// TestAttackRate runs attacks at vegeta-style rates.
+func TestAttackRate(t *testing.T) {
+	isolate(t)
+	srv := target(t)
+	tests := []struct {
+		rate, want string
+		model      string
+		rps, c     int
+	}{
+		{"50/500ms", "100 req/s", "open", 100, 0},
+		{"100/1s", "100 req/s", "open", 100, 0},
+		{"100", "100 req/s", "open", 100, 0},
+		{"0", "10 workers", "closed", 0, 10},
+		{"infinity", "10 workers", "closed", 0, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rate, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "r.json")
+			code, stdout, stderr := runCmd(t, "attack", "--url", srv.URL, "-rate", tt.rate, "-n", "50", "--quiet", "-o", out)
+			require.Equal(t, exitOK, code, stderr)
+			assert.Contains(t, stdout, tt.want)
+			r, err := report.Load(out)
+			require.NoError(t, err)
+			assert.Equal(t, tt.model, r.Settings.Model)
+			assert.Equal(t, tt.rps, r.Settings.Rate)
+			assert.Equal(t, tt.c, r.Settings.Concurrency)
+			assert.Equal(t, 50, r.Runs[0].Total.Requests)
+		})
+	}
+}
+
+// TestAttackBadInput checks that bad attack flags are usage errors that
+// name what is wrong.
+func TestAttackBadInput(t *testing.T) {
+	isolate(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"rate word", []string{"-rate", "fast"}, `invalid value "fast" for flag -rate: bad rate "fast": want requests per second (100), a count per duration (100/1s, 50/500ms), or 0 or infinity`},
+		{"rate fraction", []string{"-rate", "1/3s"}, `bad rate "1/3s": 0.333 requests per second`},
+		{"rate per nothing", []string{"-rate", "10/0s"}, `bad rate "10/0s": the duration must be above 0`},
+		{"header without colon", []string{"-H", "X-Token abc"}, `invalid value "X-Token abc" for flag -H: want 'Name: value'`},
+		{"header with a bad name", []string{"-H", "X Token: abc"}, `invalid value "X Token: abc" for flag -H: "X Token" is not a header name`},
+		{"missing body", []string{"-body", "/nonexistent/body.json"}, `read -body: open /nonexistent/body.json: no such file or directory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCmd(t, append([]string{"attack", "--url", "http://127.0.0.1:1", "-n", "1"}, tt.args...)...)
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, stderr, tt.want)
 		})
 	}
 }

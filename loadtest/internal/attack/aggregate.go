@@ -133,7 +133,9 @@ type BackendStats struct {
 
 // Summary is everything an Aggregator learned.
 type Summary struct {
-	Start    time.Time      `json:"start"`
+	// Start is the time the attack started (written as the run's
+	// "started", not here).
+	Start    time.Time      `json:"-"`
 	WarmupMs float64        `json:"warmup_ms"`
 	EndMs    float64        `json:"end_ms"`
 	Total    Stats          `json:"total"`
@@ -416,7 +418,7 @@ func stats(m *vegeta.Metrics, back, errs map[string]int, d time.Duration) Stats 
 	m.Close()
 	st := Stats{
 		Requests:    int(m.Requests),
-		DurationS:   d.Seconds(),
+		DurationS:   Round(d.Seconds(), 6),
 		StatusCodes: maps.Clone(m.StatusCodes),
 		Backends:    maps.Clone(back),
 	}
@@ -426,16 +428,16 @@ func stats(m *vegeta.Metrics, back, errs map[string]int, d time.Duration) Stats 
 	if st.Requests > 0 {
 		st.Success = int(math.Round(m.Success * float64(m.Requests)))
 		st.Errors = st.Requests - st.Success
-		st.SuccessRate = float64(st.Success) / float64(st.Requests)
-		st.ErrorRate = float64(st.Errors) / float64(st.Requests)
+		st.SuccessRate = Round(float64(st.Success)/float64(st.Requests), 6)
+		st.ErrorRate = Round(float64(st.Errors)/float64(st.Requests), 6)
 		st.Latency = Latency{
 			Mean: ms(m.Latencies.Mean), P50: ms(m.Latencies.P50), P90: ms(m.Latencies.P90),
 			P95: ms(m.Latencies.P95), P99: ms(m.Latencies.P99), P999: ms(m.Latencies.Quantile(0.999)), Max: ms(m.Latencies.Max),
 		}
 	}
 	if s := d.Seconds(); s > 0 {
-		st.Rate = float64(st.Requests) / s
-		st.Throughput = float64(st.Success) / s
+		st.Rate = Round(float64(st.Requests)/s, 3)
+		st.Throughput = Round(float64(st.Success)/s, 3)
 	}
 	for msg, n := range errs {
 		st.ErrorMessages = append(st.ErrorMessages, ErrorCount{Error: msg, Count: n})
@@ -470,10 +472,19 @@ func share(counts func(yield func(string, int) bool)) map[string]float64 {
 	}
 	for k, n := range counts {
 		if k != NoBackend {
-			out[k] = float64(n) / float64(total)
+			out[k] = Round(float64(n)/float64(total), 6)
 		}
 	}
 	return out
+}
+
+// Round rounds x to the given number of decimals. Results are written to
+// what was measured: times in ms to the microsecond (3 decimals), in
+// seconds to the microsecond (6), rates per second to 3 decimals, fractions
+// to 6 (see results/README.md).
+func Round(x float64, decimals int) float64 {
+	p := math.Pow10(decimals)
+	return math.Round(x*p) / p
 }
 
 // ms converts a duration to float milliseconds, rounded to microseconds.

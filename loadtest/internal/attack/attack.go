@@ -35,6 +35,8 @@ type Config struct {
 	Method string
 	// Header is added to every request.
 	Header http.Header
+	// Body is the body of every request (nil: none).
+	Body []byte
 	// Rate is the constant rate in requests per second (open model). When 0,
 	// Concurrency workers send requests back to back (closed model).
 	Rate int
@@ -138,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (<-chan *vegeta.Result, error) {
 		opts = append(opts, vegeta.Workers(uint64(cfg.Concurrency)), vegeta.MaxWorkers(uint64(cfg.Concurrency)))
 	}
 	atk := vegeta.NewAttacker(opts...)
-	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: cfg.Method, URL: cfg.URL, Header: cfg.Header})
+	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: cfg.Method, URL: cfg.URL, Header: cfg.Header, Body: cfg.Body})
 
 	start := time.Now() // just before vegeta's own start: due times are never late
 	in := atk.Attack(tr, pacer, cfg.Duration, cfg.Name)

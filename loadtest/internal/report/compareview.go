@@ -80,7 +80,8 @@ func comparisonHTML(r *Result) template.HTML {
 	x0 := float64(labelW)
 	xe := x0 + latW + gap
 	xs := xe + errW + gap
-	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="12" font-weight="bold">latency after warm-up: mean, p50, p99 (0 to %s)</text>`, x0, html.EscapeString(FormatMs(maxMs)))
+	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="12" font-weight="bold">latency%s: mean, p50, p99 (0 to %s)</text>`, x0,
+		afterWarmup(slices.ContainsFunc(r.Runs, func(r Run) bool { return r.WarmupMs > 0 })), html.EscapeString(FormatMs(maxMs)))
 	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="12" font-weight="bold">errors</text>`, xe)
 	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="12" font-weight="bold">share sent to each backend</text>`, xs)
 	legend := []struct{ name, color string }{{"mean", "#555"}, {"p50", palette[2]}, {"p99", palette[3]}}

@@ -118,3 +118,31 @@ func TestSupermarketReport(t *testing.T) {
 	assert.Contains(t, buf.String(), "+9.2%")
 	assert.Contains(t, buf.String(), "M/M/1")
 }
+
+// TestNoWarmupNotes: tables and the comparison say "after warm-up" only
+// when the runs had one.
+func TestNoWarmupNotes(t *testing.T) {
+	for _, warm := range []float64{0, 2000} {
+		r := sampleResult("variants", 20, 1)
+		second := sampleResult("b", 40, 2).Runs[0]
+		r.Runs = append(r.Runs, second)
+		r.Settings.WarmupS = warm / 1000
+		for i := range r.Runs {
+			r.Runs[i].WarmupMs = warm
+		}
+		var buf bytes.Buffer
+		require.NoError(t, WriteHTML(&buf, r))
+		head := buf.String()[:strings.Index(buf.String(), "<h2>Run ")]
+		buf.Reset()
+		require.NoError(t, WriteTables(&buf, r))
+		tables := buf.String()
+		if warm == 0 {
+			assert.NotContains(t, head, "warm-up")
+			assert.Contains(t, tables, "\nRuns\n")
+		} else {
+			assert.Contains(t, head, "after warm-up")
+			assert.Contains(t, head, "after its warm-up")
+			assert.Contains(t, tables, "\nRuns (after warm-up)\n")
+		}
+	}
+}

@@ -207,7 +207,12 @@ func firstServed(seconds []attack.Second, backend string, fromMs float64) (float
 	return 0, false
 }
 
-func ptr(f float64) *float64 { return &f }
+// ptr returns a time in ms to the microsecond (differences of times to
+// the microsecond are not, in floating point).
+func ptr(ms float64) *float64 {
+	ms = attack.Round(ms, 3)
+	return &ms
+}
 
 func at(s []string, i int) string {
 	if i < len(s) {

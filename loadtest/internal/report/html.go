@@ -64,7 +64,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{color:#55
 {{range .R.Errors}}<p class="fail">{{.}}</p>{{end}}
 {{if .Compare}}<h2>Comparison</h2>
 {{.Compare}}
-<p class="muted">One row per run, after its warm-up. A backend has the same colour in every run and report. The sections of each run follow.</p>{{end}}
+<p class="muted">One row per run{{if .R.Settings.WarmupS}}, after its warm-up{{end}}. A backend has the same colour in every run and report. The sections of each run follow.</p>{{end}}
 {{with .R.Calibration}}<h2>Supermarket: time in system against queueing theory</h2>
 <p>Backends set to {{.LatencySetting}}; calibration at {{.Rate}} req/s: mean service time S = {{printf "%.3f" .ServiceMs}} ms (latency slept {{printf "%.3f" .LatencyMs}} ms for {{printf "%.3f" .LatencyAskedMs}} ms drawn).
 Times in units of S; theory at the rho each run measured; "at backends": queue wait + service as the backends measured them.</p>

@@ -15,8 +15,13 @@ import (
 	"github.com/lblab/lblab/loadtest/internal/scenario"
 )
 
-// Schema is the version of the result file format.
-const Schema = 1
+// Schema is the version of the result file format. Version 2 dropped the
+// runs' "start" (the same as their "started") and rounds every figure to
+// what was measured; Load reads versions 1 and 2.
+const Schema = 2
+
+// MinSchema is the oldest result file format Load reads.
+const MinSchema = 1
 
 // Result is one result file: a scenario's runs (one, or one per algorithm).
 type Result struct {
@@ -54,8 +59,10 @@ type ScenarioInfo struct {
 type Settings struct {
 	Target string `json:"target"`
 	Method string `json:"method"`
-	Model  string `json:"model"` // "open" (rate) or "closed" (concurrency)
-	Rate   int    `json:"rate,omitempty"`
+	// BodyBytes is the size of every request's body (loadtest attack --body).
+	BodyBytes int    `json:"body_bytes,omitempty"`
+	Model     string `json:"model"` // "open" (rate) or "closed" (concurrency)
+	Rate      int    `json:"rate,omitempty"`
 	// Arrivals is the open model's arrival process: "constant" or "poisson"
 	// (empty in files written before the field existed: constant).
 	Arrivals    string  `json:"arrivals,omitempty"`
@@ -117,6 +124,24 @@ type Run struct {
 	// Queue holds the supermarket figures of the run; absent for other
 	// scenarios.
 	Queue *Queue `json:"queue,omitempty"`
+}
+
+// UnmarshalJSON reads a run, taking its start time from "start" in files
+// of schema 1 that lack "started".
+func (r *Run) UnmarshalJSON(data []byte) error {
+	type plain Run // without this method
+	aux := struct {
+		*plain
+		Start time.Time `json:"start"`
+	}{plain: (*plain)(r)}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	if r.Started.IsZero() {
+		r.Started = aux.Start
+	}
+	r.Summary.Start = r.Started
+	return nil
 }
 
 // GraySecond is one second of the balancer's gray-failure counters.
@@ -203,7 +228,7 @@ func Load(path string) (*Result, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("read result %s: %w", path, err)
 	}
-	if r.Schema != Schema || len(r.Runs) == 0 {
+	if r.Schema < MinSchema || r.Schema > Schema || len(r.Runs) == 0 {
 		return nil, fmt.Errorf("read result %s: not a loadtest result file (schema %d, %d runs)", path, r.Schema, len(r.Runs))
 	}
 	return &r, nil

@@ -164,9 +164,18 @@ func shareLine(run *Run, counts map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
+// afterWarmup is the title's note that a table leaves the warm-up out, when
+// there was one.
+func afterWarmup(warm bool) string {
+	if warm {
+		return " (after warm-up)"
+	}
+	return ""
+}
+
 // BackendsTable prints one row per backend after the warm-up.
 func BackendsTable(w io.Writer, run *Run) error {
-	fmt.Fprintln(w, "\nBackends (after warm-up)")
+	fmt.Fprintln(w, "\nBackends"+afterWarmup(run.WarmupMs > 0))
 	t := newTable(w, "backend", "X-Backend", "requests", "share", "errors", "p50", "p99", "first", "last")
 	rows := slices.Clone(run.Backends)
 	slices.SortStableFunc(rows, func(a, b attack.BackendStats) int {
@@ -285,7 +294,7 @@ func ExpectationsTable(w io.Writer, runs []Run) error {
 // RunsTable prints one row per run (the algorithms scenario), with each
 // backend's share in its own column.
 func RunsTable(w io.Writer, runs []Run) error {
-	fmt.Fprintln(w, "\nRuns (after warm-up)")
+	fmt.Fprintln(w, "\nRuns"+afterWarmup(slices.ContainsFunc(runs, func(r Run) bool { return r.WarmupMs > 0 })))
 	names := map[string]bool{}
 	for i := range runs {
 		for k := range runs[i].Total.Backends {

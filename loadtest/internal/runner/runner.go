@@ -358,7 +358,7 @@ func (r *runner) newResult(ctx context.Context) *report.Result {
 		Schema:   report.Schema,
 		Scenario: report.ScenarioInfo{Name: s.Name, File: s.File, Description: s.Description, Definition: s},
 		Settings: report.Settings{
-			Target: s.Target, Method: s.Method, Rate: s.Rate, Concurrency: s.Concurrency, Requests: s.Requests,
+			Target: s.Target, Method: s.Method, BodyBytes: len(s.Body), Rate: s.Rate, Concurrency: s.Concurrency, Requests: s.Requests,
 			DurationS: s.Duration.D().Seconds(), WarmupS: s.Warmup.D().Seconds(), TimeoutS: s.Timeout.D().Seconds(),
 			KeepAlive: new(s.KeepsAlive()), Algorithms: s.Algorithms, Service: s.Lab.Service,
 		},

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -347,6 +348,9 @@ func TestRunFailover(t *testing.T) {
 	loaded, err := report.Load(o.JSONPath)
 	require.NoError(t, err)
 	assert.Equal(t, run.Total.Requests, loaded.Runs[0].Total.Requests)
+	checkSchema(t, o.JSONPath)
+	assert.NotEmpty(t, r0["derived"])
+	assert.NotEmpty(t, r0["balancer_events"])
 	assert.InDelta(t, 350, run.Total.Requests, 40) // 100/s over 3.5 s after warm-up
 }
 
@@ -429,6 +433,7 @@ timeline:
 	loaded, err := report.Load(o.JSONPath)
 	require.NoError(t, err)
 	assert.True(t, loaded.Partial)
+	checkSchema(t, o.JSONPath)
 	assert.InDelta(t, 60, loaded.Runs[0].Total.Requests, 15)
 	assert.Len(t, loaded.Runs[0].Actions, 1, "the action that ran")
 }
@@ -454,4 +459,18 @@ func TestPreflight(t *testing.T) {
 			assert.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+// checkSchema checks a result file against results/schema.json (the JSON
+// Schema of result files, precision of the figures included).
+func checkSchema(t *testing.T, path string) {
+	t.Helper()
+	sch, err := jsonschema.NewCompiler().Compile("../../../results/schema.json")
+	require.NoError(t, err)
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	require.NoError(t, err)
+	require.NoError(t, sch.Validate(doc))
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lblab/lblab/loadtest/internal/attack"
 	"github.com/lblab/lblab/loadtest/internal/backends"
 	"github.com/lblab/lblab/loadtest/internal/queuesim"
 	"github.com/lblab/lblab/loadtest/internal/report"
@@ -218,9 +219,9 @@ func (r *runner) calibrate(ctx context.Context, addrs []string, nominal time.Dur
 		return nil, fmt.Errorf("calibration: %d of %d requests failed", errs, n)
 	}
 	cal := &report.Calibration{
-		LatencySetting: setting, NominalMs: float64(nominal) / float64(time.Millisecond), Rate: rate,
-		DurationS: sm.Calibrate.D().Seconds(), ServiceMs: t.MeanServiceMs,
-		LatencyMs: t.MeanLatencyMs, LatencyAskedMs: t.MeanLatencyAskedMs, Served: t.Served,
+		LatencySetting: setting, NominalMs: ms(nominal), Rate: rate,
+		DurationS: sm.Calibrate.D().Seconds(), ServiceMs: attack.Round(t.MeanServiceMs, 3),
+		LatencyMs: attack.Round(t.MeanLatencyMs, 3), LatencyAskedMs: attack.Round(t.MeanLatencyAskedMs, 3), Served: t.Served,
 	}
 	fmt.Fprintf(r.out, "   mean service time %.3f ms (latency slept %.3f ms, drawn %.3f ms, %d requests)\n",
 		cal.ServiceMs, cal.LatencyMs, cal.LatencyAskedMs, cal.Served)
@@ -241,21 +242,24 @@ func (r *runner) queueFigures(ctx context.Context, run *report.Run, addrs []stri
 	}
 	q := &report.Queue{
 		Servers: sm.Servers, RhoTarget: rhoTarget, Rate: rate, ArrivalRate: run.Total.Rate,
-		ServiceMs: t.MeanServiceMs, QueueWaitMs: t.MeanQueueWaitMs, Backends: all,
+		ServiceMs: attack.Round(t.MeanServiceMs, 3), QueueWaitMs: attack.Round(t.MeanQueueWaitMs, 3), Backends: all,
 	}
 	if t.Utilization != nil {
-		q.Utilization = *t.Utilization
+		q.Utilization = attack.Round(*t.Utilization, 6)
 	}
-	q.Rho = q.ArrivalRate * q.ServiceMs / 1000 / float64(sm.Servers)
-	q.Mean = run.Total.Latency.Mean / q.ServiceMs
-	q.AtBackends = (t.MeanQueueWaitMs + t.MeanServiceMs) / q.ServiceMs
-	q.P99 = run.Total.Latency.P99 / q.ServiceMs
+	// The figures below are ratios of measured times: 4 significant
+	// decimals say more than the measurements do.
+	q.Rho = attack.Round(q.ArrivalRate*q.ServiceMs/1000/float64(sm.Servers), 4)
+	q.Mean = attack.Round(run.Total.Latency.Mean/q.ServiceMs, 4)
+	q.AtBackends = attack.Round((q.QueueWaitMs+q.ServiceMs)/q.ServiceMs, 4)
+	q.P99 = attack.Round(run.Total.Latency.P99/q.ServiceMs, 4)
 	if q.Rho >= 1 {
 		q.Theory = fmt.Sprintf("none: rho %.3f >= 1", q.Rho)
 		return q, nil
 	}
 	if run.Algorithm == queuesim.Random {
 		q.TheoryMean, _, q.TheoryP99, _ = queuesim.MM1(q.Rho)
+		q.TheoryMean, q.TheoryP99 = attack.Round(q.TheoryMean, 4), attack.Round(q.TheoryP99, 4)
 		q.Theory = "M/M/1"
 		return q, nil
 	}
@@ -265,7 +269,7 @@ func (r *runner) queueFigures(ctx context.Context, run *report.Run, addrs []stri
 	if err != nil {
 		return q, err
 	}
-	q.TheoryMean, q.TheoryP99 = sim.Mean, sim.P99
+	q.TheoryMean, q.TheoryP99 = attack.Round(sim.Mean, 4), attack.Round(sim.P99, 4)
 	q.Theory = fmt.Sprintf("simulation (%d arrivals, seed %d)", sim.Arrivals, sim.Seed)
 	return q, nil
 }

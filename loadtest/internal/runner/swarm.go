@@ -51,7 +51,7 @@ var errNotSwarm = errors.New("drain acts on a Swarm node, and the lab is not a S
 // AttackConfig returns the attack a run of s sends, named label.
 func AttackConfig(s *scenario.Scenario, label string) attack.Config {
 	return attack.Config{
-		URL: s.Target, Method: s.Method, Header: header(s.Headers), Rate: s.Rate, Concurrency: s.Concurrency,
+		URL: s.Target, Method: s.Method, Header: header(s.Headers), Body: s.Body, Rate: s.Rate, Concurrency: s.Concurrency,
 		Requests: uint64(s.Requests), Duration: s.Duration.D(), Timeout: s.Timeout.D(), Name: label,
 		NoKeepAlive: !s.KeepsAlive(), Arrivals: s.Arrivals, Seed: s.Seed,
 	}

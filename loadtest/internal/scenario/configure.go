@@ -86,7 +86,7 @@ func ConfigurePatch(settings map[string]any) (map[string]any, []error) {
 			}
 			out[k] = b
 		default:
-			errs = append(errs, fmt.Errorf("settings.%s: unknown setting; known: %s", k, strings.Join(BackendSettings, ", ")))
+			errs = append(errs, fmt.Errorf("settings.%s: unknown setting%s; known: %s", k, didYouMean(k, BackendSettings, ""), strings.Join(BackendSettings, ", ")))
 		}
 	}
 	return out, errs

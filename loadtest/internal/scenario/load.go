@@ -1,14 +1,14 @@
 package scenario
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -48,52 +48,37 @@ func Load(path string) (*Scenario, error) {
 }
 
 // Parse decodes a scenario from data (YAML or JSON); file names it in errors.
-// Unknown fields are errors. It applies defaults and validates.
+// Unknown fields are errors. It applies defaults and validates, and reports
+// every problem at once (unknown keys, bad values, and what the values mean
+// together), one a line in line order, each as "file:line: field: message".
 func Parse(file string, data []byte) (*Scenario, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fileErr(file, err)
+		return nil, syntaxError(file, data, err)
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty scenario file", file)
 	}
-	if doc := root.Content[0]; doc.Kind != yaml.MappingNode {
+	doc := root.Content[0]
+	if doc.Kind == yaml.AliasNode && doc.Alias != nil {
+		doc = doc.Alias
+	}
+	if doc.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: a scenario is a mapping of fields (name, target, rate, ...)", file, doc.Line)
 	}
 	s := &Scenario{File: file, root: &root}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(s); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fileErr(file, err)
-	}
+	d := &decoder{}
+	d.mapping(doc, reflect.ValueOf(s).Elem(), nil)
 	s.SetDefaults()
-	if err := s.Validate(); err != nil {
+	v := &validator{s: s, problems: d.problems, bad: d.bad}
+	s.validate(v)
+	if err := v.err(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 var lineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
-
-// fileErr rewrites yaml's "line N: msg" errors as "file:N: msg", one per line.
-func fileErr(file string, err error) error {
-	var te *yaml.TypeError
-	var msgs []string
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	errs := make([]error, 0, len(msgs))
-	for _, m := range msgs {
-		if sm := lineRe.FindStringSubmatch(m); sm != nil {
-			errs = append(errs, fmt.Errorf("%s:%s: %s", file, sm[1], m[len(sm[0]):]))
-		} else {
-			errs = append(errs, fmt.Errorf("%s: %s", file, strings.TrimPrefix(m, "yaml: ")))
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // SetDefaults fills the fields left empty with their defaults.
 func (s *Scenario) SetDefaults() {
@@ -149,7 +134,7 @@ const MaxReplicas = 50
 
 // shape checks the lab shape.
 func (v *validator) shape(sh *Shape) {
-	if len(sh.Services) == 0 && sh.Backend == nil {
+	if len(sh.Services) == 0 && sh.Backend == nil && !v.isBad("lab", "shape", "services") && !v.isBad("lab", "shape", "backend") {
 		v.add("shape needs services (running containers per Compose service) or backend (settings)", "lab", "shape")
 	}
 	for _, name := range slices.Sorted(maps.Keys(sh.Services)) {
@@ -227,6 +212,12 @@ func (v *validator) supermarket(sm *Supermarket) {
 // the file, line and field where known.
 func (s *Scenario) Validate() error {
 	v := &validator{s: s}
+	s.validate(v)
+	return v.err()
+}
+
+// validate adds the scenario's problems to v.
+func (s *Scenario) validate(v *validator) {
 	if s.Name == "" {
 		v.add("name is required", "name")
 	} else if strings.ContainsAny(s.Name, `/\`) {
@@ -253,7 +244,7 @@ func (s *Scenario) Validate() error {
 	switch s.Arrivals {
 	case "", ArrivalsConstant:
 	case ArrivalsPoisson:
-		if s.Rate <= 0 && s.Supermarket == nil {
+		if s.Rate <= 0 && s.Supermarket == nil && !v.isBad("rate") {
 			v.add(fmt.Sprintf("arrivals poisson needs a rate above 0 requests per second (got %d); a closed model (concurrency) has no arrivals", s.Rate), "arrivals")
 		}
 	default:
@@ -261,13 +252,13 @@ func (s *Scenario) Validate() error {
 	}
 	if s.Supermarket != nil {
 		v.supermarket(s.Supermarket)
-	} else if s.Rate == 0 && s.Concurrency == 0 {
+	} else if s.Rate == 0 && s.Concurrency == 0 && !v.isBad("concurrency") && !v.isBad("supermarket") {
 		v.add("set rate (requests per second, open model) or concurrency (workers, closed model)", "rate")
 	}
 	if s.Duration < 0 {
 		v.add(fmt.Sprintf("duration %s is negative", s.Duration), "duration")
 	}
-	if s.Duration == 0 && s.Requests == 0 {
+	if s.Duration == 0 && s.Requests == 0 && !v.isBad("requests") {
 		v.add("duration is required (e.g. 60s) unless requests is set", "duration")
 	}
 	if s.Warmup < 0 {
@@ -293,7 +284,7 @@ func (s *Scenario) Validate() error {
 	seenAlg := map[string]bool{}
 	for i, a := range s.Algorithms {
 		if !slices.Contains(Algorithms, a) {
-			v.add(fmt.Sprintf("unknown algorithm %q; known: %s", a, strings.Join(Algorithms, ", ")), "algorithms", i)
+			v.add(fmt.Sprintf("unknown algorithm %q%s; known: %s", a, didYouMean(a, Algorithms, ""), strings.Join(Algorithms, ", ")), "algorithms", i)
 		} else if seenAlg[a] {
 			v.add(fmt.Sprintf("algorithm %q is listed twice", a), "algorithms", i)
 		}
@@ -355,7 +346,7 @@ func (s *Scenario) Validate() error {
 	slices.Sort(names)
 	for _, name := range names {
 		pe := s.Expect.Phases[name]
-		if !phases[name] {
+		if !phases[name] && !v.badUnder("timeline") && !v.isBad("phase") {
 			v.add(fmt.Sprintf("no phase %q; phases: %s", name, strings.Join(s.Phases(), ", ")), "expect", "phases", name)
 		}
 		v.limits(pe.Limits, "expect", "phases", name)
@@ -370,7 +361,6 @@ func (s *Scenario) Validate() error {
 			}
 		}
 	}
-	return v.err()
 }
 
 // action checks one timeline entry.
@@ -378,10 +368,10 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 	s := v.s
 	switch {
 	case a.Action == "":
-		v.add("action is required; one of: "+strings.Join(Actions, ", "), "timeline", i)
+		v.missing("action", "action is required; one of: "+strings.Join(Actions, ", "), "timeline", i)
 		return
 	case !slices.Contains(Actions, a.Action):
-		v.add(fmt.Sprintf("unknown action %q; known: %s", a.Action, strings.Join(Actions, ", ")), "timeline", i, "action")
+		v.add(fmt.Sprintf("unknown action %q%s; known: %s", a.Action, didYouMean(a.Action, Actions, ""), strings.Join(Actions, ", ")), "timeline", i, "action")
 		return
 	}
 	switch {
@@ -394,7 +384,7 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 	}
 	if NeedsTarget(a.Action) {
 		if a.Target == "" {
-			v.add(fmt.Sprintf("%s needs a target (a replica number like 2, service:number, or a container name)", a.Action), "timeline", i)
+			v.missing("target", fmt.Sprintf("%s needs a target (a replica number like 2, service:number, or a container name)", a.Action), "timeline", i)
 		} else if _, err := ParseTarget(a.Target, s.Lab.Service); err != nil {
 			v.add(err.Error(), "timeline", i, "target")
 		}
@@ -404,7 +394,7 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 	switch a.Action {
 	case Scale:
 		if a.Replicas == nil {
-			v.add("scale needs replicas", "timeline", i)
+			v.missing("replicas", "scale needs replicas", "timeline", i)
 		} else if *a.Replicas < 0 || *a.Replicas > MaxReplicas {
 			v.add(fmt.Sprintf("replicas %d is out of range 0..%d", *a.Replicas, MaxReplicas), "timeline", i, "replicas")
 		}
@@ -414,11 +404,11 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 		}
 	case Mark:
 		if a.Phase == "" {
-			v.add("mark needs phase: the name of the phase it starts", "timeline", i)
+			v.missing("phase", "mark needs phase: the name of the phase it starts", "timeline", i)
 		}
 	case Configure:
 		if len(a.Settings) == 0 {
-			v.add("configure needs settings, e.g. {latency: 200ms} or {error_rate: 30%}; known: "+strings.Join(BackendSettings, ", "), "timeline", i)
+			v.missing("settings", "configure needs settings, e.g. {latency: 200ms} or {error_rate: 30%}; known: "+strings.Join(BackendSettings, ", "), "timeline", i)
 		}
 		_, errs := ConfigurePatch(a.Settings)
 		for _, err := range errs {
@@ -429,7 +419,7 @@ func (v *validator) action(i int, a Action, prev time.Duration) {
 		}
 	case Drain:
 		if a.Node == "" {
-			v.add("drain needs node: the Swarm node to drain (its host name or ID, see docker node ls)", "timeline", i)
+			v.missing("node", "drain needs node: the Swarm node to drain (its host name or ID, see docker node ls)", "timeline", i)
 		}
 	}
 	if len(a.Settings) > 0 && a.Action != Configure {
@@ -510,24 +500,74 @@ func ParseTarget(s, defaultService string) (Target, error) {
 }
 
 type validator struct {
-	s    *Scenario
-	errs []error
+	s        *Scenario
+	problems []problem
+	// bad holds the fields that did not decode (see decoder.bad): a
+	// problem about one of them, or about a field inside one, is not
+	// reported again.
+	bad map[string]bool
 }
 
 func (v *validator) add(msg string, path ...any) {
+	if v.isBad(path...) {
+		return
+	}
+	v.problems = append(v.problems, problem{line: lineOf(v.s.root, path), field: fieldPath(path), msg: msg})
+}
+
+// missing reports msg at path, that field is missing, unless the field
+// is there but did not decode.
+func (v *validator) missing(field, msg string, path ...any) {
+	if !v.isBad(append(slices.Clone(path), field)...) {
+		v.add(msg, path...)
+	}
+}
+
+// badUnder reports whether a field at or under the top-level key did not
+// decode.
+func (v *validator) badUnder(key string) bool {
+	for f := range v.bad {
+		if f == key || strings.HasPrefix(f, key+".") || strings.HasPrefix(f, key+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// isBad reports whether the field at path, or one that holds it, did not
+// decode.
+func (v *validator) isBad(path ...any) bool {
+	for i := 1; i <= len(path); i++ {
+		if v.bad[fieldPath(path[:i])] {
+			return true
+		}
+	}
+	return false
+}
+
+// err returns the problems, one a line in line order (those with no line
+// last), as "file:line: field: message"; nil when there are none.
+func (v *validator) err() error {
 	file := v.s.File
 	if file == "" {
 		file = "scenario"
 	}
-	field := fieldPath(path)
-	if line := lineOf(v.s.root, path); line > 0 {
-		v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", file, line, field, msg))
-		return
+	slices.SortStableFunc(v.problems, func(a, b problem) int {
+		if a.line == 0 || b.line == 0 {
+			return cmp.Compare(b.line, a.line) // 0 after the rest
+		}
+		return cmp.Compare(a.line, b.line)
+	})
+	errs := make([]error, 0, len(v.problems))
+	for _, p := range v.problems {
+		if p.line > 0 {
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %s", file, p.line, p.field, p.msg))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %s: %s", file, p.field, p.msg))
+		}
 	}
-	v.errs = append(v.errs, fmt.Errorf("%s: %s: %s", file, field, msg))
+	return errors.Join(errs...)
 }
-
-func (v *validator) err() error { return errors.Join(v.errs...) }
 
 // fieldPath formats a path like timeline[2].at.
 func fieldPath(path []any) string {

@@ -30,6 +30,9 @@ type Scenario struct {
 	Method string `yaml:"method" json:"method,omitempty"`
 	// Headers are added to every request.
 	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
+	// Body is the body of every request (loadtest attack --body; not a
+	// key of scenario files).
+	Body []byte `yaml:"-" json:"-"`
 	// Rate is the constant request rate per second (open model: requests are
 	// sent on schedule whether or not earlier ones have returned).
 	Rate int `yaml:"rate" json:"rate,omitempty"`
@@ -305,8 +308,11 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // UnmarshalYAML accepts "1m30s", "250ms" and plain numbers of seconds.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration (e.g. 30s, 1m30s, 250ms or a number of seconds), not %s", n.Line, kindName(n))
+	}
 	v, err := ParseDuration(n.Value)
-	if err != nil || n.Kind != yaml.ScalarNode {
+	if err != nil {
 		return fmt.Errorf("line %d: bad duration %q: want e.g. 30s, 1m30s, 250ms or a number of seconds", n.Line, n.Value)
 	}
 	*d = Duration(v)
