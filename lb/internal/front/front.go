@@ -79,6 +79,10 @@ type Front struct {
 	acc   *netx.Acceptor // nil: ln.Accept
 	conns map[*conn]struct{}
 	open  atomic.Int64 // len(conns), read without the lock
+
+	// idleWorkers counts the goroutines waiting for a connection (at most
+	// maxIdleWorkers wait; the others end).
+	idleWorkers atomic.Int32
 }
 
 // workerIdle is how long a connection's goroutine waits for the next
@@ -87,6 +91,11 @@ type Front struct {
 // deeper than a new goroutine's starting stack), which was 9% of the CPU
 // with a new connection per request.
 const workerIdle = 10 * time.Second
+
+// maxIdleWorkers bounds the goroutines kept waiting for a connection: a
+// crowd of connections that park after their request must not leave a
+// crowd of goroutines (each with its grown stack) behind.
+const maxIdleWorkers = 64
 
 // New returns a front end for p. It wraps cfg.Fallback's Handler and sets
 // its ConnContext, so that each hand-off ends when its request is answered.
@@ -195,12 +204,19 @@ func (f *Front) worker(fc *conn) {
 	defer t.Stop()
 	for {
 		fc.serve()
+		if f.idleWorkers.Add(1) > maxIdleWorkers {
+			f.idleWorkers.Add(-1)
+			return
+		}
 		t.Reset(workerIdle)
 		select {
 		case fc = <-f.next:
+			f.idleWorkers.Add(-1)
 		case <-t.C:
+			f.idleWorkers.Add(-1)
 			return
 		case <-f.stop:
+			f.idleWorkers.Add(-1)
 			return
 		}
 	}
@@ -280,6 +296,19 @@ func (f *Front) Open() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.conns)
+}
+
+// Served returns the number of open client connections that hold a
+// goroutine and buffers: the open ones less the parked ones.
+func (f *Front) Served() int {
+	f.mu.Lock()
+	parker := f.parker
+	f.mu.Unlock()
+	n := int(f.open.Load())
+	if parker != nil {
+		n -= parker.Parked()
+	}
+	return max(n, 0)
 }
 
 func (f *Front) forget(fc *conn) {

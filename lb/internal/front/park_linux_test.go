@@ -125,3 +125,33 @@ func serving() int {
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
 	return strings.Count(b.String(), "front.(*conn).serve(")
 }
+
+// TestIdleWorkersBounded: once a crowd of connections served at the same
+// time has parked, at most maxIdleWorkers goroutines stay waiting for the
+// next connection (each holds its grown stack).
+func TestIdleWorkersBounded(t *testing.T) {
+	const n = 300
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
+	url, f := fastFront(t, proxy.Config{}, Config{}, rb.addr())
+	addr := strings.TrimPrefix(url, "http://")
+	conns := make([]net.Conn, n)
+	for i := range n { // every connection has a request in before any is read
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+		conns[i] = c
+	}
+	for _, c := range conns {
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		io.ReadAll(resp.Body)
+	}
+	require.Eventually(t, func() bool { return f.parker.Parked() == n }, 10*time.Second, 5*time.Millisecond,
+		"%d of %d idle connections parked", f.parker.Parked(), n)
+	var b bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	assert.LessOrEqual(t, strings.Count(b.String(), "front.(*Front).worker("), maxIdleWorkers,
+		"goroutines left waiting by %d connections served at once, now parked", n)
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -264,13 +265,13 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	var proxySrv service = fe
 	s.front.Store(fe)
-	open := fe.Open
+	counts := []func() int{fe.Open, fe.Served}
 	adminHandler := s.Admin.Handler()
 	if s.L4 != nil {
 		proxySrv, adminHandler = s.L4, s.L4.AdminHandler(adminHandler)
-		open = s.L4.Active
+		counts = []func() int{s.L4.Active}
 	}
-	wg.Go(func() { trimMemory(runCtx, open, 2*time.Second, debug.FreeOSMemory) })
+	wg.Go(func() { trimMemory(runCtx, counts, time.Second, freeMemory) })
 	servers := []service{proxySrv}
 	listeners := []net.Listener{pl}
 	if al != nil {
@@ -310,29 +311,45 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// trimMemory returns the memory of connections that have closed to the
-// system: when the open connections have dropped by at least half their
-// peak (and by 1,000 or more) since the last trim, it calls free
-// (debug.FreeOSMemory). Go would otherwise keep that memory until a garbage
-// collection and its background scavenger got to it, which with little
-// allocation going on can take minutes.
-func trimMemory(ctx context.Context, open func() int, every time.Duration, free func()) {
+// trimMemory returns the memory of connections that have closed, or gone
+// idle and been parked (HTTP mode: they hand back their goroutine's stack
+// and their buffers), to the system: when one of counts (the open
+// connections, the served ones) has dropped by at least half its peak and
+// by 1,000 or more since the last trim, it calls free. Go would otherwise
+// keep that memory until a garbage collection and its background scavenger
+// got to it, which with little allocation going on can take minutes.
+func trimMemory(ctx context.Context, counts []func() int, every time.Duration, free func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	peak := 0
+	peaks := make([]int, len(counts))
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		n := open()
-		peak = max(peak, n)
-		if drop := peak - n; drop >= 1000 && drop >= peak/2 {
+		now := make([]int, len(counts))
+		trim := false
+		for i, count := range counts {
+			now[i] = count()
+			peaks[i] = max(peaks[i], now[i])
+			if drop := peaks[i] - now[i]; drop >= 1000 && drop >= peaks[i]/2 {
+				trim = true
+			}
+		}
+		if trim {
 			free()
-			peak = n
+			copy(peaks, now)
 		}
 	}
+}
+
+// freeMemory collects garbage twice (the first moves the buffer pools'
+// contents, sync.Pool, to their victim caches; the second frees them) and
+// returns the freed pages to the system.
+func freeMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // service is what Run starts and stops: an *http.Server or, in tcp mode, the

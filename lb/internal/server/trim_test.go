@@ -16,7 +16,9 @@ func TestTrimMemory(t *testing.T) {
 		var trims atomic.Int64
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		go trimMemory(ctx, func() int { return int(open.Load()) }, time.Second, func() { trims.Add(1) })
+		var served atomic.Int64
+		counts := []func() int{func() int { return int(open.Load()) }, func() int { return int(served.Load()) }}
+		go trimMemory(ctx, counts, time.Second, func() { trims.Add(1) })
 		step := func(n int64) {
 			open.Store(n)
 			time.Sleep(time.Second)
@@ -31,5 +33,13 @@ func TestTrimMemory(t *testing.T) {
 		step(800)
 		step(0) // down by 800 only
 		assert.Equal(t, int64(1), trims.Load())
+		// A crowd served at once parks: the open count stays, the served
+		// one falls.
+		open.Store(3000)
+		served.Store(2500)
+		step(3000)
+		served.Store(40)
+		step(3000)
+		assert.Equal(t, int64(2), trims.Load(), "served connections down by half and 1,000")
 	})
 }
