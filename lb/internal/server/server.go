@@ -77,9 +77,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, ready: make(chan struct{})}
 	var m *metrics.Metrics
 	s.Pool = pool.New(pool.Options{
-		Logger:    opts.Logger,
-		SlowStart: cfg.SlowStart.D(),
-		OnChange:  func(b *pool.Backend, _, to pool.State, _ string) { m.Transition(b, to) },
+		Logger:              opts.Logger,
+		SlowStart:           cfg.SlowStart.D(),
+		PassiveMinAvailable: cfg.PassiveMinAvailablePercent.Fraction(),
+		OnChange:            func(b *pool.Backend, _, to pool.State, _ string) { m.Transition(b, to) },
 		OnRemove: func(b *pool.Backend) {
 			m.Forget(b)
 			if s.Proxy != nil {
