@@ -2,7 +2,6 @@ package gray
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -75,7 +74,7 @@ func TestPassiveFailuresNeverTakeEveryBackendDown(t *testing.T) {
 // slow backend down; it must stay up.
 func TestAbandonedTriesAreNotPassiveFailures(t *testing.T) {
 	for _, c := range []struct {
-		name, extra string
+		name, extra   string
 		clientTimeout time.Duration
 	}{
 		{"hedge loser", `, "hedge_after": 0.05`, 0},
@@ -105,5 +104,3 @@ func TestAbandonedTriesAreNotPassiveFailures(t *testing.T) {
 		})
 	}
 }
-
-var _ = fmt.Sprintf
