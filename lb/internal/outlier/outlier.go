@@ -1,7 +1,7 @@
-// Package outlier ejects backends that are alive but sick: over each
-// interval it compares every backend's error rate and mean response time
-// with the other backends' and takes out of rotation one that stands far
-// above them (Envoy's outlier detection, HAProxy's observe layer7). An
+// Package outlier ejects backends that are alive but sick: every quarter
+// of an interval it compares every backend's error rate and mean response
+// time over the last interval (a sliding window) with the other backends'
+// and takes out of rotation one that stands far above them (Envoy's outlier detection, HAProxy's observe layer7). An
 // ejection lasts base_ejection_time times the number of times the backend
 // was ejected lately, up to max_ejection_time; at most max_ejection_percent
 // of the backends are ejected at once. An ejected backend comes back on its
@@ -27,8 +27,8 @@ import (
 // Config configures a Detector.
 type Config struct {
 	Pool *pool.Pool
-	// Interval is how often backends are compared, over the tries of the
-	// interval just ended.
+	// Interval is the window backends are compared over: the tries of
+	// the last Interval, judged every Interval/Steps.
 	Interval time.Duration
 	// ErrorRate (a fraction; 0: rule off): a backend whose share of failed
 	// tries (errors, timeouts, 5xx) is this much above the others' is ejected.
@@ -55,6 +55,15 @@ type Config struct {
 // 0.2 ms is five times slower but nothing to act on.
 const MinLatencyGap = 10 * time.Millisecond
 
+// Steps is how many times per interval the detector judges the backends,
+// each time over the last interval (Steps slices of it). Judging only at
+// the end of each interval, a backend that turned slow or started failing
+// just after one was judged at the earliest two intervals later (4 s
+// with the default interval of 2 s, while a third of the traffic went
+// to it); with a sliding window it is judged as soon as its last
+// interval's figures stand out, a quarter of an interval later at most.
+const Steps = 4
+
 // Detector watches the tries' outcomes and ejects outliers.
 type Detector struct {
 	cfg   Config
@@ -63,8 +72,11 @@ type Detector struct {
 	mu sync.Mutex // serialises Evaluate
 }
 
+type slice struct{ tries, fails, latNs atomic.Int64 }
+
 type stats struct {
-	tries, fails, latNs atomic.Int64
+	ring [Steps]slice // the last interval, a slice per step
+	cur  atomic.Int32 // the slice tries are counted in now
 
 	// Guarded by Detector.mu.
 	ejections int       // the multiplier of the next ejection's length
@@ -95,16 +107,43 @@ func (d *Detector) get(b *pool.Backend) *stats {
 // a 5xx response) and how long it took.
 func (d *Detector) Observe(b *pool.Backend, failed bool, dur time.Duration) {
 	s := d.get(b)
-	s.tries.Add(1)
+	c := &s.ring[s.cur.Load()]
+	c.tries.Add(1)
 	if failed {
-		s.fails.Add(1)
+		c.fails.Add(1)
 	}
-	s.latNs.Add(int64(dur))
+	c.latNs.Add(int64(dur))
 }
 
-// Run evaluates every Interval until ctx ends.
+// window sums the slices of the last interval and starts a new slice in
+// place of the oldest.
+func (s *stats) window() (tries, fails, latNs int64) {
+	for i := range s.ring {
+		tries += s.ring[i].tries.Load()
+		fails += s.ring[i].fails.Load()
+		latNs += s.ring[i].latNs.Load()
+	}
+	next := (s.cur.Load() + 1) % Steps
+	s.ring[next].tries.Store(0)
+	s.ring[next].fails.Store(0)
+	s.ring[next].latNs.Store(0)
+	s.cur.Store(next)
+	return tries, fails, latNs
+}
+
+// forget drops the figures (at an ejection and at the return from one:
+// what the backend did before says little about what it does after).
+func (s *stats) forget() {
+	for i := range s.ring {
+		s.ring[i].tries.Store(0)
+		s.ring[i].fails.Store(0)
+		s.ring[i].latNs.Store(0)
+	}
+}
+
+// Run evaluates every Interval/Steps until ctx ends.
 func (d *Detector) Run(ctx context.Context) {
-	t := time.NewTicker(d.cfg.Interval)
+	t := time.NewTicker(d.cfg.Interval / Steps)
 	defer t.Stop()
 	for {
 		select {
@@ -129,8 +168,9 @@ func (f figures) mean() time.Duration {
 	return time.Duration(f.latNs / max(f.tries, 1))
 }
 
-// Evaluate ends an interval at now: it brings back the backends whose
-// ejection is over, and ejects the outliers of the interval.
+// Evaluate ends a step at now: it brings back the backends whose
+// ejection is over, and ejects the outliers of the last interval (the
+// last Steps steps).
 func (d *Detector) Evaluate(now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -139,7 +179,8 @@ func (d *Detector) Evaluate(now time.Time) {
 	var judged []figures
 	for _, b := range all {
 		s := d.get(b)
-		f := figures{b: b, s: s, tries: s.tries.Swap(0), fails: s.fails.Swap(0), latNs: s.latNs.Swap(0)}
+		f := figures{b: b, s: s}
+		f.tries, f.fails, f.latNs = s.window()
 		if !s.until.IsZero() {
 			if now.Before(s.until) {
 				ejected++
@@ -147,6 +188,7 @@ func (d *Detector) Evaluate(now time.Time) {
 			}
 			s.until = time.Time{}
 			s.since = now
+			s.forget()
 			d.cfg.Pool.Eject(b, false)
 			d.cfg.Logger.Info("backend back from outlier ejection", "backend", b.Name, "address", b.Addr,
 				"state", b.State().String(), "ejections", s.ejections)
@@ -205,6 +247,7 @@ func (d *Detector) Evaluate(now time.Time) {
 		length := min(time.Duration(s.ejections)*d.cfg.BaseEjection, d.cfg.MaxEjection)
 		s.until = now.Add(length)
 		s.since = now
+		s.forget()
 		ejected++
 		d.cfg.Pool.Eject(b, true)
 		d.cfg.Logger.Warn("backend ejected as an outlier", "backend", b.Name, "address", b.Addr,
