@@ -97,6 +97,7 @@ type Config struct {
 	OutlierInterval         Duration `json:"outlier_interval"`
 	OutlierErrorPercent     Percent  `json:"outlier_error_percent"`
 	OutlierLatencyFactor    float64  `json:"outlier_latency_factor"`
+	OutlierSlowPercent      Percent  `json:"outlier_slow_percent"`
 	OutlierMinRequests      int      `json:"outlier_min_requests"`
 	OutlierBaseEjectionTime Duration `json:"outlier_base_ejection_time"`
 	OutlierMaxEjectionTime  Duration `json:"outlier_max_ejection_time"`
@@ -184,6 +185,7 @@ func Default() Config {
 		OutlierInterval:         Duration(2 * time.Second),
 		OutlierErrorPercent:     20,
 		OutlierLatencyFactor:    5,
+		OutlierSlowPercent:      20,
 		OutlierMinRequests:      20,
 		OutlierBaseEjectionTime: Duration(30 * time.Second),
 		OutlierMaxEjectionTime:  Duration(300 * time.Second),

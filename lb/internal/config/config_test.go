@@ -94,6 +94,7 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 		{"max ejection percent over 100", `{` + base + `, "max_ejection_percent": 101}`, []string{"max_ejection_percent: 101%: must be between 0% and 100%"}},
 		{"passive min available over 100", `{` + base + `, "passive_min_available_percent": 120}`, []string{"passive_min_available_percent: 120%: must be between 0% and 100% of the backends"}},
 		{"passive min available negative", `{` + base + `, "passive_min_available_percent": -1}`, []string{"passive_min_available_percent: -1%: must be between 0% and 100%"}},
+		{"slow share over 100", `{` + base + `, "outlier_slow_percent": 101}`, []string{"outlier_slow_percent: 101%: must be between 0% and 100% (0 turns the slow-share rule off)"}},
 		{"max ejection time below base", `{` + base + `, "outlier_base_ejection_time": 30, "outlier_max_ejection_time": 10}`, []string{"outlier_max_ejection_time: 10s: must not be shorter than outlier_base_ejection_time (30s)"}},
 		{"latency factor too small", `{` + base + `, "outlier_latency_factor": 1.1}`, []string{"outlier_latency_factor: 1.1: must be at least 1.5"}},
 		{"not an object", `[1,2]`, []string{"config: wrong type"}},

@@ -36,6 +36,10 @@ type Config struct {
 	// LatencyFactor (0: rule off): a backend whose mean response time is
 	// this many times the others' (and at least MinLatencyGap more) is ejected.
 	LatencyFactor float64
+	// SlowShare (a fraction; 0: rule off): with hedging on, a backend whose
+	// share of first tries still unanswered at the hedge delay (Late) is
+	// this much above the others' is ejected.
+	SlowShare float64
 	// MinRequests is the least number of tries in an interval for a backend
 	// to be judged, or to count as one of the others.
 	MinRequests int
@@ -72,7 +76,7 @@ type Detector struct {
 	mu sync.Mutex // serialises Evaluate
 }
 
-type slice struct{ tries, fails, latNs atomic.Int64 }
+type slice struct{ tries, fails, latNs, late atomic.Int64 }
 
 type stats struct {
 	ring [Steps]slice // the last interval, a slice per step
@@ -115,20 +119,34 @@ func (d *Detector) Observe(b *pool.Backend, failed bool, dur time.Duration) {
 	c.latNs.Add(int64(dur))
 }
 
+// Late records that a first try on b was still unanswered when the hedge
+// delay (a percentile of the un-hedged latency, e.g. its p95) ran out.
+// Backends alike see about the same share of such tries (5% at the p95);
+// one that stands far above the others is slow, whatever the hedges made
+// of its tries: a try cancelled because its hedge answered first tells
+// only that it was slower than the delay, so its time says little, and a
+// mean over such times stays low while the backend is very slow.
+func (d *Detector) Late(b *pool.Backend) {
+	s := d.get(b)
+	s.ring[s.cur.Load()].late.Add(1)
+}
+
 // window sums the slices of the last interval and starts a new slice in
 // place of the oldest.
-func (s *stats) window() (tries, fails, latNs int64) {
+func (s *stats) window() (tries, fails, latNs, late int64) {
 	for i := range s.ring {
 		tries += s.ring[i].tries.Load()
 		fails += s.ring[i].fails.Load()
 		latNs += s.ring[i].latNs.Load()
+		late += s.ring[i].late.Load()
 	}
 	next := (s.cur.Load() + 1) % Steps
 	s.ring[next].tries.Store(0)
 	s.ring[next].fails.Store(0)
 	s.ring[next].latNs.Store(0)
+	s.ring[next].late.Store(0)
 	s.cur.Store(next)
-	return tries, fails, latNs
+	return tries, fails, latNs, late
 }
 
 // forget drops the figures (at an ejection and at the return from one:
@@ -138,6 +156,7 @@ func (s *stats) forget() {
 		s.ring[i].tries.Store(0)
 		s.ring[i].fails.Store(0)
 		s.ring[i].latNs.Store(0)
+		s.ring[i].late.Store(0)
 	}
 }
 
@@ -160,10 +179,13 @@ type figures struct {
 	b            *pool.Backend
 	s            *stats
 	tries, fails int64
-	latNs        int64
+	latNs, late  int64
 }
 
 func (f figures) rate() float64 { return float64(f.fails) / float64(f.tries) }
+func (f figures) lateShare() float64 {
+	return float64(min(f.late, f.tries)) / float64(max(f.tries, 1))
+}
 func (f figures) mean() time.Duration {
 	return time.Duration(f.latNs / max(f.tries, 1))
 }
@@ -180,7 +202,7 @@ func (d *Detector) Evaluate(now time.Time) {
 	for _, b := range all {
 		s := d.get(b)
 		f := figures{b: b, s: s}
-		f.tries, f.fails, f.latNs = s.window()
+		f.tries, f.fails, f.latNs, f.late = s.window()
 		if !s.until.IsZero() {
 			if now.Before(s.until) {
 				ejected++
@@ -212,15 +234,16 @@ func (d *Detector) Evaluate(now time.Time) {
 	}
 	var out []verdict
 	for i, f := range judged {
-		var oTries, oFails, oLat int64
+		var oTries, oFails, oLat, oLate int64
 		for j, o := range judged {
 			if j != i {
 				oTries += o.tries
 				oFails += o.fails
 				oLat += o.latNs
+				oLate += o.late
 			}
 		}
-		others := figures{tries: oTries, fails: oFails, latNs: oLat}
+		others := figures{tries: oTries, fails: oFails, latNs: oLat, late: oLate}
 		if r := d.cfg.ErrorRate; r > 0 && f.rate()-others.rate() >= r {
 			out = append(out, verdict{f, 1 + f.rate() - others.rate(), fmt.Sprintf(
 				"error rate %.1f%% (%d of %d tries) against %.1f%% for the others over %s",
@@ -232,6 +255,12 @@ func (d *Detector) Evaluate(now time.Time) {
 			out = append(out, verdict{f, float64(f.mean()) / math.Max(float64(others.mean()), 1) / 1e6, fmt.Sprintf(
 				"mean response time %s (%d tries) against %s for the others over %s",
 				f.mean().Round(100*time.Microsecond), f.tries, others.mean().Round(100*time.Microsecond), d.cfg.Interval)})
+			continue
+		}
+		if r := d.cfg.SlowShare; r > 0 && f.lateShare()-others.lateShare() >= r {
+			out = append(out, verdict{f, 1 + f.lateShare() - others.lateShare(), fmt.Sprintf(
+				"%.1f%% of tries (%d of %d) unanswered at the hedge delay against %.1f%% for the others over %s",
+				100*f.lateShare(), f.late, f.tries, 100*others.lateShare(), d.cfg.Interval)})
 		}
 	}
 	slices.SortFunc(out, func(a, b verdict) int { return cmp.Compare(b.severity, a.severity) })

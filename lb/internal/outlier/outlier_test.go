@@ -193,3 +193,30 @@ func TestEjectedWithinAStepOfTheFault(t *testing.T) {
 		assert.False(t, bs[0].Ejected() || bs[1].Ejected())
 	})
 }
+
+// With hedging, a slow backend's tries are cancelled when their hedges
+// answer: their times (the hedge delay and a little) say little, but the
+// share of its first tries still out at the hedge delay stands out: about
+// all of them, against the p95's 5% for the others.
+func TestSlowShareOutlier(t *testing.T) {
+	p, bs := lab(3)
+	d := New(Config{Pool: p, Interval: 2 * time.Second, SlowShare: 0.2, LatencyFactor: 5, MinRequests: 20,
+		BaseEjection: 30 * time.Second, MaxEjection: 100 * time.Second, MaxEjectedFraction: 0.5,
+		Logger: slog.New(slog.DiscardHandler)})
+	for i, b := range bs {
+		for j := range 100 {
+			late := j < 5 // the p95: one in twenty
+			lat := 3 * time.Millisecond
+			if i == 1 {
+				late, lat = j < 90, 5*time.Millisecond // cancelled at the delay, 2 ms after
+			}
+			if late {
+				d.Late(b)
+			}
+			d.Observe(b, false, lat)
+		}
+	}
+	d.Evaluate(time.Unix(1_700_000_000, 0))
+	assert.Equal(t, []bool{false, true, false}, []bool{bs[0].Ejected(), bs[1].Ejected(), bs[2].Ejected()},
+		"5 ms against 3 ms is no latency outlier; 90% late against 5% is")
+}

@@ -27,6 +27,9 @@ type Try struct {
 // failure).
 type Observer interface {
 	Observe(b *pool.Backend, failed bool, d time.Duration)
+	// Late tells that a first try on b was still unanswered at the hedge
+	// delay.
+	Late(b *pool.Backend)
 }
 
 // Leg is one try of a hedged request that has its response head: Relay
@@ -151,6 +154,9 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 		select {
 		case <-timerC:
 			timerC = nil
+			if !firstDone && p.cfg.Outliers != nil {
+				p.cfg.Outliers.Late(tried[0]) // the first try is still out
+			}
 			if b, n := pick(); b != nil && p.withdraw("hedge") {
 				g.Hedge(b)
 				launch(b, n, true)

@@ -105,6 +105,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.Outliers = outlier.New(outlier.Config{
 			Pool: s.Pool, Interval: cfg.OutlierInterval.D(),
 			ErrorRate: cfg.OutlierErrorPercent.Fraction(), LatencyFactor: cfg.OutlierLatencyFactor,
+			SlowShare:    cfg.OutlierSlowPercent.Fraction(),
 			MinRequests:  cfg.OutlierMinRequests,
 			BaseEjection: cfg.OutlierBaseEjectionTime.D(), MaxEjection: cfg.OutlierMaxEjectionTime.D(),
 			MaxEjectedFraction: cfg.MaxEjectionPercent.Fraction(),

@@ -2,6 +2,7 @@ package gray
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -103,4 +104,45 @@ func TestAbandonedTriesAreNotPassiveFailures(t *testing.T) {
 			assert.Equal(t, 0, l.countState(t, "down"), "%v", l.states(t))
 		})
 	}
+}
+
+// ejected returns the addresses /__status__ shows ejected.
+func (l *lab) ejected(t *testing.T) []string {
+	t.Helper()
+	resp, err := http.Get(l.lbURL + "/__status__")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var st struct {
+		Backends []struct {
+			Address string `json:"address"`
+			Ejected bool   `json:"ejected"`
+		} `json:"backends"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	var out []string
+	for _, b := range st.Backends {
+		if b.Ejected {
+			out = append(out, b.Address)
+		}
+	}
+	return out
+}
+
+// A slow backend whose every try loses to its hedge: the clients never
+// wait for it, and its tries' times are those of the losers (cut off at
+// the hedge delay), yet it is ejected: its first tries are all still out
+// at the hedge delay, against none for the others (outlier_slow_percent).
+// The mean-latency rule is off here to show the slow-share rule alone.
+func TestBackendLosingEveryHedgeIsEjected(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, 3, `, "hedge_after": 0.03, "outlier_detection": true, "outlier_interval": 1,
+	  "outlier_min_requests": 10, "outlier_latency_factor": 0`)
+	l.configure(t, 1, `{"latency": "500ms"}`)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(l.ejected(t)) == 0 && time.Now().Before(deadline) {
+		for range 10 {
+			assert.Equal(t, 200, l.send(t, http.MethodGet, nil).status)
+		}
+	}
+	assert.Equal(t, []string{fmt.Sprintf("127.0.0.1:%d", l.ports[1])}, l.ejected(t))
 }
