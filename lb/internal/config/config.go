@@ -68,6 +68,10 @@ type Config struct {
 	MaxFails     int      `json:"max_fails"`
 	FailTimeout  Duration `json:"fail_timeout"`
 	PassiveOn5xx bool     `json:"passive_5xx"`
+	// PassiveMinAvailablePercent: passive failures never take a backend
+	// down when that would leave fewer than this share of the backends
+	// (not draining or disabled) available (0: no such guard).
+	PassiveMinAvailablePercent Percent `json:"passive_min_available_percent"`
 
 	// Retries and recovery.
 	Retries        int      `json:"retries"`
@@ -93,6 +97,7 @@ type Config struct {
 	OutlierInterval         Duration `json:"outlier_interval"`
 	OutlierErrorPercent     Percent  `json:"outlier_error_percent"`
 	OutlierLatencyFactor    float64  `json:"outlier_latency_factor"`
+	OutlierSlowPercent      Percent  `json:"outlier_slow_percent"`
 	OutlierMinRequests      int      `json:"outlier_min_requests"`
 	OutlierBaseEjectionTime Duration `json:"outlier_base_ejection_time"`
 	OutlierMaxEjectionTime  Duration `json:"outlier_max_ejection_time"`
@@ -145,40 +150,42 @@ func (b Backend) Address() string { return net.JoinHostPort(b.Host, strconv.Itoa
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
 	return Config{
-		ProxyPort:              8080,
-		ProxyHost:              "0.0.0.0",
-		Algorithm:              "round_robin",
-		HealthCheckInterval:    Duration(10 * time.Second),
-		HealthCheckTimeout:     Duration(2 * time.Second),
-		MaxConnections:         10000,
-		ConnectionTimeout:      Duration(5 * time.Second),
-		RequestTimeout:         Duration(30 * time.Second),
-		EnableLogging:          false,
-		EnableMetrics:          true,
-		Mode:                   "http",
-		AdminHost:              "127.0.0.1",
-		HealthCheckPath:        "/health",
-		HealthCheckStatus:      "200-399",
-		HealthyThreshold:       2,
-		UnhealthyThreshold:     3,
-		MaxFails:               3,
-		FailTimeout:            Duration(10 * time.Second),
-		Retries:                2,
-		RetryBodyLimit:         1 << 20,
-		ReadHeaderTimeout:      Duration(10 * time.Second),
-		IdleTimeout:            Duration(120 * time.Second),
-		MaxHeaderBytes:         64 << 10,
-		MaxHeaderLines:         100,
-		ShutdownTimeout:        Duration(15 * time.Second),
-		Forwarder:              "lean",
-		MaxIdleConnsPerBackend: 512,
-		ResolveInterval:        Duration(5 * time.Second),
+		ProxyPort:                  8080,
+		ProxyHost:                  "0.0.0.0",
+		Algorithm:                  "round_robin",
+		HealthCheckInterval:        Duration(10 * time.Second),
+		HealthCheckTimeout:         Duration(2 * time.Second),
+		MaxConnections:             10000,
+		ConnectionTimeout:          Duration(5 * time.Second),
+		RequestTimeout:             Duration(30 * time.Second),
+		EnableLogging:              false,
+		EnableMetrics:              true,
+		Mode:                       "http",
+		AdminHost:                  "127.0.0.1",
+		HealthCheckPath:            "/health",
+		HealthCheckStatus:          "200-399",
+		HealthyThreshold:           2,
+		UnhealthyThreshold:         3,
+		MaxFails:                   3,
+		PassiveMinAvailablePercent: 50,
+		FailTimeout:                Duration(10 * time.Second),
+		Retries:                    2,
+		RetryBodyLimit:             1 << 20,
+		ReadHeaderTimeout:          Duration(10 * time.Second),
+		IdleTimeout:                Duration(120 * time.Second),
+		MaxHeaderBytes:             64 << 10,
+		MaxHeaderLines:             100,
+		ShutdownTimeout:            Duration(15 * time.Second),
+		Forwarder:                  "lean",
+		MaxIdleConnsPerBackend:     512,
+		ResolveInterval:            Duration(5 * time.Second),
 
 		RetryBudget:             20,
 		RetryBudgetMinPerSecond: 10,
 		OutlierInterval:         Duration(2 * time.Second),
 		OutlierErrorPercent:     20,
 		OutlierLatencyFactor:    5,
+		OutlierSlowPercent:      20,
 		OutlierMinRequests:      20,
 		OutlierBaseEjectionTime: Duration(30 * time.Second),
 		OutlierMaxEjectionTime:  Duration(300 * time.Second),
@@ -306,6 +313,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFails < 0 {
 		bad("max_fails", c.MaxFails, "must not be negative (0 turns passive checks off)")
+	}
+	if c.PassiveMinAvailablePercent < 0 || c.PassiveMinAvailablePercent > 100 {
+		bad("passive_min_available_percent", c.PassiveMinAvailablePercent, "must be between 0%% and 100%% of the backends (0 turns the guard off)")
 	}
 	if c.Retries < 0 || c.Retries > 10 {
 		bad("retries", c.Retries, "must be between 0 and 10")

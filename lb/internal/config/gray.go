@@ -137,6 +137,9 @@ func (c *Config) validateGray(bad func(key string, val any, format string, args 
 	if c.OutlierErrorPercent < 0 || c.OutlierErrorPercent > 100 {
 		bad("outlier_error_percent", c.OutlierErrorPercent, "must be between 0%% and 100%% (0 turns the error rule off)")
 	}
+	if c.OutlierSlowPercent < 0 || c.OutlierSlowPercent > 100 {
+		bad("outlier_slow_percent", c.OutlierSlowPercent, "must be between 0%% and 100%% (0 turns the slow-share rule off)")
+	}
 	if c.OutlierLatencyFactor != 0 && c.OutlierLatencyFactor < 1.5 {
 		bad("outlier_latency_factor", c.OutlierLatencyFactor, "must be at least 1.5 (0 turns the latency rule off)")
 	}

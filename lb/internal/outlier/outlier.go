@@ -1,7 +1,7 @@
-// Package outlier ejects backends that are alive but sick: over each
-// interval it compares every backend's error rate and mean response time
-// with the other backends' and takes out of rotation one that stands far
-// above them (Envoy's outlier detection, HAProxy's observe layer7). An
+// Package outlier ejects backends that are alive but sick: every quarter
+// of an interval it compares every backend's error rate and mean response
+// time over the last interval (a sliding window) with the other backends'
+// and takes out of rotation one that stands far above them (Envoy's outlier detection, HAProxy's observe layer7). An
 // ejection lasts base_ejection_time times the number of times the backend
 // was ejected lately, up to max_ejection_time; at most max_ejection_percent
 // of the backends are ejected at once. An ejected backend comes back on its
@@ -27,8 +27,8 @@ import (
 // Config configures a Detector.
 type Config struct {
 	Pool *pool.Pool
-	// Interval is how often backends are compared, over the tries of the
-	// interval just ended.
+	// Interval is the window backends are compared over: the tries of
+	// the last Interval, judged every Interval/Steps.
 	Interval time.Duration
 	// ErrorRate (a fraction; 0: rule off): a backend whose share of failed
 	// tries (errors, timeouts, 5xx) is this much above the others' is ejected.
@@ -36,6 +36,10 @@ type Config struct {
 	// LatencyFactor (0: rule off): a backend whose mean response time is
 	// this many times the others' (and at least MinLatencyGap more) is ejected.
 	LatencyFactor float64
+	// SlowShare (a fraction; 0: rule off): with hedging on, a backend whose
+	// share of first tries still unanswered at the hedge delay (Late) is
+	// this much above the others' is ejected.
+	SlowShare float64
 	// MinRequests is the least number of tries in an interval for a backend
 	// to be judged, or to count as one of the others.
 	MinRequests int
@@ -55,6 +59,15 @@ type Config struct {
 // 0.2 ms is five times slower but nothing to act on.
 const MinLatencyGap = 10 * time.Millisecond
 
+// Steps is how many times per interval the detector judges the backends,
+// each time over the last interval (Steps slices of it). Judging only at
+// the end of each interval, a backend that turned slow or started failing
+// just after one was judged at the earliest two intervals later (4 s
+// with the default interval of 2 s, while a third of the traffic went
+// to it); with a sliding window it is judged as soon as its last
+// interval's figures stand out, a quarter of an interval later at most.
+const Steps = 4
+
 // Detector watches the tries' outcomes and ejects outliers.
 type Detector struct {
 	cfg   Config
@@ -63,8 +76,11 @@ type Detector struct {
 	mu sync.Mutex // serialises Evaluate
 }
 
+type slice struct{ tries, fails, latNs, late atomic.Int64 }
+
 type stats struct {
-	tries, fails, latNs atomic.Int64
+	ring [Steps]slice // the last interval, a slice per step
+	cur  atomic.Int32 // the slice tries are counted in now
 
 	// Guarded by Detector.mu.
 	ejections int       // the multiplier of the next ejection's length
@@ -95,16 +111,58 @@ func (d *Detector) get(b *pool.Backend) *stats {
 // a 5xx response) and how long it took.
 func (d *Detector) Observe(b *pool.Backend, failed bool, dur time.Duration) {
 	s := d.get(b)
-	s.tries.Add(1)
+	c := &s.ring[s.cur.Load()]
+	c.tries.Add(1)
 	if failed {
-		s.fails.Add(1)
+		c.fails.Add(1)
 	}
-	s.latNs.Add(int64(dur))
+	c.latNs.Add(int64(dur))
 }
 
-// Run evaluates every Interval until ctx ends.
+// Late records that a first try on b was still unanswered when the hedge
+// delay (a percentile of the un-hedged latency, e.g. its p95) ran out.
+// Backends alike see about the same share of such tries (5% at the p95);
+// one that stands far above the others is slow, whatever the hedges made
+// of its tries: a try cancelled because its hedge answered first tells
+// only that it was slower than the delay, so its time says little, and a
+// mean over such times stays low while the backend is very slow.
+func (d *Detector) Late(b *pool.Backend) {
+	s := d.get(b)
+	s.ring[s.cur.Load()].late.Add(1)
+}
+
+// window sums the slices of the last interval and starts a new slice in
+// place of the oldest.
+func (s *stats) window() (tries, fails, latNs, late int64) {
+	for i := range s.ring {
+		tries += s.ring[i].tries.Load()
+		fails += s.ring[i].fails.Load()
+		latNs += s.ring[i].latNs.Load()
+		late += s.ring[i].late.Load()
+	}
+	next := (s.cur.Load() + 1) % Steps
+	s.ring[next].tries.Store(0)
+	s.ring[next].fails.Store(0)
+	s.ring[next].latNs.Store(0)
+	s.ring[next].late.Store(0)
+	s.cur.Store(next)
+	return tries, fails, latNs, late
+}
+
+// forget drops the figures (at an ejection and at the return from one:
+// what the backend did before says little about what it does after).
+func (s *stats) forget() {
+	for i := range s.ring {
+		s.ring[i].tries.Store(0)
+		s.ring[i].fails.Store(0)
+		s.ring[i].latNs.Store(0)
+		s.ring[i].late.Store(0)
+	}
+}
+
+// Run evaluates every Interval/Steps until ctx ends.
 func (d *Detector) Run(ctx context.Context) {
-	t := time.NewTicker(d.cfg.Interval)
+	t := time.NewTicker(d.cfg.Interval / Steps)
 	defer t.Stop()
 	for {
 		select {
@@ -121,16 +179,20 @@ type figures struct {
 	b            *pool.Backend
 	s            *stats
 	tries, fails int64
-	latNs        int64
+	latNs, late  int64
 }
 
 func (f figures) rate() float64 { return float64(f.fails) / float64(f.tries) }
+func (f figures) lateShare() float64 {
+	return float64(min(f.late, f.tries)) / float64(max(f.tries, 1))
+}
 func (f figures) mean() time.Duration {
 	return time.Duration(f.latNs / max(f.tries, 1))
 }
 
-// Evaluate ends an interval at now: it brings back the backends whose
-// ejection is over, and ejects the outliers of the interval.
+// Evaluate ends a step at now: it brings back the backends whose
+// ejection is over, and ejects the outliers of the last interval (the
+// last Steps steps).
 func (d *Detector) Evaluate(now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -139,7 +201,8 @@ func (d *Detector) Evaluate(now time.Time) {
 	var judged []figures
 	for _, b := range all {
 		s := d.get(b)
-		f := figures{b: b, s: s, tries: s.tries.Swap(0), fails: s.fails.Swap(0), latNs: s.latNs.Swap(0)}
+		f := figures{b: b, s: s}
+		f.tries, f.fails, f.latNs, f.late = s.window()
 		if !s.until.IsZero() {
 			if now.Before(s.until) {
 				ejected++
@@ -147,6 +210,7 @@ func (d *Detector) Evaluate(now time.Time) {
 			}
 			s.until = time.Time{}
 			s.since = now
+			s.forget()
 			d.cfg.Pool.Eject(b, false)
 			d.cfg.Logger.Info("backend back from outlier ejection", "backend", b.Name, "address", b.Addr,
 				"state", b.State().String(), "ejections", s.ejections)
@@ -170,15 +234,16 @@ func (d *Detector) Evaluate(now time.Time) {
 	}
 	var out []verdict
 	for i, f := range judged {
-		var oTries, oFails, oLat int64
+		var oTries, oFails, oLat, oLate int64
 		for j, o := range judged {
 			if j != i {
 				oTries += o.tries
 				oFails += o.fails
 				oLat += o.latNs
+				oLate += o.late
 			}
 		}
-		others := figures{tries: oTries, fails: oFails, latNs: oLat}
+		others := figures{tries: oTries, fails: oFails, latNs: oLat, late: oLate}
 		if r := d.cfg.ErrorRate; r > 0 && f.rate()-others.rate() >= r {
 			out = append(out, verdict{f, 1 + f.rate() - others.rate(), fmt.Sprintf(
 				"error rate %.1f%% (%d of %d tries) against %.1f%% for the others over %s",
@@ -190,6 +255,12 @@ func (d *Detector) Evaluate(now time.Time) {
 			out = append(out, verdict{f, float64(f.mean()) / math.Max(float64(others.mean()), 1) / 1e6, fmt.Sprintf(
 				"mean response time %s (%d tries) against %s for the others over %s",
 				f.mean().Round(100*time.Microsecond), f.tries, others.mean().Round(100*time.Microsecond), d.cfg.Interval)})
+			continue
+		}
+		if r := d.cfg.SlowShare; r > 0 && f.lateShare()-others.lateShare() >= r {
+			out = append(out, verdict{f, 1 + f.lateShare() - others.lateShare(), fmt.Sprintf(
+				"%.1f%% of tries (%d of %d) unanswered at the hedge delay against %.1f%% for the others over %s",
+				100*f.lateShare(), f.late, f.tries, 100*others.lateShare(), d.cfg.Interval)})
 		}
 	}
 	slices.SortFunc(out, func(a, b verdict) int { return cmp.Compare(b.severity, a.severity) })
@@ -205,6 +276,7 @@ func (d *Detector) Evaluate(now time.Time) {
 		length := min(time.Duration(s.ejections)*d.cfg.BaseEjection, d.cfg.MaxEjection)
 		s.until = now.Add(length)
 		s.since = now
+		s.forget()
 		ejected++
 		d.cfg.Pool.Eject(b, true)
 		d.cfg.Logger.Warn("backend ejected as an outlier", "backend", b.Name, "address", b.Addr,

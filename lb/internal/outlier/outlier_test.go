@@ -1,9 +1,12 @@
 package outlier
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -99,9 +102,12 @@ func TestNoEjectionWhenAllAlike(t *testing.T) {
 		assert.False(t, b.Ejected(), b.Name)
 	}
 	// Too few tries: not judged.
+	for i := range Steps { // a quiet interval: the figures above slide out
+		d.Evaluate(time.Unix(1_700_000_000, 0).Add(time.Duration(i+1) * 500 * time.Millisecond))
+	}
 	feed(d, bs[0], 19, 1, time.Second)
 	feed(d, bs[1], 100, 0, time.Millisecond)
-	d.Evaluate(time.Unix(1_700_000_002, 0))
+	d.Evaluate(time.Unix(1_700_000_003, 0))
 	assert.False(t, bs[0].Ejected())
 }
 
@@ -145,4 +151,72 @@ func TestMaxEjectionPercent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A backend that turns slow just after the backends were judged is
+// ejected within a step (a quarter of the interval), judged over the
+// sliding window of the last interval: judged only at the end of each
+// interval, it was ejected at the end of the next one, 1.9 s after the
+// fault here, with a third of the traffic going to it meanwhile.
+// Virtual time (testing/synctest): the detector's own ticker, tries every
+// 10 ms on each backend.
+func TestEjectedWithinAStepOfTheFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, bs := lab(3)
+		d := detector(p, 0.5) // interval 2 s
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		defer wg.Wait() // every goroutine of the bubble ends before it does
+		defer cancel()
+		wg.Go(func() { d.Run(ctx) })
+		start := time.Now()
+		fault := start.Add(2*time.Second + 100*time.Millisecond) // just after a judgement
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				for i, b := range bs {
+					lat := 2 * time.Millisecond
+					if i == 2 && !time.Now().Before(fault) {
+						lat = 200 * time.Millisecond
+					}
+					d.Observe(b, false, lat)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+		for !bs[2].Ejected() && time.Since(start) < 10*time.Second {
+			time.Sleep(10 * time.Millisecond)
+		}
+		took := time.Since(fault)
+		t.Logf("ejected %s after the fault", took)
+		require.True(t, bs[2].Ejected())
+		assert.LessOrEqual(t, took, 520*time.Millisecond, "a quarter of the 2 s interval")
+		assert.False(t, bs[0].Ejected() || bs[1].Ejected())
+	})
+}
+
+// With hedging, a slow backend's tries are cancelled when their hedges
+// answer: their times (the hedge delay and a little) say little, but the
+// share of its first tries still out at the hedge delay stands out: about
+// all of them, against the p95's 5% for the others.
+func TestSlowShareOutlier(t *testing.T) {
+	p, bs := lab(3)
+	d := New(Config{Pool: p, Interval: 2 * time.Second, SlowShare: 0.2, LatencyFactor: 5, MinRequests: 20,
+		BaseEjection: 30 * time.Second, MaxEjection: 100 * time.Second, MaxEjectedFraction: 0.5,
+		Logger: slog.New(slog.DiscardHandler)})
+	for i, b := range bs {
+		for j := range 100 {
+			late := j < 5 // the p95: one in twenty
+			lat := 3 * time.Millisecond
+			if i == 1 {
+				late, lat = j < 90, 5*time.Millisecond // cancelled at the delay, 2 ms after
+			}
+			if late {
+				d.Late(b)
+			}
+			d.Observe(b, false, lat)
+		}
+	}
+	d.Evaluate(time.Unix(1_700_000_000, 0))
+	assert.Equal(t, []bool{false, true, false}, []bool{bs[0].Ejected(), bs[1].Ejected(), bs[2].Ejected()},
+		"5 ms against 3 ms is no latency outlier; 90% late against 5% is")
 }

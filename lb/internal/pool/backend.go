@@ -55,13 +55,16 @@ type Backend struct {
 	// "backend:8000" for one of several addresses of a DNS name.
 	Source string
 
-	state     atomic.Int32
-	ejected   atomic.Bool // taken out of rotation as an outlier (lb/internal/outlier)
-	inflight  atomic.Int64
-	requests  atomic.Uint64
-	errors    atomic.Uint64
-	rampStart atomic.Int64 // unix nanos when a slow start began; 0 = none
-	rampLen   time.Duration
+	state   atomic.Int32
+	ejected atomic.Bool // taken out of rotation as an outlier (lb/internal/outlier)
+	// passiveHeld: kept up by Options.PassiveMinAvailable since its last
+	// state change (logged once).
+	passiveHeld atomic.Bool
+	inflight    atomic.Int64
+	requests    atomic.Uint64
+	errors      atomic.Uint64
+	rampStart   atomic.Int64 // unix nanos when a slow start began; 0 = none
+	rampLen     time.Duration
 
 	ewmaBits  atomic.Uint64 // float64 nanoseconds, peak-EWMA of response time
 	ewmaStamp atomic.Int64  // unix nanos of the last observation
@@ -218,6 +221,7 @@ func (b *Backend) noteChange(now time.Time, reason string, resetCounts bool) {
 	b.health.LastChange = now
 	b.health.LastReason = reason
 	b.fails = b.fails[:0]
+	b.passiveHeld.Store(false)
 	if resetCounts {
 		b.health.ConsecutiveFailures = 0
 		b.health.ConsecutiveSuccesses = 0

@@ -26,6 +26,11 @@ type Options struct {
 	OnChange func(b *Backend, from, to State, reason string)
 	// OnRemove, when set, is called once for each backend removed from the pool.
 	OnRemove func(b *Backend)
+	// PassiveMinAvailable (0..1) is the share of the backends (those not
+	// draining or disabled) that passive failures (Fail) must leave
+	// available: a passive failure that would leave fewer is not acted on
+	// (passive_min_available_percent). 0 turns the guard off.
+	PassiveMinAvailable float64
 }
 
 // Pool is the set of backends. Reads (All, Available) are lock-free snapshots;
@@ -34,6 +39,7 @@ type Pool struct {
 	opts Options
 
 	mu      sync.Mutex // serialises Add, Remove and snapshot rebuilds; guards changed
+	failMu  sync.Mutex // serialises passive take-downs, so that the guard counts right
 	changed chan struct{}
 	all     atomic.Pointer[[]*Backend]
 	avail   atomic.Pointer[[]*Backend]
@@ -188,12 +194,49 @@ func (p *Pool) notifyLocked() {
 // Fail records a passive failure of b (a request or connection that failed on
 // it) and, once b has failed maxFails times within window, takes it down at
 // once with reason. It reports whether it took b down.
+//
+// With Options.PassiveMinAvailable set, it does not take b down when that
+// would leave fewer than that share of the backends (not counting draining
+// or disabled ones) available: when most backends seem to fail at once the
+// cause is more likely shared (the balancer's own host stalled, its network)
+// than in each of them, and taking them all down would turn every request
+// into a 503 until the active checks bring them back. The active checks
+// still take such a backend down when it fails them.
 func (p *Pool) Fail(b *Backend, maxFails int, window time.Duration, reason string) bool {
 	if !b.RecordFailure(time.Now(), maxFails, window) {
 		return false
 	}
-	return p.Transition(b, StateUp, StateDown,
-		fmt.Sprintf("passive: %d failures within %s, last: %s", maxFails, window, reason))
+	why := fmt.Sprintf("passive: %d failures within %s, last: %s", maxFails, window, reason)
+	if p.opts.PassiveMinAvailable <= 0 {
+		return p.Transition(b, StateUp, StateDown, why)
+	}
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	if !b.Available() {
+		return p.Transition(b, StateUp, StateDown, why) // ejected, or no longer up: nothing to keep
+	}
+	eligible, available := 0, 0
+	for _, x := range p.All() {
+		switch x.State() {
+		case StateDraining, StateDisabled:
+			continue
+		}
+		eligible++
+		if x.Available() {
+			available++
+		}
+	}
+	if float64(available-1) < p.opts.PassiveMinAvailable*float64(eligible)-1e-9 {
+		level := slog.LevelDebug
+		if !b.passiveHeld.Swap(true) {
+			level = slog.LevelWarn // once, until the backend next changes state
+		}
+		p.opts.Logger.Log(context.Background(), level, "backend kept up despite passive failures: too few backends would be left",
+			"backend", b.Name, "address", b.Addr, "available", available, "of", eligible,
+			"passive_min_available_percent", p.opts.PassiveMinAvailable*100, "reason", reason)
+		return false
+	}
+	return p.Transition(b, StateUp, StateDown, why)
 }
 
 // Eject takes b out of rotation as an outlier (on) or puts it back (off);

@@ -94,3 +94,49 @@ func TestObserveLatencyPeakEWMA(t *testing.T) {
 	assert.Greater(t, got, 10*time.Millisecond)
 	assert.Less(t, got, 30*time.Millisecond, "faster samples decay it (tau 10s)")
 }
+
+// Passive failures leave at least PassiveMinAvailable of the backends (not
+// counting draining or disabled ones) available, however many goroutines
+// fail them at once; 0 turns the guard off.
+func TestFailKeepsMinimumAvailable(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		min      float64
+		n        int
+		disabled int // of the n, disabled by the operator first
+		wantDown int
+	}{
+		{"off", 0, 3, 0, 3},
+		{"half of three", 0.5, 3, 0, 1},
+		{"half of four", 0.5, 4, 0, 2},
+		{"half of two", 0.5, 2, 0, 1},
+		{"a single backend stays", 0.5, 1, 0, 0},
+		{"all of them", 1, 3, 0, 0},
+		{"disabled ones do not count", 0.5, 4, 2, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var bs []*Backend
+			for i := range c.n {
+				bs = append(bs, NewBackend("", "127.0.0.1:"+string(rune('1'+i)), 1))
+			}
+			p := New(Options{Logger: quiet(), PassiveMinAvailable: c.min}, bs...)
+			for _, b := range bs[:c.disabled] {
+				p.Set(b, StateDisabled, "operator")
+			}
+			var wg sync.WaitGroup
+			for _, b := range bs[c.disabled:] {
+				for range 20 {
+					wg.Go(func() { p.Fail(b, 1, time.Minute, "reset") })
+				}
+			}
+			wg.Wait()
+			down := 0
+			for _, b := range bs {
+				if b.State() == StateDown {
+					down++
+				}
+			}
+			assert.Equal(t, c.wantDown, down)
+		})
+	}
+}

@@ -27,6 +27,9 @@ type Try struct {
 // failure).
 type Observer interface {
 	Observe(b *pool.Backend, failed bool, d time.Duration)
+	// Late tells that a first try on b was still unanswered at the hedge
+	// delay.
+	Late(b *pool.Backend)
 }
 
 // Leg is one try of a hedged request that has its response head: Relay
@@ -73,7 +76,8 @@ func (p *Proxy) withdraw(kind string) bool {
 	return false
 }
 
-// observe feeds the outlier detector and the hedge delay.
+// observe feeds the outlier detector and, for a try of a request that was
+// not hedged, the hedge delay.
 func (p *Proxy) observe(b *pool.Backend, failed bool, d time.Duration) {
 	if p.cfg.Outliers != nil {
 		p.cfg.Outliers.Observe(b, failed, d)
@@ -89,6 +93,7 @@ type legResult struct {
 	err   error
 	d     time.Duration
 	hedge bool
+	first bool // the request's first try
 }
 
 // Hedge is Attempt for an idempotent, replayable request with hedging on
@@ -111,6 +116,8 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 	}()
 	var tried []*pool.Backend
 	inflight := 0
+	var firstStart time.Time
+	firstDone := false // the first try has come back (answered or failed)
 	pick := func() (*pool.Backend, int) {
 		cands := pool.Without(p.cfg.Pool.Available(), tried)
 		return bal.Pick(cands, pl.Key), len(cands)
@@ -119,12 +126,16 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 		ctx, cancel := context.WithCancel(context.Background())
 		cancels = append(cancels, cancel)
 		t := Try{HeadTimeout: p.headTimeout(pl, len(tried), n)}
+		first := len(tried) == 0
 		tried = append(tried, b)
 		inflight++
+		if first {
+			firstStart = time.Now()
+		}
 		go func() {
 			t0 := time.Now()
 			leg, err := send(ctx, b, t)
-			results <- legResult{b: b, leg: leg, err: err, d: time.Since(t0), hedge: hedge}
+			results <- legResult{b: b, leg: leg, err: err, d: time.Since(t0), hedge: hedge, first: first}
 		}()
 	}
 	b, n := pick()
@@ -143,6 +154,9 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 		select {
 		case <-timerC:
 			timerC = nil
+			if !firstDone && p.cfg.Outliers != nil {
+				p.cfg.Outliers.Late(tried[0]) // the first try is still out
+			}
 			if b, n := pick(); b != nil && p.withdraw("hedge") {
 				g.Hedge(b)
 				launch(b, n, true)
@@ -153,10 +167,23 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 				for _, c := range cancels {
 					c() // the other try, if any: its connection is closed
 				}
+				now := time.Now()
 				served = r.b
-				r.b.ObserveLatency(r.d, time.Now())
+				r.b.ObserveLatency(r.d, now)
 				status := r.leg.Status()
-				p.observe(r.b, status >= 500, r.d)
+				if p.cfg.Outliers != nil {
+					p.cfg.Outliers.Observe(r.b, status >= 500, r.d)
+				}
+				switch {
+				case r.first:
+					if status < 500 {
+						p.hedge.Observe(r.d, now)
+					}
+				case !firstDone:
+					// The first try is the loser: it would have taken at
+					// least this long.
+					p.hedge.Observe(now.Sub(firstStart), now)
+				}
 				if r.hedge {
 					g.HedgeWin()
 				}
@@ -172,15 +199,23 @@ func (p *Proxy) Hedge(bal *balance.Named, pl Plan, send Sender) (served *pool.Ba
 					if x.leg != nil {
 						x.leg.Drop()
 					}
-					if p.cfg.Outliers != nil && (x.err == nil || classify(x.err, false) == failNone) {
+					if x.err == nil || classify(x.err, false) == failNone {
 						// The loser was slower than the winner: evidence
-						// for the outlier detector, not a failure.
-						p.cfg.Outliers.Observe(x.b, false, x.d)
+						// for the outlier detector and the latency
+						// estimate (a lower bound of its time), not a
+						// failure.
+						x.b.ObserveLatency(x.d, time.Now())
+						if p.cfg.Outliers != nil {
+							p.cfg.Outliers.Observe(x.b, false, x.d)
+						}
 					}
 				}
 				return served, last, len(tried) - 1
 			}
 			last = Outcome{Err: r.err}
+			if r.first {
+				firstDone = true
+			}
 			kind := classify(r.err, pl.ClientGone != nil && pl.ClientGone())
 			if kind != failNone {
 				r.b.CountError()

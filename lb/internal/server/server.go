@@ -78,9 +78,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, ready: make(chan struct{})}
 	var m *metrics.Metrics
 	s.Pool = pool.New(pool.Options{
-		Logger:    opts.Logger,
-		SlowStart: cfg.SlowStart.D(),
-		OnChange:  func(b *pool.Backend, _, to pool.State, _ string) { m.Transition(b, to) },
+		Logger:              opts.Logger,
+		SlowStart:           cfg.SlowStart.D(),
+		PassiveMinAvailable: cfg.PassiveMinAvailablePercent.Fraction(),
+		OnChange:            func(b *pool.Backend, _, to pool.State, _ string) { m.Transition(b, to) },
 		OnRemove: func(b *pool.Backend) {
 			m.Forget(b)
 			if s.Proxy != nil {
@@ -105,6 +106,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.Outliers = outlier.New(outlier.Config{
 			Pool: s.Pool, Interval: cfg.OutlierInterval.D(),
 			ErrorRate: cfg.OutlierErrorPercent.Fraction(), LatencyFactor: cfg.OutlierLatencyFactor,
+			SlowShare:    cfg.OutlierSlowPercent.Fraction(),
 			MinRequests:  cfg.OutlierMinRequests,
 			BaseEjection: cfg.OutlierBaseEjectionTime.D(), MaxEjection: cfg.OutlierMaxEjectionTime.D(),
 			MaxEjectedFraction: cfg.MaxEjectionPercent.Fraction(),

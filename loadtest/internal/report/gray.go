@@ -19,7 +19,7 @@ func GrayTable(w io.Writer, runs []Run) error {
 	if !any {
 		return nil
 	}
-	fmt.Fprintln(w, "\nGray failures (after warm-up; balancer counters over the whole run)")
+	fmt.Fprintln(w, "\nGray failures (after warm-up; the balancer's counters too)")
 	t := newTable(w, "run", "requests", "failed", "p50", "p99", "p99.9", "extra sent", "retries", "try timeouts", "hedges (won)", "budget refused", "ejections")
 	for i := range runs {
 		r := &runs[i]

@@ -452,6 +452,24 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 	agg.SetSlow(s.Slow.D())
 	tctx, tcancel := context.WithCancel(ctx)
 	defer tcancel()
+	// The gray-failure counters from the end of the warm-up, as the
+	// requests they are set against (the extra share): counted from the
+	// start, the warm-up's hedges were set against the requests after it.
+	grayFrom := make(chan map[string]float64, 1)
+	if s.Warmup > 0 && grayBefore != nil {
+		go func() {
+			t := time.NewTimer(time.Until(start.Add(s.Warmup.D())))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				grayFrom <- r.grayCounts(tctx)
+			case <-tctx.Done():
+				grayFrom <- nil
+			}
+		}()
+	} else {
+		grayFrom <- grayBefore
+	}
 	events := make(chan report.Action)
 	go r.timeline(tctx, start, agg, events)
 	var polled []report.BalancerEvent
@@ -514,7 +532,11 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 	}
 	r.finishLoad(run)
 	run.Balancer = r.nameEvents(polled)
-	run.Gray = grayDiff(grayBefore, r.grayCounts(context.WithoutCancel(ctx)))
+	from := <-grayFrom
+	if from == nil {
+		from = grayBefore // not read at the end of the warm-up: from the start
+	}
+	run.Gray = grayDiff(from, r.grayCounts(context.WithoutCancel(ctx)))
 	run.GraySeconds = graySeconds(graySamples, len(run.Seconds))
 	run.Containers = r.containers(run)
 	r.orchestrator(run, start, end)
