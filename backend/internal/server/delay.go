@@ -6,19 +6,30 @@ import (
 	"time"
 )
 
-// maxDebt bounds the oversleep a delayClock carries over. On a busy machine
-// a timer now and then fires tens of milliseconds late (150 ms was seen with
-// both CPUs spinning); that is repaid in full, so the mean stays true. A
-// longer stall (the container was paused for seconds) is forgiven past this
-// much, so that it does not make the next hundreds of delays zero.
-const maxDebt = time.Second
+// maxOversleep bounds the oversleep one delay adds to a delayClock's debt.
+// On a busy machine a timer now and then fires tens or hundreds of
+// milliseconds late (over 200 ms was seen with both CPUs spinning and a load
+// average near 10); that is repaid in full, so the mean stays true. A longer
+// stall (the container was paused for seconds) is forgiven past this much,
+// so that it does not make the next hundreds of delays zero. The bound is
+// per delay because a stall holds up every delay in flight, and each of
+// them did take that much longer: with six delays in flight, a 200 ms stall
+// is 1.2 s of oversleep, which a bound on the total of one second cut to
+// 1 s, leaving the mean 3.5% high (TestLatencyMeanTrueUnderBusyCPU).
+const maxOversleep = time.Second
+
+// maxDebt bounds the whole debt, so that a stall that held up many delays
+// at once and a drop in load after it do not make delays zero for long: the
+// debt is repaid by the delays in flight together, so 10 s of it takes about
+// a second of wall time at ten concurrent delays.
+const maxDebt = 10 * time.Second
 
 // delayClock sleeps for asked delays so that their mean is what was asked.
 // Timers fire late: by some 0.1 ms on an idle machine, by a millisecond or
 // more on a busy one (time.Sleep of exp:10ms averaged 10.6-10.8 ms on the lab
 // machine), which would make every configured latency, and the utilisation
 // the lab computes from it, too high. The clock keeps the oversleep of past
-// delays as a debt (up to maxDebt) and takes it off the next delays, so the
+// delays as a debt (up to maxOversleep a delay, maxDebt in all) and takes it off the next delays, so the
 // long-run mean matches; each delay still starts with its own sample, so the
 // distribution keeps its shape except for delays shorter than the debt.
 // Safe for concurrent use: concurrent delays share the debt.
@@ -52,12 +63,20 @@ func (c *delayClock) sleep(ctx context.Context, d time.Duration) (time.Duration,
 	}
 	took := time.Now().Sub(start)
 
-	c.mu.Lock()
 	if done {
-		c.debt = min(maxDebt, max(0, c.debt+took-want))
-	} else {
-		c.debt = min(maxDebt, c.debt+repay) // cut short: nothing was repaid
+		c.owe(took - want)
+	} else { // cut short: nothing was repaid
+		c.mu.Lock()
+		c.debt = min(maxDebt, c.debt+repay)
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	return took, done
+}
+
+// owe adds the oversleep of one delay to the debt, within maxOversleep for
+// the delay and maxDebt in all.
+func (c *delayClock) owe(over time.Duration) {
+	c.mu.Lock()
+	c.debt = min(maxDebt, c.debt+min(maxOversleep, max(0, over)))
+	c.mu.Unlock()
 }

@@ -58,8 +58,8 @@ func TestMain(m *testing.M) {
 // figures come from /__backend__/stats. The comparison is with the drawn
 // values, not the distribution's mean: 1,500 draws of an exponential are
 // within 2% of their mean only by luck. The debt still owed at the end (the
-// last oversleeps) counts against about 6 s drawn per distribution, so that a
-// stall of over a hundred ms near the end stays within the bound.
+// last oversleeps, 200 ms after a stall) is repaid by further requests before
+// the comparison, as it would be in a longer run.
 func TestLatencyMeanTrueUnderBusyCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: spins every CPU for a few seconds")
@@ -85,11 +85,27 @@ func TestLatencyMeanTrueUnderBusyCPU(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			// The clock repays what it overslept from the next delays, so a
+			// stall near the end (200 ms was seen) leaves some owed: the
+			// long-run mean is the goal, so go on, as a longer run would,
+			// until what is owed is under 0.2% of what was asked (at most
+			// three times as many requests again: 3 s owed after a 550 ms
+			// stall of six delays took 1,089 of fixed:3ms).
+			owed := func() time.Duration {
+				b.clock.mu.Lock()
+				defer b.clock.mu.Unlock()
+				return b.clock.debt
+			}
+			atEnd, drained := owed(), 0
+			for ; drained < 3*clients*each && float64(owed()) > 0.002*float64(clients*each)*float64(b.Stats().MeanLatencyAskedMs)*1e6; drained++ {
+				resp, _ := b.do(t, http.MethodGet, "/", nil)
+				assert.Equal(t, http.StatusOK, resp.StatusCode)
+			}
 			st := b.Stats()
-			require.EqualValues(t, clients*each, st.Delays)
+			require.EqualValues(t, clients*each+drained, st.Delays)
 			ratio := st.MeanLatencyMs / st.MeanLatencyAskedMs
-			t.Logf("%s: asked mean %.3f ms, slept mean %.3f ms (%+.2f%%); service %.3f ms",
-				spec, st.MeanLatencyAskedMs, st.MeanLatencyMs, 100*(ratio-1), st.MeanServiceMs)
+			t.Logf("%s: asked mean %.3f ms, slept mean %.3f ms (%+.2f%%); service %.3f ms; owed %v after the load, %v after %d more requests",
+				spec, st.MeanLatencyAskedMs, st.MeanLatencyMs, 100*(ratio-1), st.MeanServiceMs, atEnd, owed(), drained)
 			assert.InDelta(t, 1, ratio, 0.02, "slept %.3f ms for %.3f ms asked", st.MeanLatencyMs, st.MeanLatencyAskedMs)
 		})
 	}
@@ -142,6 +158,35 @@ func TestDelayClockDebtIsBounded(t *testing.T) {
 	cancel()
 	_, ok = c.sleep(ctx, time.Hour)
 	assert.False(t, ok)
+}
+
+// TestDelayClockOwesEachDelaysStall: a stall holds up every delay in flight,
+// and each of them took that much longer, so each adds its oversleep to the
+// debt up to maxOversleep; only the total is bounded by maxDebt. (A bound of
+// one second on the total forgave a 200 ms stall of six delays in part and
+// left the mean 3.5% high.)
+func TestDelayClockOwesEachDelaysStall(t *testing.T) {
+	tests := []struct {
+		name string
+		over []time.Duration
+		want time.Duration
+	}{
+		{"a 200 ms stall of six delays", []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond,
+			200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}, 1200 * time.Millisecond},
+		{"a paused container is forgiven past maxOversleep a delay", []time.Duration{5 * time.Second, 5 * time.Second}, 2 * maxOversleep},
+		{"the total stays within maxDebt", []time.Duration{time.Second, time.Second, time.Second, time.Second, time.Second,
+			time.Second, time.Second, time.Second, time.Second, time.Second, time.Second, time.Second}, maxDebt},
+		{"a negative oversleep owes nothing", []time.Duration{-time.Millisecond}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c delayClock
+			for _, o := range tt.over {
+				c.owe(o)
+			}
+			assert.Equal(t, tt.want, c.debt)
+		})
+	}
 }
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {

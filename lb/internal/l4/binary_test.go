@@ -172,28 +172,41 @@ func TestBinaryTCPHealthChecks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			port, adminPort := testproc.FreePort(t), testproc.FreePort(t)
 			admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+			// The checks get time to spare (a 50 ms timeout and one failure
+			// to go down took the HTTP backend down on a busy machine, 2
+			// runs in 30), and the test waits for each backend's last three
+			// checks to agree with the state it wants, not for a time.
 			cfg := fmt.Sprintf(`{"mode": "tcp", "proxy_host": "127.0.0.1", "proxy_port": %d, "admin_port": %d, %s
 				"backend_servers": [{"host": "127.0.0.1", "port": %d}, {"host": "127.0.0.1", "port": %d}],
-				"health_check_interval": 0.1, "health_check_timeout": 0.05, "unhealthy_threshold": 1}`,
+				"health_check_interval": 0.3, "health_check_timeout": 0.25, "unhealthy_threshold": 3}`,
 				port, adminPort, tt.extra, portOf(raw.addr), portOf(hs.Listener.Addr().String()))
 			testproc.LB(t, cfg, admin)
-			states := func() map[int]string {
+			var got map[int]string
+			settled := func() bool {
 				var status struct {
 					Backends []struct {
-						Address string `json:"address"`
-						State   string `json:"state"`
+						Address              string `json:"address"`
+						State                string `json:"state"`
+						ConsecutiveSuccesses int    `json:"consecutive_successes"`
+						ConsecutiveFailures  int    `json:"consecutive_failures"`
 					} `json:"backends"`
 				}
 				getJSON(t, admin+"/__status__", &status)
-				got := map[int]string{}
+				got = map[int]string{}
+				steady := true
 				for _, b := range status.Backends {
 					got[portOf(b.Address)] = b.State
+					run := b.ConsecutiveSuccesses
+					if b.State == "down" {
+						run = b.ConsecutiveFailures
+					}
+					steady = steady && run >= 3
 				}
-				return got
+				return steady && assert.ObjectsAreEqual(tt.wantState, got)
 			}
-			require.Eventually(t, func() bool { return assert.ObjectsAreEqual(tt.wantState, states()) }, 5*time.Second, 50*time.Millisecond)
-			time.Sleep(300 * time.Millisecond) // three more rounds of checks
-			assert.Equal(t, tt.wantState, states())
+			if !assert.Eventually(t, settled, 15*time.Second, 50*time.Millisecond) {
+				t.Errorf("states %v, want %v, each with its last three checks agreeing", got, tt.wantState)
+			}
 		})
 	}
 }

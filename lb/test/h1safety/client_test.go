@@ -17,9 +17,9 @@ import (
 // they received for the checks and the failure messages.
 
 // readTimeout bounds the wait for each response: well above the harness's
-// request_timeout (2 s) and read_header_timeout (1 s), so a proxy that
-// answers by those timeouts is seen answering.
-const readTimeout = 4 * time.Second
+// request_timeout (5 s) and read_header_timeout (3 s), so a proxy that
+// answers by those timeouts is seen answering, also on a busy machine.
+const readTimeout = 10 * time.Second
 
 type client struct {
 	c net.Conn

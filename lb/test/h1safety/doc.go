@@ -9,8 +9,8 @@
 //
 // TestSafety runs every vector of the corpus through both forwarders (the
 // default lean one and "forwarder": "reverseproxy"), each on a balancer and
-// backends of its own: request_timeout 2 s, read_header_timeout 1 s,
-// connection_timeout 1 s, no health checks, max_fails 0, retries 1; one
+// backends of its own: request_timeout 5 s, read_header_timeout 3 s,
+// connection_timeout 3 s, no health checks, max_fails 0, retries 1; one
 // backend (so pooled connections are reused) or two where a vector says so.
 // Vectors run as parallel subtests; TestMain raises -parallel to 48 unless
 // it is given, since vectors mostly wait on sockets and timeouts.

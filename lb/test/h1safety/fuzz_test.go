@@ -213,8 +213,11 @@ func TestFuzzSeeds(t *testing.T) {
 	}
 	for name, content := range want {
 		got, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil || string(got) != content {
-			t.Errorf("testdata/fuzz/%s is missing or stale: run go test -run TestFuzzSeeds -h1safety.update", name)
+		switch {
+		case err != nil:
+			t.Errorf("testdata/fuzz/%s: %v (run go test -run TestFuzzSeeds -h1safety.update if it is missing)", name, err)
+		case string(got) != content:
+			t.Errorf("testdata/fuzz/%s is stale: run go test -run TestFuzzSeeds -h1safety.update", name)
 		}
 	}
 	if len(want) < 300 {

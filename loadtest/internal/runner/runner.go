@@ -238,7 +238,7 @@ func Run(ctx context.Context, s *scenario.Scenario, opts Options) (*Output, erro
 				res.Errors = append(res.Errors, err.Error())
 				break
 			}
-			if !sleep(ctx, s.Settle.D()) {
+			if !sleep(ctx, nil, s.Settle.D()) {
 				break
 			}
 		}
@@ -450,6 +450,8 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 	}
 	agg := attack.NewAggregator(start, s.Warmup.D(), s.Phase)
 	agg.SetSlow(s.Slow.D())
+	// The timeline outlives the load by up to lateActionGrace (an action
+	// still running then finishes); the status poll ends with the load.
 	tctx, tcancel := context.WithCancel(ctx)
 	defer tcancel()
 	// The gray-failure counters from the end of the warm-up, as the
@@ -470,13 +472,16 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 	} else {
 		grayFrom <- grayBefore
 	}
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	loadOver := make(chan struct{})
 	events := make(chan report.Action)
-	go r.timeline(tctx, start, agg, events)
+	go r.timeline(tctx, start, agg, events, loadOver)
 	var polled []report.BalancerEvent
 	var graySamples []graySample
 	var pollWG sync.WaitGroup
 	if r.balancer() != nil {
-		pollWG.Go(func() { polled = r.poll(tctx, start, &graySamples) })
+		pollWG.Go(func() { polled = r.poll(pctx, start, &graySamples) })
 	}
 
 	live := &liveLine{r: r, start: start, phase: s.Phase}
@@ -495,7 +500,10 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 		case res, ok := <-results:
 			if !ok {
 				results, end = nil, time.Now()
-				tcancel() // the load is over: so is the timeline
+				close(loadOver) // no action starts now; the one running finishes
+				pcancel()
+				grace := time.AfterFunc(lateActionGrace, tcancel)
+				defer grace.Stop()
 				continue
 			}
 			if d := s.Duration.D(); d > 0 && res.Timestamp.Sub(start) >= d {
@@ -520,6 +528,7 @@ func (r *runner) runOnce(ctx context.Context, alg, label string) (*report.Run, e
 		end = start.Add(d) // the wait for the last answers is not part of the run
 	}
 	tcancel()
+	pcancel()
 	pollWG.Wait()
 
 	sum := agg.Close(end)
@@ -584,12 +593,32 @@ func (r *runner) containers(run *report.Run) map[string]string {
 	return out
 }
 
-// timeline plays the actions at their times; it closes events when done or
-// when ctx ends. Every action that started is reported.
-func (r *runner) timeline(ctx context.Context, start time.Time, agg *attack.Aggregator, events chan<- report.Action) {
+// lateActionGrace bounds how long an action still running when the load
+// ends (a slow Docker daemon made it late) may go on: it finishes and is
+// reported, as it would have been within the load.
+const lateActionGrace = time.Minute
+
+// timeline plays the actions, one after the other, each at its time or as
+// soon as the one before it has finished; it closes events when done or when
+// ctx ends. Every action that started is reported. Once loadOver is closed
+// no action starts: those still to come are reported as not played, with an
+// error, so that a timeline the lab was too slow for fails its "actions"
+// check instead of losing actions silently.
+func (r *runner) timeline(ctx context.Context, start time.Time, agg *attack.Aggregator, events chan<- report.Action, loadOver <-chan struct{}) {
 	defer close(events)
-	for _, a := range r.s.Timeline {
-		if !sleep(ctx, time.Until(start.Add(a.At.D()))) {
+	for i, a := range r.s.Timeline {
+		if !sleep(ctx, loadOver, time.Until(start.Add(a.At.D()))) {
+			if ctx.Err() != nil {
+				return
+			}
+			over := time.Since(start)
+			for _, a := range r.s.Timeline[i:] {
+				events <- report.Action{
+					PlannedMs: ms(a.At.D()), AtMs: ms(over), Action: a.Action, Target: a.Target, Phase: a.Phase, Note: a.Note,
+					Error: fmt.Sprintf("not played: the load ended at %s, before its turn (the actions before it ran late)",
+						over.Round(time.Millisecond)),
+				}
+			}
 			return
 		}
 		now := time.Now()
@@ -600,13 +629,21 @@ func (r *runner) timeline(ctx context.Context, start time.Time, agg *attack.Aggr
 	}
 }
 
-// sleep waits for d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits for d or until ctx ends or stop is closed; it reports whether
+// it waited to the end.
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-stop:
+		return false
+	default:
+	}
 	if d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
+		case <-stop:
+			return false
 		case <-t.C:
 		}
 	}

@@ -403,6 +403,64 @@ expect:
 	assert.Empty(t, o.JSONPath, "no output directory, no file")
 }
 
+// slowStopLab is a fakeLab whose stop takes stopTakes, or until its context
+// ends, as a stop through a slow Docker daemon does.
+type slowStopLab struct {
+	*fakeLab
+	stopTakes time.Duration
+}
+
+func (l *slowStopLab) Stop(ctx context.Context, r lab.Ref, d time.Duration) (lab.Container, error) {
+	select {
+	case <-ctx.Done():
+		return lab.Container{}, ctx.Err()
+	case <-time.After(l.stopTakes):
+	}
+	return l.fakeLab.Stop(ctx, r, d)
+}
+
+// TestRunLateAction: an action still running when the load ends (a slow
+// daemon) finishes and is reported; one whose turn had not come is reported
+// as not played, and fails the "actions" check.
+func TestRunLateAction(t *testing.T) {
+	srv := target(t)
+	doc := fmt.Sprintf(`
+target: %s/
+name: late
+rate: 20
+duration: 1s
+timeline:
+  - at: 300ms
+    action: stop
+    target: 2
+  - at: 800ms
+    action: mark
+    phase: never
+`, srv.URL)
+	fl := &slowStopLab{fakeLab: newFakeLab(3), stopTakes: 1500 * time.Millisecond}
+	begin := time.Now()
+	o, err := Run(t.Context(), load(t, doc), Options{Out: &bytes.Buffer{}, Lab: fl})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(begin), 1800*time.Millisecond, "the run waited for the stop")
+	run := o.Result.Runs[0]
+	require.Len(t, run.Actions, 2)
+	stop, mark := run.Actions[0], run.Actions[1]
+	assert.Equal(t, "stop", stop.Action)
+	assert.Empty(t, stop.Error, "the stop finished after the load")
+	assert.GreaterOrEqual(t, stop.TookMs, 1500.0)
+	assert.Equal(t, "mark", mark.Action)
+	assert.Contains(t, mark.Error, "not played: the load ended at")
+	assert.False(t, run.Passed)
+	var failed []string
+	for _, e := range run.Expectations {
+		if !e.Passed {
+			failed = append(failed, e.Check)
+		}
+	}
+	assert.Equal(t, []string{"actions"}, failed)
+	assert.Equal(t, 1, fl.restored, "the lab is restored at the end")
+}
+
 // TestRunCancelWritesPartial cancels a run without a lab (the lab's restore
 // on cancel is tested against the real one in loadtest/test/e2e).
 func TestRunCancelWritesPartial(t *testing.T) {

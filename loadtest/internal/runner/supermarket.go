@@ -61,14 +61,14 @@ func (r *runner) supermarket(ctx context.Context, res *report.Result) {
 				res.Errors = append(res.Errors, err.Error())
 				return
 			}
-			if !sleep(ctx, s.Settle.D()) {
+			if !sleep(ctx, nil, s.Settle.D()) {
 				return
 			}
 			// The backends' figures cover the run after its warm-up.
 			resetDone := make(chan error, 1)
 			rctx, cancel := context.WithCancel(ctx)
 			go func() {
-				if !sleep(rctx, s.Warmup.D()) {
+				if !sleep(rctx, nil, s.Warmup.D()) {
 					resetDone <- rctx.Err()
 					return
 				}
