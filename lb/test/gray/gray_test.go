@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -203,6 +204,10 @@ func TestTryTimeoutAgainstAStoppedBackend(t *testing.T) {
 	l := newLab(t, 3, `, "try_timeout": 0.2, "request_timeout": 1`)
 	l.resetStats(t)
 	require.NoError(t, l.backends[1].Process.Signal(syscall.SIGSTOP))
+	// The signal is sent at once but takes effect when the process is next
+	// scheduled: wait until the kernel shows it stopped.
+	require.Eventually(t, func() bool { return procState(l.backends[1].Process.Pid) == "T" }, 10*time.Second, 5*time.Millisecond,
+		"backend 2 stopped (state %q)", procState(l.backends[1].Process.Pid))
 	stopped := true
 	cont := func() {
 		if stopped {
@@ -212,8 +217,10 @@ func TestTryTimeoutAgainstAStoppedBackend(t *testing.T) {
 	}
 	t.Cleanup(cont)
 
-	for _, a := range l.sendAll(t, 9, http.MethodGet, nil) {
+	gets := l.sendAll(t, 9, http.MethodGet, nil)
+	for _, a := range gets {
 		assert.Equal(t, 200, a.status)
+		assert.NotEqual(t, l.names[1], a.backend, "the stopped backend answered a GET")
 	}
 	posts := l.sendAll(t, 9, http.MethodPost, nil)
 	failed := 0
@@ -222,6 +229,7 @@ func TestTryTimeoutAgainstAStoppedBackend(t *testing.T) {
 			failed++
 		} else {
 			assert.Equal(t, 200, a.status)
+			assert.NotEqual(t, l.names[1], a.backend, "the stopped backend answered a POST")
 		}
 	}
 	assert.Positive(t, failed, "POSTs sent to the stopped backend time out")
@@ -230,7 +238,7 @@ func TestTryTimeoutAgainstAStoppedBackend(t *testing.T) {
 	// The others answered every GET (9) and the POSTs not sent to the
 	// stopped backend: none of those that timed out there.
 	fast := l.stats(t, 0).Requests + l.stats(t, 2).Requests
-	assert.Equal(t, int64(9+9-failed), fast, "a POST that timed out was sent again")
+	assert.Equal(t, int64(9+9-failed), fast, "a POST that timed out was sent again (GETs %+v, POSTs %+v)", gets, posts)
 	assert.LessOrEqual(t, l.stats(t, 1).Requests, int64(3+failed))
 }
 
@@ -286,4 +294,19 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 	g := l.gray(t)
 	assert.Equal(t, float64(10), g["retries"], "the budget's 10 retries are spent")
 	assert.Equal(t, int64(12+10), total, "requests plus retries reached the backends")
+}
+
+// procState returns the state letter of process pid from /proc ("T" when
+// stopped), or "" when it cannot be read.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// "pid (comm) S ...": the command may hold spaces and parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }

@@ -376,25 +376,25 @@ name: e2e-actions
 description: every timeline action once, against the real lab
 target: http://127.0.0.1:%[1]d/info
 rate: 50
-duration: 14s
+duration: 30s
 timeout: 5s
 admin:
   url: http://127.0.0.1:%[2]d
 timeline:
-  - {at: 500ms, action: stop, target: 1, timeout: 1s}
-  - {at: 1500ms, action: start, target: 1}
-  - {at: 2s, action: restart, target: lblabe2e-placeholder, timeout: 1s}
-  - {at: 3s, action: pause, target: 2}
-  - {at: 3500ms, action: unpause, target: "backend:2"}
-  - {at: 4s, action: disconnect, target: 1}
-  - {at: 4500ms, action: reconnect, target: 1}
-  - {at: 5s, action: set_algorithm, algorithm: least_connections}
-  - {at: 5500ms, action: scale, service: backend, replicas: 4, phase: four}
-  - {at: 6s, action: wait_healthy, timeout: 20s}
-  - {at: 9s, action: mark, phase: four serving}
-  - {at: 11s, action: scale, replicas: 3, phase: three again}
-  - {at: 12s, action: set_algorithm, algorithm: round_robin}
-  - {at: 12500ms, action: configure, target: 2, settings: {latency: 1ms}}
+  - {at: 500ms, action: scale, service: backend, replicas: 4, phase: four}
+  - {at: 1s, action: wait_healthy, timeout: 20s}
+  - {at: 4s, action: mark, phase: four serving}
+  - {at: 5s, action: stop, target: 1, timeout: 1s}
+  - {at: 6s, action: start, target: 1}
+  - {at: 7s, action: restart, target: lblabe2e-placeholder, timeout: 1s}
+  - {at: 8s, action: pause, target: 2}
+  - {at: 8500ms, action: unpause, target: "backend:2"}
+  - {at: 9s, action: disconnect, target: 1}
+  - {at: 9500ms, action: reconnect, target: 1}
+  - {at: 10s, action: set_algorithm, algorithm: least_connections}
+  - {at: 10500ms, action: set_algorithm, algorithm: round_robin}
+  - {at: 11s, action: configure, target: 2, settings: {latency: 1ms}}
+  - {at: 20s, action: scale, replicas: 3, phase: three again}
 expect:
   phases:
     four serving:
@@ -403,7 +403,12 @@ expect:
 
 // testEveryAction plays every action of the timeline through the runner
 // against the real lab: each must succeed, the replica the scale adds must
-// serve, and the lab must be as before at the end.
+// serve, and the lab must be as before at the end. A busy Docker daemon
+// takes seconds per container start or stop (8 s for a start was seen), and
+// the timeline plays one action after another, so the actions get slack:
+// the phase the check needs comes first, the scale back last, planned 9 s
+// after the others and 10 s before the end of the load (an action still
+// running then finishes; one not yet started would fail the run).
 func testEveryAction(t *testing.T, ctx context.Context, e *env) {
 	third, err := e.ctl.Find(ctx, lab.Ref{Service: "backend", Number: 3})
 	require.NoError(t, err)
@@ -421,12 +426,14 @@ func testEveryAction(t *testing.T, ctx context.Context, e *env) {
 	// acts on Swarm nodes (loadtest/test/swarm).
 	want := slices.DeleteFunc(slices.Clone(scenario.Actions), func(a string) bool { return a == scenario.Kill || a == scenario.Drain })
 	assert.ElementsMatch(t, want, slices.Compact(slices.Sorted(slices.Values(ran))), "every action ran")
-	assert.Equal(t, third.Name, run.Actions[2].Container, "restart by container name")
-	scaleUp := run.Actions[8]
+	require.Len(t, run.Actions, 14)
+	assert.Equal(t, third.Name, run.Actions[5].Container, "restart by container name")
+	scaleUp := run.Actions[0]
 	require.Len(t, scaleUp.Added, 1, "scale to 4 added one replica")
 	assert.Equal(t, e.lab.Project+"_backend_4", scaleUp.AddedNames[0])
-	assert.Contains(t, run.Actions[9].Detail, "4 backend healthy")
-	require.Len(t, run.Actions[11].Removed, 1, "scale to 3 removed it")
+	assert.Contains(t, run.Actions[1].Detail, "4 backend healthy")
+	require.Len(t, run.Actions[13].Removed, 1, "scale to 3 removed it")
+	assert.Equal(t, scaleUp.Added, run.Actions[13].Removed, "scale to 3 removed the replica scale to 4 added")
 	for _, x := range run.Expectations {
 		assert.True(t, x.Passed, "expectation %s (%s): limit %s, actual %s", x.Check, x.Scope, x.Limit, x.Actual)
 	}
