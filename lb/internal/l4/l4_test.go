@@ -318,9 +318,11 @@ func TestKillAndRestartBackendUnderLoad(t *testing.T) {
 		backends = append(backends, newTCPBackend(t, n, nameHandler(n)))
 	}
 	victim := backends[1]
-	// Checks every 200 ms: long enough that clients meet the killed backend
-	// (refused connects, retried) before a check marks it down.
-	lb := startLB(t, lbOpts{retries: 2, maxFails: 1, failTimeout: time.Minute, checkInterval: 200 * time.Millisecond,
+	// Checks every second: long enough that clients meet the killed backend
+	// (refused connects, retried; one marks it down) before a check does.
+	// With 200 ms, beside two busy loops a check won the race and no client
+	// met a refused connect (connect errors 0).
+	lb := startLB(t, lbOpts{retries: 2, maxFails: 1, failTimeout: time.Minute, checkInterval: time.Second,
 		backendsByName: backends})
 
 	const workers = 4

@@ -266,10 +266,12 @@ func (l *Lab) Kill(ctx context.Context, ref Ref) (Container, error) {
 	if err != nil {
 		return c, err
 	}
+	// Remembered first: the daemon may carry out a request that fails here
+	// (one cancelled by Ctrl-C was), and Restore undoes it either way.
+	l.remember(l.stopped, c)
 	if _, err := l.cli.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 		return c, fmt.Errorf("kill %s: %w", c.Name, err)
 	}
-	l.remember(l.stopped, c)
 	l.cfg.Log.Info("killed container", "container", c.Name)
 	return l.refresh(ctx, c), nil
 }
@@ -282,10 +284,12 @@ func (l *Lab) Stop(ctx context.Context, ref Ref, timeout time.Duration) (Contain
 		return c, err
 	}
 	secs := l.seconds(timeout)
+	// Remembered first: the daemon may carry out a request that fails here
+	// (one cancelled by Ctrl-C was), and Restore undoes it either way.
+	l.remember(l.stopped, c)
 	if _, err := l.cli.ContainerStop(ctx, c.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil {
 		return c, fmt.Errorf("stop %s: %w", c.Name, err)
 	}
-	l.remember(l.stopped, c)
 	l.cfg.Log.Info("stopped container", "container", c.Name)
 	return l.refresh(ctx, c), nil
 }
@@ -326,10 +330,12 @@ func (l *Lab) Pause(ctx context.Context, ref Ref) (Container, error) {
 	if err != nil {
 		return c, err
 	}
+	// Remembered first: the daemon may carry out a request that fails here
+	// (one cancelled by Ctrl-C was), and Restore undoes it either way.
+	l.remember(l.paused, c)
 	if _, err := l.cli.ContainerPause(ctx, c.ID, client.ContainerPauseOptions{}); err != nil {
 		return c, fmt.Errorf("pause %s: %w", c.Name, err)
 	}
-	l.remember(l.paused, c)
 	l.cfg.Log.Info("paused container", "container", c.Name)
 	return l.refreshUntil(ctx, c, "paused"), nil
 }

@@ -49,8 +49,11 @@ func (l *Lab) Disconnect(ctx context.Context, ref Ref) (Container, error) {
 	var done []endpoint
 	for _, ep := range eps {
 		if _, err := l.cli.NetworkDisconnect(ctx, ep.Network, client.NetworkDisconnectOptions{Container: c.ID, Force: true}); err != nil {
-			// Record what was cut, so Restore puts it back.
-			l.recordCut(c.ID, done)
+			// Record what was cut, so Restore puts it back, and this
+			// network too: the daemon may carry out a request that failed
+			// here (one cancelled by Ctrl-C was, and Restore left the
+			// container cut off). Reconnecting one still attached is a no-op.
+			l.recordCut(c.ID, append(done, ep))
 			return c, fmt.Errorf("disconnect %s from %s: %w", c.Name, ep.Network, err)
 		}
 		done = append(done, ep)

@@ -287,7 +287,8 @@ func TestRunFailover(t *testing.T) {
 	// Live lines and announcements.
 	// The tick at 1 s and the kill at 1 s race: the line names either phase.
 	assert.Regexp(t, `\[  1s/4s (steady|down)\] +\d+/s answered`, out.String())
-	assert.Contains(t, out.String(), ">>    1.0s  kill backend:2 -> lblab_backend_2  [phase down]")
+	// The kill is due at 1 s; a busy machine fires the timer late (1.1 s seen).
+	assert.Regexp(t, `>>    1\.[0-4]s  kill backend:2 -> lblab_backend_2  \[phase down\]`, out.String())
 	assert.Contains(t, out.String(), "start backend:2")
 	assert.Contains(t, out.String(), "backend_1 ")
 	assert.Equal(t, 1, fl.restored, "the lab is restored at the end") // nothing changed after start, but Changed was set
