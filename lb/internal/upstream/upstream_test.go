@@ -166,14 +166,8 @@ func TestCheckedConn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := make(chan net.Conn, 1)
-			addr, _ := backend(t, func(c net.Conn) { srv <- c })
-			c, err := CheckedDialer(&net.Dialer{Timeout: time.Second})(context.Background(), "tcp", addr)
-			require.NoError(t, err)
-			defer c.Close()
-			server := <-srv
-			defer server.Close()
-			_, err = c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+			c, server := checkedPair(t)
+			_, err := c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
 			require.NoError(t, err)
 			io.WriteString(server, "HTTP/1.1 204 No Content\r\n\r\n")
 			buf := make([]byte, 64)
@@ -194,6 +188,20 @@ func TestCheckedConn(t *testing.T) {
 	}
 }
 
+// checkedPair dials a backend through CheckedDialer and returns both ends,
+// closed when the test ends.
+func checkedPair(t *testing.T) (c, server net.Conn) {
+	t.Helper()
+	srv := make(chan net.Conn, 1)
+	addr, _ := backend(t, func(c net.Conn) { srv <- c })
+	c, err := CheckedDialer(&net.Dialer{Timeout: time.Second})(context.Background(), "tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	server = <-srv
+	t.Cleanup(func() { server.Close() })
+	return c, server
+}
+
 // TestCheckedConnNeverReadsPastTheResponse: bytes the backend sends past
 // the end of the response asked for (here in the same write, so they come
 // in the same read) never reach the reader, who would take them for the
@@ -209,14 +217,8 @@ func TestCheckedConnNeverReadsPastTheResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := make(chan net.Conn, 1)
-			addr, _ := backend(t, func(c net.Conn) { srv <- c })
-			c, err := CheckedDialer(&net.Dialer{Timeout: time.Second})(context.Background(), "tcp", addr)
-			require.NoError(t, err)
-			defer c.Close()
-			server := <-srv
-			defer server.Close()
-			_, err = c.Write([]byte(tt.method + " /victim HTTP/1.1\r\nHost: x\r\n\r\n"))
+			c, server := checkedPair(t)
+			_, err := c.Write([]byte(tt.method + " /victim HTTP/1.1\r\nHost: x\r\n\r\n"))
 			require.NoError(t, err)
 			io.WriteString(server, tt.response+tt.extra)
 			var got []byte

@@ -11,21 +11,31 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// states returns each backend's state in /__status__, by address.
-func (l *lab) states(t *testing.T) map[string]string {
+// backendStatus is one backend as /__status__ shows it.
+type backendStatus struct {
+	Address string `json:"address"`
+	State   string `json:"state"`
+	Ejected bool   `json:"ejected"`
+}
+
+// status returns the backends /__status__ shows.
+func (l *lab) status(t *testing.T) []backendStatus {
 	t.Helper()
 	resp, err := http.Get(l.lbURL + "/__status__")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var st struct {
-		Backends []struct {
-			Address string `json:"address"`
-			State   string `json:"state"`
-		} `json:"backends"`
+		Backends []backendStatus `json:"backends"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	return st.Backends
+}
+
+// states returns each backend's state in /__status__, by address.
+func (l *lab) states(t *testing.T) map[string]string {
+	t.Helper()
 	out := map[string]string{}
-	for _, b := range st.Backends {
+	for _, b := range l.status(t) {
 		out[b.Address] = b.State
 	}
 	return out
@@ -109,18 +119,8 @@ func TestAbandonedTriesAreNotPassiveFailures(t *testing.T) {
 // ejected returns the addresses /__status__ shows ejected.
 func (l *lab) ejected(t *testing.T) []string {
 	t.Helper()
-	resp, err := http.Get(l.lbURL + "/__status__")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var st struct {
-		Backends []struct {
-			Address string `json:"address"`
-			Ejected bool   `json:"ejected"`
-		} `json:"backends"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
 	var out []string
-	for _, b := range st.Backends {
+	for _, b := range l.status(t) {
 		if b.Ejected {
 			out = append(out, b.Address)
 		}
