@@ -204,20 +204,21 @@ func (fc *conn) exchange(cp *upstream.Pool, c *upstream.Conn, head, body []byte,
 	}
 	w.WriteString("\r\n")
 	w.Write(body)
-	if err := w.Flush(); err != nil {
-		if c.Sent() == 0 {
-			return fmt.Errorf("%w: %w", upstream.ErrNotSent, err)
-		}
-		return fmt.Errorf("%w: %w", upstream.ErrNoResponse, err)
-	}
 	if headTimeout > 0 {
 		c.RD.Arm(c, now, headTimeout)
 	} else if d := cp.Config().ResponseHeaderTimeout; d > 0 {
 		c.RD.Arm(c, now, d)
 	}
 	var sent time.Time
-	if fc.timed {
-		sent = time.Now()
+	at := &sent
+	if !fc.timed {
+		at = nil
+	}
+	if err := c.Send(at); err != nil {
+		if c.Sent() == 0 {
+			return fmt.Errorf("%w: %w", upstream.ErrNotSent, err)
+		}
+		return fmt.Errorf("%w: %w", upstream.ErrNoResponse, err)
 	}
 	br := c.BR
 	for {

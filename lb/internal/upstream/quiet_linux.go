@@ -3,8 +3,10 @@
 package upstream
 
 import (
+	"bufio"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/lblab/lblab/lb/internal/netx"
 )
@@ -15,6 +17,7 @@ import (
 type quiet struct {
 	fd  int
 	buf [1]byte
+	rc  syscall.RawConn // for send's wait; nil without a descriptor
 }
 
 func (q *quiet) init(c net.Conn) {
@@ -22,8 +25,37 @@ func (q *quiet) init(c net.Conn) {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			rc.Control(func(fd uintptr) { q.fd = int(fd) })
+			q.rc = rc
 		}
 	}
+}
+
+// send flushes w (the request) and then waits, in the runtime's poller,
+// until c is readable, so the read of the response that follows finds its
+// bytes rather than coming back empty first (one system call fewer per
+// request where the backend has not answered by the time the request is
+// out). The wait is armed before the request leaves, so a response that
+// comes at once cannot be missed; a spurious or failed wait (deadline,
+// close) only means that read waits or fails by itself. at, when not nil,
+// gets the time the request left. It returns w.Flush's error.
+func (q *quiet) send(w *bufio.Writer, at *time.Time) error {
+	if q.rc == nil {
+		return flushAt(w, at)
+	}
+	var ferr error
+	flushed := false
+	q.rc.Read(func(uintptr) bool {
+		if flushed {
+			return true // readable (or woken): the reader takes it from here
+		}
+		flushed = true
+		ferr = flushAt(w, at)
+		return ferr != nil
+	})
+	if !flushed { // the wait could not start (deadline past, closed)
+		return flushAt(w, at)
+	}
+	return ferr
 }
 
 // quiet reports whether nothing has arrived on the idle connection c: no
@@ -46,3 +78,6 @@ func (q *quiet) peekQuiet() bool {
 	_, err := netx.Peek(q.fd, &b)
 	return err == syscall.EAGAIN
 }
+
+// sendWaits says whether send waits for the response (tests).
+const sendWaits = true

@@ -3,7 +3,9 @@
 package upstream
 
 import (
+	"bufio"
 	"net"
+	"time"
 
 	"github.com/lblab/lblab/lb/internal/netx"
 )
@@ -17,3 +19,9 @@ func (q *quiet) quiet(c net.Conn, rd *netx.LazyDeadline) bool { return quietPort
 // peekQuiet cannot look without reading here (a Transport's reader may be
 // reading): it says quiet.
 func (q *quiet) peekQuiet() bool { return true }
+
+// send flushes w (the request); at, when not nil, gets the time it left.
+func (q *quiet) send(w *bufio.Writer, at *time.Time) error { return flushAt(w, at) }
+
+// sendWaits says whether send waits for the response (tests).
+const sendWaits = false

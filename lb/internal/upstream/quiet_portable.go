@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bufio"
 	"errors"
 	"github.com/lblab/lblab/lb/internal/netx"
 	"net"
@@ -20,4 +21,14 @@ func quietPortable(c net.Conn, rd *netx.LazyDeadline) bool {
 	n, err := c.Read(b[:])
 	c.SetReadDeadline(time.Time{})
 	return n == 0 && errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// flushAt flushes w and, when at is not nil and the flush succeeded, sets at
+// to the time it did.
+func flushAt(w *bufio.Writer, at *time.Time) error {
+	err := w.Flush()
+	if at != nil && err == nil {
+		*at = time.Now()
+	}
+	return err
 }

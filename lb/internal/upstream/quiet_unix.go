@@ -3,8 +3,10 @@
 package upstream
 
 import (
+	"bufio"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/lblab/lblab/lb/internal/netx"
 )
@@ -42,3 +44,9 @@ func (q *quiet) peekQuiet() bool {
 	_, _, err := syscall.Recvfrom(q.fd, q.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
 }
+
+// send flushes w (the request); at, when not nil, gets the time it left.
+func (q *quiet) send(w *bufio.Writer, at *time.Time) error { return flushAt(w, at) }
+
+// sendWaits says whether send waits for the response (tests).
+const sendWaits = false

@@ -9,7 +9,9 @@
 // caller vouches for the framing). Bytes that arrive on an idle pooled
 // connection — an unsolicited 408, the rest of a body the backend should not
 // have sent — mean it is closed, never read as the next response: Get looks
-// (one non-blocking peek, one system call) before reusing it.
+// (one non-blocking peek, one system call) before reusing it. Send pays
+// that call back on Linux: it arms the wait for the response before the
+// request leaves, so the response is not first read for nothing.
 package upstream
 
 import (
@@ -95,6 +97,21 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	n, err := w.c.Write(b)
 	w.n += int64(n)
 	return n, err
+}
+
+// Send writes the request buffered in BW to the backend and, on Linux,
+// waits until the response can be read (see quiet.send): the first read
+// from BR then finds it. at, when not nil, gets the time the request left.
+// The read deadline, if any, must be armed before Send. An error is the
+// write's: what Sent counts tells how much of the request left.
+func (c *Conn) Send(at *time.Time) error {
+	if c.w.n > 0 {
+		// Part of the request left before (a body larger than BW goes
+		// straight out): its answer may already be here, before a wait
+		// could be armed, so the read takes its chances as usual.
+		return flushAt(c.BW, at)
+	}
+	return c.q.send(c.BW, at)
 }
 
 // Begin marks the start of a request on c (Sent counts from here).

@@ -128,6 +128,112 @@ func TestSent(t *testing.T) {
 	assert.Zero(t, c.Sent())
 }
 
+// TestSend: Send writes the request, and where it waits for the response
+// (sendWaits) returns only once the response's bytes are there to read;
+// a wait that cannot start or is cut short never loses the request or
+// blocks past the connection's end.
+func TestSend(t *testing.T) {
+	const req = "GET / HTTP/1.1\r\n\r\n"
+	const resp = "HTTP/1.1 204 No Content\r\n\r\n"
+	tests := []struct {
+		name     string
+		delay    time.Duration // before the backend answers; < 0: never
+		deadline time.Duration // read deadline from now when Send starts; 0: none
+		closeIn  time.Duration // close the connection this long into Send; 0: never
+		early    bool          // the request's first byte leaves before Send, and the backend answers on it
+		wantResp bool          // the response is read after Send
+	}{
+		{name: "answer at once", wantResp: true},
+		{name: "answer after 30ms", delay: 30 * time.Millisecond, wantResp: true},
+		{name: "answer before Send, to a part sent earlier", early: true, wantResp: true},
+		{name: "deadline already past", delay: -1, deadline: -time.Second},
+		{name: "deadline during the wait", delay: -1, deadline: 50 * time.Millisecond},
+		{name: "closed during the wait", delay: -1, closeIn: 50 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan string, 1)
+			addr, _ := backend(t, func(c net.Conn) {
+				defer c.Close()
+				if tt.early {
+					b := make([]byte, 1)
+					io.ReadFull(c, b)
+					io.WriteString(c, resp)
+				}
+				b := make([]byte, len(req))
+				if tt.early {
+					b = b[1:]
+				}
+				if _, err := io.ReadFull(c, b); err != nil {
+					got <- err.Error()
+					return
+				}
+				if tt.early {
+					b = append([]byte(req[:1]), b...)
+				}
+				got <- string(b)
+				if tt.early || tt.delay < 0 {
+					io.Copy(io.Discard, c)
+					return
+				}
+				time.Sleep(tt.delay)
+				io.WriteString(c, resp)
+				io.Copy(io.Discard, c)
+			})
+			p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
+			t.Cleanup(p.Close)
+			c, _, err := p.Get(context.Background(), time.Now())
+			require.NoError(t, err)
+			defer c.Close()
+			if tt.deadline != 0 {
+				c.RD.Set(c, time.Now().Add(tt.deadline))
+			} else {
+				c.RD.Set(c, time.Now().Add(10*time.Second)) // a bound on a hung test
+			}
+			if tt.closeIn > 0 {
+				timer := time.AfterFunc(tt.closeIn, func() { c.Close() })
+				defer timer.Stop()
+			}
+			c.Begin()
+			r := req
+			if tt.early {
+				c.BW.WriteString(r[:1])
+				require.NoError(t, c.BW.Flush())
+				for c.q.peekQuiet() { // until the answer is here
+					time.Sleep(time.Millisecond)
+				}
+				r = r[1:]
+			}
+			c.BW.WriteString(r)
+			var at time.Time
+			start := time.Now()
+			require.NoError(t, c.Send(&at))
+			returned := time.Now()
+			assert.Equal(t, int64(len(req)), c.Sent(), "the whole request left")
+			assert.False(t, at.Before(start) || at.After(returned), "at is when the request left")
+			select {
+			case r := <-got:
+				assert.Equal(t, req, r, "what the backend read")
+			case <-time.After(5 * time.Second):
+				t.Fatal("the backend never got the request")
+			}
+			if tt.wantResp && sendWaits {
+				assert.False(t, c.q.peekQuiet(), "Send returned before the response was there to read")
+				assert.GreaterOrEqual(t, returned.Sub(start), tt.delay, "Send returned before the backend answered")
+				assert.Less(t, returned.Sub(start), tt.delay+2*time.Second, "Send missed the response's arrival")
+			}
+			b, err := c.BR.Peek(len(resp))
+			if tt.wantResp {
+				require.NoError(t, err)
+				assert.Equal(t, resp, string(b))
+			} else {
+				assert.Error(t, err, "no response: the read fails")
+				assert.Less(t, time.Since(start), 5*time.Second, "the read did not wait for the test's bound")
+			}
+		})
+	}
+}
+
 func TestResend(t *testing.T) {
 	reset := &net.OpError{Op: "read", Err: syscall.ECONNRESET}
 	tests := []struct {
