@@ -18,6 +18,15 @@ type quiet struct {
 	fd  int
 	buf [1]byte
 	rc  syscall.RawConn // for send's wait; nil without a descriptor
+
+	// send's state for step, the callback it hands rc.Read (bound once
+	// at init, so a request allocates nothing).
+	step    func(uintptr) bool
+	w       *bufio.Writer
+	timed   bool
+	sentAt  time.Time
+	ferr    error
+	flushed bool
 }
 
 func (q *quiet) init(c net.Conn) {
@@ -26,6 +35,7 @@ func (q *quiet) init(c net.Conn) {
 		if rc, err := sc.SyscallConn(); err == nil {
 			rc.Control(func(fd uintptr) { q.fd = int(fd) })
 			q.rc = rc
+			q.step = q.sendStep
 		}
 	}
 }
@@ -42,20 +52,32 @@ func (q *quiet) send(w *bufio.Writer, at *time.Time) error {
 	if q.rc == nil {
 		return flushAt(w, at)
 	}
-	var ferr error
-	flushed := false
-	q.rc.Read(func(uintptr) bool {
-		if flushed {
-			return true // readable (or woken): the reader takes it from here
-		}
-		flushed = true
-		ferr = flushAt(w, at)
-		return ferr != nil
-	})
+	q.w, q.timed, q.ferr, q.flushed = w, at != nil, nil, false
+	q.rc.Read(q.step)
+	err, flushed := q.ferr, q.flushed
+	q.w, q.ferr = nil, nil
 	if !flushed { // the wait could not start (deadline past, closed)
 		return flushAt(w, at)
 	}
-	return ferr
+	if at != nil && err == nil {
+		*at = q.sentAt // (q keeps no pointer to it: at stays on its caller's stack)
+	}
+	return err
+}
+
+// sendStep is called by rc.Read: first to send the request (false: now
+// wait), then once the connection is readable or the wait was woken (true:
+// the reader takes it from here).
+func (q *quiet) sendStep(uintptr) bool {
+	if q.flushed {
+		return true
+	}
+	q.flushed = true
+	q.ferr = q.w.Flush()
+	if q.timed && q.ferr == nil {
+		q.sentAt = time.Now()
+	}
+	return q.ferr != nil
 }
 
 // quiet reports whether nothing has arrived on the idle connection c: no

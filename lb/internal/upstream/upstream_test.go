@@ -234,6 +234,40 @@ func TestSend(t *testing.T) {
 	}
 }
 
+// TestSendAllocatesNothing: Send is on every request's path.
+func TestSendAllocatesNothing(t *testing.T) {
+	const req = "GET / HTTP/1.1\r\n\r\n"
+	const resp = "HTTP/1.1 204 No Content\r\n\r\n"
+	addr, _ := backend(t, func(c net.Conn) { // allocates nothing per request either (the count is the process's)
+		defer c.Close()
+		b, r := make([]byte, len(req)), []byte(resp)
+		for {
+			if _, err := io.ReadFull(c, b); err != nil {
+				return
+			}
+			c.Write(r)
+		}
+	})
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
+	t.Cleanup(p.Close)
+	c, _, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+	defer c.Close()
+	c.RD.Set(c, time.Now().Add(time.Minute))
+	var at time.Time
+	allocs := testing.AllocsPerRun(200, func() {
+		c.Begin()
+		c.BW.WriteString(req)
+		if err := c.Send(&at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.BR.Discard(len(resp)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
 func TestResend(t *testing.T) {
 	reset := &net.OpError{Op: "read", Err: syscall.ECONNRESET}
 	tests := []struct {
