@@ -11,7 +11,9 @@ import (
 
 // Gray counts what the balancer does about gray failures (backends alive
 // but sick): per-try timeouts, hedges, retry-budget refusals and outlier
-// ejections. Its series are registered on first use of Metrics.Gray.
+// ejections, and the passive failures the guard did not act on
+// (passive_min_available_percent). Its series are registered on first use
+// of Metrics.Gray.
 type Gray struct {
 	m *Metrics
 
@@ -20,8 +22,9 @@ type Gray struct {
 	hedgeWins   prometheus.Counter
 	refused     *prometheus.CounterVec
 	ejections   *prometheus.CounterVec
+	held        *prometheus.CounterVec
 
-	nRetries, nTryTimeouts, nHedges, nHedgeWins, nRefusedRetry, nRefusedHedge, nEjections atomic.Uint64
+	nRetries, nTryTimeouts, nHedges, nHedgeWins, nRefusedRetry, nRefusedHedge, nEjections, nHeld atomic.Uint64
 }
 
 var grayOnce sync.Map // *Metrics -> *Gray
@@ -51,10 +54,13 @@ func (m *Metrics) Gray() *Gray {
 		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lblab_outlier_ejections_total", Help: "Outlier ejections, by backend.",
 		}, []string{"backend"}),
+		held: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lblab_passive_guard_holds_total", Help: "Passive failures that would have taken the backend down, not acted on because fewer than passive_min_available_percent of the backends would have been left, by backend.",
+		}, []string{"backend"}),
 	}
 	actual, loaded := grayOnce.LoadOrStore(m, g)
 	if !loaded {
-		m.reg.MustRegister(g.tryTimeouts, g.hedges, g.hedgeWins, g.refused, g.ejections)
+		m.reg.MustRegister(g.tryTimeouts, g.hedges, g.hedgeWins, g.refused, g.ejections, g.held)
 	}
 	return actual.(*Gray)
 }
@@ -116,6 +122,15 @@ func (g *Gray) Ejection(b *pool.Backend) {
 	g.ejections.WithLabelValues(g.m.label(b)).Inc()
 }
 
+// PassiveHeld counts a passive failure of b the guard did not act on.
+func (g *Gray) PassiveHeld(b *pool.Backend) {
+	if g == nil {
+		return
+	}
+	g.nHeld.Add(1)
+	g.held.WithLabelValues(g.m.label(b)).Inc()
+}
+
 // GraySnapshot is the gray-failure figures of the JSON status.
 type GraySnapshot struct {
 	Retries             uint64 `json:"retries"`
@@ -125,6 +140,7 @@ type GraySnapshot struct {
 	BudgetRefusedRetry  uint64 `json:"budget_refused_retries"`
 	BudgetRefusedHedges uint64 `json:"budget_refused_hedges"`
 	Ejections           uint64 `json:"ejections"`
+	PassiveGuardHolds   uint64 `json:"passive_guard_holds"`
 }
 
 // Snapshot returns the counts so far.
@@ -132,6 +148,7 @@ func (g *Gray) Snapshot() GraySnapshot {
 	s := GraySnapshot{
 		TryTimeouts: g.nTryTimeouts.Load(), Hedges: g.nHedges.Load(), HedgeWins: g.nHedgeWins.Load(),
 		BudgetRefusedRetry: g.nRefusedRetry.Load(), BudgetRefusedHedges: g.nRefusedHedge.Load(), Ejections: g.nEjections.Load(),
+		PassiveGuardHolds: g.nHeld.Load(),
 	}
 	s.Retries = g.nRetries.Load()
 	return s

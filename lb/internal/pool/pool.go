@@ -31,6 +31,9 @@ type Options struct {
 	// available: a passive failure that would leave fewer is not acted on
 	// (passive_min_available_percent). 0 turns the guard off.
 	PassiveMinAvailable float64
+	// OnPassiveHeld, when set, is called each time the guard keeps b up
+	// against a passive failure that would have taken it down (metrics).
+	OnPassiveHeld func(b *Backend)
 }
 
 // Pool is the set of backends. Reads (All, Available) are lock-free snapshots;
@@ -234,6 +237,9 @@ func (p *Pool) Fail(b *Backend, maxFails int, window time.Duration, reason strin
 		p.opts.Logger.Log(context.Background(), level, "backend kept up despite passive failures: too few backends would be left",
 			"backend", b.Name, "address", b.Addr, "available", available, "of", eligible,
 			"passive_min_available_percent", p.opts.PassiveMinAvailable*100, "reason", reason)
+		if p.opts.OnPassiveHeld != nil {
+			p.opts.OnPassiveHeld(b)
+		}
 		return false
 	}
 	return p.Transition(b, StateUp, StateDown, why)

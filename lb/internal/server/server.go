@@ -82,6 +82,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		SlowStart:           cfg.SlowStart.D(),
 		PassiveMinAvailable: cfg.PassiveMinAvailablePercent.Fraction(),
 		OnChange:            func(b *pool.Backend, _, to pool.State, _ string) { m.Transition(b, to) },
+		OnPassiveHeld:       func(b *pool.Backend) { m.Gray().PassiveHeld(b) },
 		OnRemove: func(b *pool.Backend) {
 			m.Forget(b)
 			if s.Proxy != nil {

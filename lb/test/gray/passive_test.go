@@ -69,6 +69,7 @@ func TestPassiveFailuresNeverTakeEveryBackendDown(t *testing.T) {
 		assert.Equal(t, 500, a.status, "the backends' own 500, not the balancer's 503")
 	}
 	assert.Equal(t, 1, l.countState(t, "down"), "one backend taken down, the others kept: %v", l.states(t))
+	assert.Positive(t, l.gray(t)["passive_guard_holds"], "the failures the guard did not act on are counted")
 
 	for i := range l.ports {
 		l.configure(t, i, `{"error_rate": 0}`)
