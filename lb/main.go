@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/config"
+	"github.com/lblab/lblab/lb/internal/logbuf"
 	"github.com/lblab/lblab/lb/internal/server"
 )
 
@@ -84,11 +85,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	access := slog.New(slog.NewJSONHandler(stdout, nil))
+	// The access log is written off the request path: a slow reader of
+	// stdout (Docker's log pipeline under load) must not hold responses.
+	alog := logbuf.New(stdout, logbuf.DefaultMax)
+	defer alog.Close() // what waits is written before lb exits
+	access := slog.New(slog.NewJSONHandler(alog, nil))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(cfg, server.Options{Logger: logger, AccessLog: access, Version: version})
+	srv, err := server.New(cfg, server.Options{Logger: logger, AccessLog: access, AccessLogDropped: alog.Dropped, Version: version})
 	if err != nil {
 		logger.Error("start", "error", err)
 		return 1

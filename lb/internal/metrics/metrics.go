@@ -128,11 +128,15 @@ type Options struct {
 	// OpenConnections, when set (HTTP mode), reports the client connections
 	// open now, as lblab_open_connections.
 	OpenConnections func() int
+	// AccessLogDropped, when set, reports the access-log lines dropped so
+	// far because the log's reader fell behind, as
+	// lblab_access_log_dropped_total.
+	AccessLogDropped func() uint64
 }
 
 // Setup registers the series that depend on the mode and the build:
 // lblab_build_info always, lblab_open_connections when o.OpenConnections is
-// set, and in TCP mode it removes the response-time histograms (there are no
+// set, lblab_access_log_dropped_total when o.AccessLogDropped is set, and in TCP mode it removes the response-time histograms (there are no
 // HTTP requests to time). Call it once, before serving.
 func (m *Metrics) Setup(o Options) {
 	m.reg.MustRegister(buildInfo(o.Version))
@@ -145,6 +149,12 @@ func (m *Metrics) Setup(o Options) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lblab_open_connections", Help: "Client connections open now on the proxy port (idle keep-alive ones included).",
 		}, func() float64 { return float64(open()) }))
+	}
+	if o.AccessLogDropped != nil {
+		dropped := o.AccessLogDropped
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lblab_access_log_dropped_total", Help: "Access-log lines dropped because the log's reader fell behind (more than 1 MiB waiting).",
+		}, func() float64 { return float64(dropped()) }))
 	}
 }
 

@@ -39,6 +39,9 @@ type Options struct {
 	Logger *slog.Logger
 	// AccessLog receives the access log when enable_logging is true.
 	AccessLog *slog.Logger
+	// AccessLogDropped, when set, reports the access-log lines dropped so
+	// far (lb writes the log off the request path: lb/internal/logbuf).
+	AccessLogDropped func() uint64
 	// ProxyListener and AdminListener, when set, are used instead of listening
 	// on the configured addresses (tests pass listeners on port 0).
 	ProxyListener net.Listener
@@ -147,6 +150,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		extra = s.grayStatus
 	}
 	mo := metrics.Options{Version: opts.Version, TCP: cfg.Mode == "tcp"}
+	if cfg.EnableLogging {
+		mo.AccessLogDropped = opts.AccessLogDropped
+	}
 	if !mo.TCP {
 		mo.OpenConnections = func() int {
 			if fe := s.front.Load(); fe != nil {
