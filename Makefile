@@ -38,8 +38,10 @@ PORTABLE_PKGS := ./lb/internal/l4/ ./lb/internal/front/ ./lb/internal/upstream/ 
 # The Docker tests (a Compose lab each, and Swarm) mostly wait on the daemon
 # and their scenarios' clocks; they run beside the others rather than after
 # them (the Docker test lock orders them among themselves: see
-# testkit/composelab/lock.go).
-DOCKER_PKGS := ./lb/test/compose/ ./loadtest/test/e2e/ ./loadtest/test/swarm/ ./loadtest/internal/lab/
+# testkit/composelab/lock.go). Swarm comes last: it runs alone on the
+# daemon, so the lab controller's test runs beside the Compose labs, two at
+# a time (-p 2), rather than after Swarm.
+DOCKER_PKGS := ./lb/test/compose/ ./loadtest/test/e2e/ ./loadtest/internal/lab/ ./loadtest/test/swarm/
 
 test: build ## every test, Docker ones included (SKIP loudly without a daemon; fail when CI=true)
 	@$(MAKE) --no-print-directory -j3 test-docker test-unit test-portable

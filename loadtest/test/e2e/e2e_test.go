@@ -134,7 +134,7 @@ name: e2e-failover
 description: a few seconds of failover against the real Compose lab
 target: http://127.0.0.1:%[1]d/info
 rate: 100
-duration: 22s
+duration: 32s
 warmup: 1s
 timeout: 5s        # above the lab's request_timeout (3 s)
 admin:
@@ -151,13 +151,22 @@ timeline:
     action: start
     target: 2
     phase: recovering
-  - at: 20s
+  # The recovered phase starts once backend 2 is healthy again, in Docker
+  # and in the balancer, not at a planned time: a busy daemon took 12.7 s
+  # for the start, and a mark planned at 20 s then fell after the load.
+  - at: 10500ms
+    action: wait_healthy
+    timeout: 15s
+  - at: 13s
     action: mark
     phase: recovered
 expect:
+  # These bounds count from each action's start, as the runner does, and so
+  # include what the daemon took for it; testFailover checks the tight ones
+  # from when the daemon's calls returned.
   max_error_rate: 8%%         # the start of backend 2 on a machine that stalled: 5.94%% (95 of 1,600)
-  max_time_to_detect: 5s      # from the kill's start: a busy daemon took 3.1 s for it (3.49 s to detect)
-  max_time_to_recover: 9s     # a start and two health checks; a busy daemon took 8 s for a start
+  max_time_to_detect: 6s      # a busy daemon took 3.1 s for the kill (3.49 s to detect)
+  max_time_to_recover: 20s    # a busy daemon took 12.7 s for the start
   phases:
     steady:
       max_errors: 0
@@ -168,6 +177,16 @@ expect:
       max_errors: 0
       traffic_to: [2]
 `
+
+// Tight bounds of the failover, counted from when the daemon's kill and
+// start calls returned (the container dead, the container running), so that
+// a slow daemon does not count against the balancer. On a quiet machine lb
+// takes about 1 s for each (health checks every 0.5 s, two to change state,
+// DNS every second).
+const (
+	detectAfterKill   = 2500 * time.Millisecond
+	recoverAfterStart = 5 * time.Second
+)
 
 // testFailover kills backend 2 under load and starts it again, through the
 // runner, and checks the result file, the killed backend's share over time
@@ -214,10 +233,10 @@ func testFailover(t *testing.T, ctx context.Context, e *env) {
 	}
 	assert.Equal(t, []string{"warm-up", "steady", "backend down", "detected", "recovering", "recovered"}, phaseNames)
 	seconds := r0["seconds"].([]any)
-	assert.Len(t, seconds, 22, "one entry per second")
+	assert.Len(t, seconds, 32, "one entry per second")
 	hasKeys(t, "second", obj(t, seconds[0]), "t", "requests", "success", "errors", "p50_ms", "p95_ms", "p99_ms", "backends")
 	actions := r0["actions"].([]any)
-	require.Len(t, actions, 4)
+	require.Len(t, actions, 5)
 	// Each action starts at its time, or as soon as the one before it has
 	// finished (a kill through a busy daemon took 3.1 s).
 	due := 0.0
@@ -238,7 +257,7 @@ func testFailover(t *testing.T, ctx context.Context, e *env) {
 	loaded, err := report.Load(o.JSONPath)
 	require.NoError(t, err)
 	assert.Equal(t, run.Total.Requests, loaded.Runs[0].Total.Requests)
-	assert.InDelta(t, 2100, run.Total.Requests, 30, "100/s over the 21 s after the warm-up")
+	assert.InDelta(t, 3100, run.Total.Requests, 30, "100/s over the 31 s after the warm-up")
 
 	// The killed backend: named by its container, its share drops to zero
 	// once the balancer noticed and comes back after the start.
@@ -256,6 +275,18 @@ func testFailover(t *testing.T, ctx context.Context, e *env) {
 	require.NotNil(t, d.BalancerUpMs, "and up again")
 	t.Logf("kill: %d failed, %d slow, time to detect %.0fms (lb: %.0fms), time to recover %.0fms (lb: %.0fms)",
 		d.FailedRequests, d.SlowRequests, *d.DetectMs, *d.BalancerDownMs, *d.RecoverMs, *d.BalancerUpMs)
+	// From what the daemon did: the kill and the start as they returned.
+	kill, start := run.Actions[0], run.Actions[2]
+	require.Equal(t, []string{"kill", "start"}, []string{kill.Action, start.Action})
+	killed, started := kill.AtMs+kill.TookMs, start.AtMs+start.TookMs
+	t.Logf("kill returned at %.0fms (took %.0fms), start at %.0fms (took %.0fms), wait_healthy took %.0fms",
+		killed, kill.TookMs, started, start.TookMs, run.Actions[3].TookMs)
+	assert.LessOrEqual(t, *d.FaultMs+*d.DetectMs-killed, ms(detectAfterKill),
+		"clients stopped meeting backend 2 within %s of the kill returning", detectAfterKill)
+	assert.LessOrEqual(t, *d.FaultMs+*d.BalancerDownMs-killed, ms(detectAfterKill),
+		"the balancer showed backend 2 down within %s of the kill returning", detectAfterKill)
+	assert.LessOrEqual(t, *d.FirstServedMs-started, ms(recoverAfterStart),
+		"backend 2 served again within %s of the start returning", recoverAfterStart)
 	detected := *d.FaultMs + *d.DetectMs
 	served := func(s int) int { return run.Seconds[s].Backends[x].Requests }
 	for s := range run.Seconds {
@@ -368,7 +399,12 @@ func testAlgorithms(t *testing.T, ctx context.Context, e *env) {
 		run := o.Result.Runs[i]
 		assert.Equal(t, alg, run.Label)
 		assert.Equal(t, alg, run.Algorithm)
-		assert.InDelta(t, 75, run.Total.Requests, 5, alg)
+		// 50/s for 1.5 s: 75 planned, never more; beside two busy loops the
+		// client sent only 67 and 68 of them within the 1.5 s (the sends
+		// that fell late, after the end, are left out), so fewer are
+		// allowed, down to 80% (a run cut to 1 s, 50, still fails).
+		assert.LessOrEqual(t, run.Total.Requests, 76, alg)
+		assert.GreaterOrEqual(t, run.Total.Requests, 60, alg)
 		assert.GreaterOrEqual(t, len(run.Backends), 2, "%s spreads the load", alg)
 	}
 	assert.True(t, o.Result.Passed)
@@ -541,6 +577,9 @@ func testLabNotUp(t *testing.T, ctx context.Context, e *env) {
 	assert.ErrorContains(t, err, "lab not up")
 	assert.ErrorContains(t, err, empty.Project())
 }
+
+// ms is d in milliseconds, as the result file counts.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func obj(t *testing.T, v any) map[string]any {
 	t.Helper()
