@@ -34,6 +34,10 @@ BACKEND_LATENCY_DIST ?=
 # containers on the next up.
 LAB_HEALTH_INTERVAL  ?= 2s
 LAB_MEASURE_HEALTH_INTERVAL ?= 60s
+# The balancer's config file, from lab/ (compose.yaml). The measurement
+# scenarios use LAB_MEASURE_LB_CONFIG: the same without the access log.
+LB_CONFIG            ?= lb.json
+LAB_MEASURE_LB_CONFIG ?= lb-measure.json
 # Extra flags for `compose up` in lab-start (e.g. --scale backend=10).
 UP_FLAGS             ?=
 BACKENDS             ?= 5
@@ -64,7 +68,7 @@ LAB_API_ENV = $(eval LAB_API_ENV := $(shell lab/api-env.sh))$(LAB_API_ENV)
 # LAB_ENV prefixes every docker / compose command of the lab targets.
 LAB_ENV = env COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT_NAME) LB_BIND=$(LB_BIND) LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) \
 	LB_TCP_PORT=$(LB_TCP_PORT) ADMIN_TCP_PORT=$(ADMIN_TCP_PORT) BACKEND_CAPACITY=$(BACKEND_CAPACITY) \
-	BACKEND_LATENCY_DIST=$(BACKEND_LATENCY_DIST) LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
+	BACKEND_LATENCY_DIST=$(BACKEND_LATENCY_DIST) LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
 # Without buildx the docker CLI falls back to the legacy builder; say so up
 # front instead of failing (the images are two COPYs, BuildKit adds nothing).
 LAB_BUILD_ENV = $(shell docker buildx version >/dev/null 2>&1 || echo DOCKER_BUILDKIT=0)
@@ -106,16 +110,16 @@ lab-start:
 
 up: lab-up ## start the Compose lab (images first), wait until lb has 3 healthy backends
 lab-up: images
-	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL)
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG)
 
 lab-up-slow: images ## the lab plus backend-slow (profile slow, +40 ms)
-	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) PROFILES='--profile slow' WANT=4
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) PROFILES='--profile slow' WANT=4
 
 lab-up-scaling: images ## the lab plus 2 backend-extra replicas (profile scaling, 5 backends)
-	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) PROFILES='--profile scaling' WANT=5
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) PROFILES='--profile scaling' WANT=5
 
 lab-up-tcp: images ## the lab plus lb-tcp (profile tcp): TCP mode on :8081, admin 127.0.0.1:9091 (LB_TCP_PORT, ADMIN_TCP_PORT)
-	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) PROFILES='--profile tcp' TCP=1
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) PROFILES='--profile tcp' TCP=1
 
 lab-scale: ## scale the running lab: make lab-scale BACKENDS=5 (lb picks replicas up by DNS)
 	@$(LAB_PREFLIGHT) docker images checkout
