@@ -28,10 +28,10 @@ BACKEND_CAPACITY     ?= 0
 # supermarket. A change recreates them on the next up.
 BACKEND_LATENCY_DIST ?=
 # How often Docker runs each container's health check (compose.yaml). Every
-# check is a `runc exec`: 2s on 4 containers keeps about 5% of this 2-core
-# machine busy (docs/lab.md). The measurement scenarios (mk/loadtest.mk,
-# mk/gray.mk) use LAB_MEASURE_HEALTH_INTERVAL. A change recreates the
-# containers on the next up.
+# check is a `runc exec`: every 2s, an idle lab of 4 containers kept 20.7% of
+# this 2-core machine busy, 2.2% every 60s (docs/lab.md, "Health-check
+# interval"). The measurement scenarios (mk/loadtest.mk, mk/gray.mk) use
+# LAB_MEASURE_HEALTH_INTERVAL. A change recreates the containers on the next up.
 LAB_HEALTH_INTERVAL  ?= 2s
 LAB_MEASURE_HEALTH_INTERVAL ?= 60s
 # The balancer's config file, from lab/ (compose.yaml). The measurement

@@ -34,16 +34,17 @@ LOADTEST_RUN_TCP = $(call loadtest_run,$(LB_TCP_PORT),$(ADMIN_TCP_PORT))
 
 .PHONY: scenarios $(addprefix scenario-,$(SCENARIOS))
 
-# Scenarios that only measure (no container started, restarted or scaled
-# while they run, so nothing waits for Docker's health status) run the lab
+# Scenarios that start, restart or scale no container (so nothing waits for
+# Docker's health status: only failover's wait_healthy does) run the lab
 # with Docker's health checks every LAB_MEASURE_HEALTH_INTERVAL instead of
 # 2 s: each check is a `runc exec`, 5.5 a second for the supermarket's eleven
 # containers, CPU taken from the path being measured. The lab's readiness
 # (lab/wait.sh) reads the balancer's own checks, so start-up does not wait
-# for Docker's first check. Set LAB_HEALTH_INTERVAL=2s on the command line to
-# measure with the default.
-scenario-supermarket scenario-algorithms: LAB_HEALTH_INTERVAL = $(LAB_MEASURE_HEALTH_INTERVAL)
-scenario-supermarket scenario-algorithms: LB_CONFIG = $(LAB_MEASURE_LB_CONFIG)
+# for Docker's first check. They also run lb without its access log
+# (LAB_MEASURE_LB_CONFIG). Set LAB_HEALTH_INTERVAL=2s LB_CONFIG=lb.json on the
+# command line to measure the lab as make up starts it.
+scenario-supermarket scenario-algorithms scenario-hang scenario-partition: LAB_HEALTH_INTERVAL = $(LAB_MEASURE_HEALTH_INTERVAL)
+scenario-supermarket scenario-algorithms scenario-hang scenario-partition: LB_CONFIG = $(LAB_MEASURE_LB_CONFIG)
 
 scenario-failover: build lab-up ## kill a backend under load, start it again: failed requests, time to detect/recover
 	$(LOADTEST_RUN) scenarios/failover.yaml
