@@ -18,7 +18,7 @@ export LB_GRAY_PORT ADMIN_GRAY_PORT
 .PHONY: lab-up-gray scenarios-gray $(addprefix scenario-,$(GRAY_SCENARIOS))
 
 lab-up-gray: images ## the lab plus lb-gray (profile gray): gray-failure knobs on, :8082, admin 127.0.0.1:9092
-	@$(MAKE) --no-print-directory lab-start PROFILES='--profile gray'
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) PROFILES='--profile gray'
 	@LAB_T0=$$(date +%s.%N) $(LAB_ENV) LB_PORT=$(LB_GRAY_PORT) ADMIN_PORT=$(ADMIN_GRAY_PORT) lab/wait.sh 3 $(LAB_WAIT_TIMEOUT)
 
 # The scenarios' variants name their balancers as
@@ -27,6 +27,12 @@ GRAY_RUN = $(BIN)/loadtest run --out $(RESULTS) \
 	$(if $(COMPOSE_PROJECT_NAME),--project $(COMPOSE_PROJECT_NAME)) $(LOADTEST_FLAGS)
 GRAY_ENV = LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) LB_GRAY_PORT=$(LB_GRAY_PORT) ADMIN_GRAY_PORT=$(ADMIN_GRAY_PORT)
 
+# None of them starts, restarts or scales a container (configure, pause and
+# unpause only): Docker's health checks every LAB_MEASURE_HEALTH_INTERVAL
+# (mk/lab.mk, mk/loadtest.mk), not every 2 s; and lb without its access log
+# (lab/lb-measure.json), as lb-gray, so that the two differ only by the knobs.
+$(addprefix scenario-,$(GRAY_SCENARIOS)): LAB_HEALTH_INTERVAL = $(LAB_MEASURE_HEALTH_INTERVAL)
+$(addprefix scenario-,$(GRAY_SCENARIOS)): LB_CONFIG = $(LAB_MEASURE_LB_CONFIG)
 $(addprefix scenario-,$(GRAY_SCENARIOS)): scenario-%: build lab-up-gray ## (gray) run scenarios/%.yaml against lb and lb-gray
 	$(GRAY_ENV) $(GRAY_RUN) scenarios/$*.yaml
 

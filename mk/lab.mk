@@ -9,6 +9,7 @@
 #   make lab-up-slow                + backend-slow (profile slow, 40 ms)
 #   make lab-up-tcp                 + lb-tcp (profile tcp): TCP mode on :8081, admin 127.0.0.1:9091
 #   make up BACKEND_CAPACITY=2      backends serve 2 requests at once, the rest queue (default 0: no limit)
+#   make up LAB_HEALTH_INTERVAL=30s Docker health checks every 30 s instead of 2 s (less CPU, slower `make ps`)
 #   make lab-scale BACKENDS=5       docker-compose up -d --scale backend=5
 #   make logs [SERVICE=lb]   make ps   make down
 
@@ -26,6 +27,17 @@ BACKEND_CAPACITY     ?= 0
 # Latency distribution of the backends (empty: none); e.g. exp:10ms for the
 # supermarket. A change recreates them on the next up.
 BACKEND_LATENCY_DIST ?=
+# How often Docker runs each container's health check (compose.yaml). Every
+# check is a `runc exec`: every 2s, an idle lab of 4 containers kept 20.7% of
+# this 2-core machine busy, 2.2% every 60s (docs/lab.md, "Health-check
+# interval"). The measurement scenarios (mk/loadtest.mk, mk/gray.mk) use
+# LAB_MEASURE_HEALTH_INTERVAL. A change recreates the containers on the next up.
+LAB_HEALTH_INTERVAL  ?= 2s
+LAB_MEASURE_HEALTH_INTERVAL ?= 60s
+# The balancer's config file, from lab/ (compose.yaml). The measurement
+# scenarios use LAB_MEASURE_LB_CONFIG: the same without the access log.
+LB_CONFIG            ?= lb.json
+LAB_MEASURE_LB_CONFIG ?= lb-measure.json
 # Extra flags for `compose up` in lab-start (e.g. --scale backend=10).
 UP_FLAGS             ?=
 BACKENDS             ?= 5
@@ -56,7 +68,7 @@ LAB_API_ENV = $(eval LAB_API_ENV := $(shell lab/api-env.sh))$(LAB_API_ENV)
 # LAB_ENV prefixes every docker / compose command of the lab targets.
 LAB_ENV = env COMPOSE_PROJECT_NAME=$(COMPOSE_PROJECT_NAME) LB_BIND=$(LB_BIND) LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) \
 	LB_TCP_PORT=$(LB_TCP_PORT) ADMIN_TCP_PORT=$(ADMIN_TCP_PORT) BACKEND_CAPACITY=$(BACKEND_CAPACITY) \
-	BACKEND_LATENCY_DIST=$(BACKEND_LATENCY_DIST) LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
+	BACKEND_LATENCY_DIST=$(BACKEND_LATENCY_DIST) LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) LBLAB_TAG=$(LBLAB_TAG) $(LAB_API_ENV)
 # Without buildx the docker CLI falls back to the legacy builder; say so up
 # front instead of failing (the images are two COPYs, BuildKit adds nothing).
 LAB_BUILD_ENV = $(shell docker buildx version >/dev/null 2>&1 || echo DOCKER_BUILDKIT=0)
@@ -98,16 +110,16 @@ lab-start:
 
 up: lab-up ## start the Compose lab (images first), wait until lb has 3 healthy backends
 lab-up: images
-	@$(MAKE) --no-print-directory lab-start
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG)
 
 lab-up-slow: images ## the lab plus backend-slow (profile slow, +40 ms)
-	@$(MAKE) --no-print-directory lab-start PROFILES='--profile slow' WANT=4
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) PROFILES='--profile slow' WANT=4
 
 lab-up-scaling: images ## the lab plus 2 backend-extra replicas (profile scaling, 5 backends)
-	@$(MAKE) --no-print-directory lab-start PROFILES='--profile scaling' WANT=5
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) PROFILES='--profile scaling' WANT=5
 
 lab-up-tcp: images ## the lab plus lb-tcp (profile tcp): TCP mode on :8081, admin 127.0.0.1:9091 (LB_TCP_PORT, ADMIN_TCP_PORT)
-	@$(MAKE) --no-print-directory lab-start PROFILES='--profile tcp' TCP=1
+	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) PROFILES='--profile tcp' TCP=1
 
 lab-scale: ## scale the running lab: make lab-scale BACKENDS=5 (lb picks replicas up by DNS)
 	@$(LAB_PREFLIGHT) docker images checkout
