@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,4 +48,30 @@ func TestConfigArg(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, configArg(tt.argv), "%q", tt.argv)
 	}
+}
+
+// TestLabConfigs: every config the Compose lab runs lb with loads, and
+// lab/lb-measure.json (the measurement scenarios') is lab/lb.json with the
+// access log off and nothing else changed, so the two cannot drift apart.
+func TestLabConfigs(t *testing.T) {
+	paths, err := filepath.Glob("../lab/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	for _, p := range paths {
+		_, err := config.Load(p)
+		assert.NoError(t, err, p)
+	}
+	read := func(name string) map[string]any {
+		b, err := os.ReadFile(filepath.Join("../lab", name))
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(b, &m), name)
+		return m
+	}
+	lab, measure := read("lb.json"), read("lb-measure.json")
+	assert.Equal(t, true, lab["enable_logging"], "lab/lb.json logs")
+	assert.Equal(t, false, measure["enable_logging"], "lab/lb-measure.json does not")
+	delete(lab, "enable_logging")
+	delete(measure, "enable_logging")
+	assert.Equal(t, lab, measure, "lab/lb-measure.json differs from lab/lb.json in more than enable_logging")
 }
