@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 func TestHealthcheck(t *testing.T) {
@@ -24,8 +26,9 @@ func TestHealthcheck(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
-	// A port where connections are refused, held for the test.
-	closed := refusedAddr(t)
+	// A port where connections are refused, held for the test: no other
+	// test's listener can take it and answer.
+	closed := ports.Refused(t)
 
 	tests := []struct {
 		name       string

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lblab/lblab/loadtest/internal/report"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 // loadtestBin returns bin/loadtest as `make build` wrote it ($LBLAB_BIN),
@@ -42,14 +42,6 @@ func loadtestBin(t *testing.T) string {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // A load split over two worker processes of bin/loadtest: the merged count
@@ -105,7 +97,7 @@ func TestAttackWithLocalWorkers(t *testing.T) {
 func TestDeadWorkerProcessMarksTheRunPartial(t *testing.T) {
 	srv := target(t)
 	bin := loadtestBin(t)
-	addr := freeAddr(t)
+	addr := ports.FreeAddr(t) // for the coordinator to bind next
 	dir := t.TempDir()
 	file := writeScenario(t, fmt.Sprintf("name: dist\ntarget: %s/\nrate: 40\nduration: 4s\n", srv.URL))
 

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -85,10 +86,13 @@ func TestTCPCheck(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
+	defer ln.Close()
 	b := pool.NewBackend("", addr, 1)
 	require.NoError(t, TCPCheck()(t.Context(), b))
-	ln.Close()
-	require.Error(t, TCPCheck()(t.Context(), b))
+	// A port held but not listening: a closed listener's port could be
+	// taken by another test's listener, and the check would pass.
+	refused := pool.NewBackend("", ports.Refused(t), 1)
+	require.Error(t, TCPCheck()(t.Context(), refused))
 }
 
 // scripted is a check whose result the test sets, recording when it ran.

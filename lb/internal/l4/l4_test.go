@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 func TestDistribution(t *testing.T) {
@@ -302,14 +303,9 @@ func TestRetryOnConnectFailure(t *testing.T) {
 	})
 }
 
-// deadAddr returns a 127.0.0.1 address where nothing listens.
-func deadAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+// deadAddr returns a 127.0.0.1 address that refuses connections until the
+// test ends (ports.Refused: no other test's listener can take its port).
+func deadAddr(t *testing.T) string { return ports.Refused(t) }
 
 func TestKillAndRestartBackendUnderLoad(t *testing.T) {
 	names := []string{"k1", "k2", "k3"}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/net/websocket"
 
 	"github.com/lblab/lblab/lb/internal/config"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 // testBackend is an httptest server that names itself in X-Backend and counts hits.
@@ -349,11 +351,8 @@ func TestAdminAPI(t *testing.T) {
 }
 
 func TestErrorsToClients(t *testing.T) {
-	// A port that refuses connections.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	deadPort := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	// A port that refuses connections, held for the whole test.
+	deadPort := refusedPort(t)
 	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(2 * time.Second):
@@ -392,10 +391,7 @@ func TestErrorsToClients(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	deadPort := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	deadPort := refusedPort(t)
 
 	t.Run("POST body survives a retry byte for byte", func(t *testing.T) {
 		var got []byte
@@ -557,4 +553,16 @@ func TestPprofOnAdminListener(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusedPort returns a port on 127.0.0.1 that refuses connections until the
+// test ends (ports.Refused): a closed listener's port could be taken by
+// another test's listener meanwhile.
+func refusedPort(t *testing.T) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(ports.Refused(t))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(p)
+	require.NoError(t, err)
+	return n
 }

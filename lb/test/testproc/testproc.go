@@ -5,18 +5,16 @@ package testproc
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 var (
@@ -55,43 +53,13 @@ func Bin(tb testing.TB, name string) string {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
-// a process to bind next. It picks one at random below the kernel's range
-// of ephemeral ports, which listeners on port 0 and outgoing connections
-// never take: a port from that range (what a bind to port 0 returns) was
-// taken, between the check and the lb's bind, by a backend of another test
-// package running beside (the lb's admin endpoint answered with that
-// backend's echo).
+// a process to bind next: ports.Free, below the kernel's range of ephemeral
+// ports. A port from that range (what a bind to port 0 returns) was taken,
+// between the check and the lb's bind, by a backend of another test package
+// running beside (the lb's admin endpoint answered with that backend's echo).
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	low := ephemeralLow()
-	for range 200 {
-		p := minPort + rand.IntN(low-minPort)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err == nil {
-			ln.Close()
-			return p
-		}
-	}
-	tb.Fatalf("no free port found in [%d, %d) in 200 tries", minPort, low)
-	return 0
-}
-
-// minPort is the lowest port FreePort returns.
-const minPort = 10000
-
-// ephemeralLow returns the lowest port of the kernel's ephemeral range
-// (Linux's ip_local_port_range; 32768 elsewhere, below the BSDs' and
-// Windows' 49152).
-func ephemeralLow() int {
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > minPort+1000 {
-				low = n
-			}
-		}
-	}
-	return low
+	return ports.Free(tb)
 }
 
 // Start runs a process (its output shown with -v) and kills it by PID when

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 func TestPlanPorts(t *testing.T) {
@@ -68,10 +70,7 @@ func TestCheckPortsFree(t *testing.T) {
 	defer held.Close()
 	heldPort := held.Addr().(*net.TCPAddr).Port
 
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	freePort := free.Addr().(*net.TCPAddr).Port
-	require.NoError(t, free.Close())
+	freePort := ports.Free(t) // below the ephemeral range: no other test's listener takes it
 
 	tests := []struct {
 		name  string
