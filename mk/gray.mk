@@ -22,10 +22,14 @@ lab-up-gray: images ## the lab plus lb-gray (profile gray): gray-failure knobs o
 	@LAB_T0=$$(date +%s.%N) $(LAB_ENV) LB_PORT=$(LB_GRAY_PORT) ADMIN_PORT=$(ADMIN_GRAY_PORT) lab/wait.sh 3 $(LAB_WAIT_TIMEOUT)
 
 # The scenarios' variants name their balancers as
-# http://127.0.0.1:${LB_PORT:-8080} and so on: the environment sets the ports.
+# http://${LB_HOST:-127.0.0.1}:${LB_PORT:-8080} and so on: the environment
+# sets them. The load goes to the lb and lb-gray containers' own addresses
+# (port 8080 inside), not through the published ports: Docker's userland
+# proxy adds its own latency and CPU to every request, and its spread hid
+# the tail the tail scenario sets. The admin APIs stay on the published ports.
 GRAY_RUN = $(BIN)/loadtest run --out $(RESULTS) \
 	$(if $(COMPOSE_PROJECT_NAME),--project $(COMPOSE_PROJECT_NAME)) $(LOADTEST_FLAGS)
-GRAY_ENV = LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) LB_GRAY_PORT=$(LB_GRAY_PORT) ADMIN_GRAY_PORT=$(ADMIN_GRAY_PORT)
+GRAY_ENV = LB_HOST=$$lb LB_PORT=8080 ADMIN_PORT=$(ADMIN_PORT) LB_GRAY_HOST=$$gray LB_GRAY_PORT=8080 ADMIN_GRAY_PORT=$(ADMIN_GRAY_PORT)
 
 # None of them starts, restarts or scales a container (configure, pause and
 # unpause only): Docker's health checks every LAB_MEASURE_HEALTH_INTERVAL
@@ -34,6 +38,9 @@ GRAY_ENV = LB_PORT=$(LB_PORT) ADMIN_PORT=$(ADMIN_PORT) LB_GRAY_PORT=$(LB_GRAY_PO
 $(addprefix scenario-,$(GRAY_SCENARIOS)): LAB_HEALTH_INTERVAL = $(LAB_MEASURE_HEALTH_INTERVAL)
 $(addprefix scenario-,$(GRAY_SCENARIOS)): LB_CONFIG = $(LAB_MEASURE_LB_CONFIG)
 $(addprefix scenario-,$(GRAY_SCENARIOS)): scenario-%: build lab-up-gray ## (gray) run scenarios/%.yaml against lb and lb-gray
+	@lb=$$($(LAB_ENV) lab/container-ip.sh lb) && gray=$$($(LAB_ENV) lab/container-ip.sh lb-gray) || exit 1; \
+	echo "load to the lb container at $$lb:8080 and lb-gray at $$gray:8080"; \
+	echo $(GRAY_ENV) $(GRAY_RUN) scenarios/$*.yaml; \
 	$(GRAY_ENV) $(GRAY_RUN) scenarios/$*.yaml
 
 scenarios-gray: build ## the four gray-failure scenarios, one after another

@@ -73,10 +73,7 @@ scenario-algorithms: build lab-up-slow ## the same load once per algorithm, agai
 scenario-supermarket: build images ## queueing theory: 10 capacity-1 backends, exp service, Poisson arrivals at rho 0.5/0.8/0.9 per algorithm, against M/M/1 and a simulation
 	@$(MAKE) --no-print-directory lab-start LAB_HEALTH_INTERVAL=$(LAB_HEALTH_INTERVAL) LB_CONFIG=$(LB_CONFIG) BACKEND_CAPACITY=1 BACKEND_LATENCY_DIST=$(SUPERMARKET_LATENCY) \
 	  UP_FLAGS='--scale backend=$(SUPERMARKET_BACKENDS)' WANT=$(SUPERMARKET_BACKENDS)
-	@id=$$($(LAB_ENV) docker ps -q --filter label=com.docker.compose.project=$(COMPOSE_PROJECT_NAME) \
-	  --filter label=com.docker.compose.service=lb) && \
-	ip=$$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' $$id | awk '{print $$1}') && \
-	[ -n "$$ip" ] || { echo "supermarket: no address for the lb container of $(COMPOSE_PROJECT_NAME)" >&2; exit 1; }; \
+	@ip=$$($(LAB_ENV) lab/container-ip.sh lb) || exit 1; \
 	echo "load to the lb container at $$ip:8080"; \
 	$(BIN)/loadtest run --out $(RESULTS) --target http://$$ip:8080 --admin http://127.0.0.1:$(ADMIN_PORT) \
 	  $(if $(COMPOSE_PROJECT_NAME),--project $(COMPOSE_PROJECT_NAME)) $(LOADTEST_FLAGS) scenarios/supermarket.yaml
