@@ -238,10 +238,11 @@ func startLB(t testing.TB, o lbOpts) *testLB {
 	return &testLB{srv: srv, pool: p, m: m, addr: ln.Addr().String()}
 }
 
-// dial connects to addr with a short timeout.
+// dial connects to addr, bounded (10 s: a busy machine can keep the Go side
+// from seeing a loopback connect complete for seconds).
 func dial(t testing.TB, addr string) *net.TCPConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c.(*net.TCPConn)
@@ -256,7 +257,7 @@ func readAll(c net.Conn, timeout time.Duration) (string, error) {
 
 // fetchName connects to addr and returns what the backend wrote before closing.
 func fetchName(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return "", err
 	}
