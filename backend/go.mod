@@ -2,6 +2,8 @@ module github.com/lblab/lblab/backend
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/lblab/lblab/testkit v0.0.0

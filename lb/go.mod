@@ -2,6 +2,8 @@ module github.com/lblab/lblab/lb
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	github.com/lblab/lblab/testkit v0.0.0
 	github.com/prometheus/client_golang v1.25.0

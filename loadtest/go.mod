@@ -2,6 +2,8 @@ module github.com/lblab/lblab/loadtest
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	github.com/agnivade/levenshtein v1.2.2
 	github.com/containerd/errdefs v1.0.0
