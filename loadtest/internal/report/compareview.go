@@ -38,6 +38,21 @@ func BackendColor(label string) string {
 	return palette[hash32(label)%uint32(n)]
 }
 
+// CompareBackendLabels orders backend labels as a person would: replicas
+// of one service by number (backend_2 before backend_10), anything else by
+// its text.
+func CompareBackendLabels(a, b string) int {
+	ma, mb := replicaRe.FindStringSubmatch(a), replicaRe.FindStringSubmatch(b)
+	if ma != nil && mb != nil && ma[1] == mb[1] {
+		na, _ := strconv.Atoi(ma[2])
+		nb, _ := strconv.Atoi(mb[2])
+		if c := cmp.Compare(na, nb); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(a, b)
+}
+
 func hash32(s string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(s))
@@ -74,12 +89,28 @@ func comparisonHTML(r *Result) template.HTML {
 	}
 	maxMs = niceCeil(maxMs)
 	width := labelW + latW + gap + errW + gap + shareW
-	height := top + rowH*len(r.Runs) + 40
+	xs := float64(labelW + latW + gap + errW + gap)
+	// The backends' colours, laid out first: the picture must be tall enough
+	// for every row of them (ten backends take four rows).
+	type legendItem struct {
+		label  string
+		lx, ly float64
+	}
+	var items []legendItem
+	lx, ly := xs, float64(top+rowH*len(r.Runs)+14)
+	for _, l := range slices.SortedFunc(maps.Keys(labels), CompareBackendLabels) {
+		w := float64(len(l))*6 + 20
+		if lx+w > float64(width) {
+			lx, ly = xs, ly+14
+		}
+		items = append(items, legendItem{l, lx, ly})
+		lx += w
+	}
+	height := max(top+rowH*len(r.Runs)+40, int(ly)+6)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="comparison of the runs">`, width, height, width, height)
 	x0 := float64(labelW)
 	xe := x0 + latW + gap
-	xs := xe + errW + gap
 	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="12" font-weight="bold">latency%s: mean, p50, p99 (0 to %s)</text>`, x0,
 		afterWarmup(slices.ContainsFunc(r.Runs, func(r Run) bool { return r.WarmupMs > 0 })), html.EscapeString(FormatMs(maxMs)))
 	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="12" font-weight="bold">errors</text>`, xe)
@@ -121,7 +152,7 @@ func comparisonHTML(r *Result) template.HTML {
 			}
 		}
 		sx := xs
-		for _, l := range slices.Sorted(maps.Keys(byLabel)) {
+		for _, l := range slices.SortedFunc(maps.Keys(byLabel), CompareBackendLabels) {
 			if total == 0 {
 				break
 			}
@@ -135,16 +166,9 @@ func comparisonHTML(r *Result) template.HTML {
 			sx += w
 		}
 	}
-	// The backends' colours.
-	lx, ly := xs, float64(top+rowH*len(r.Runs)+14)
-	for _, l := range slices.SortedFunc(maps.Keys(labels), func(a, b string) int { return cmp.Compare(a, b) }) {
-		w := float64(len(l))*6 + 20
-		if lx+w > float64(width) {
-			lx, ly = xs, ly+14
-		}
+	for _, it := range items {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="10" height="10" fill="%s"/><text x="%.1f" y="%.1f" font-size="10">%s</text>`,
-			lx, ly-9, BackendColor(l), lx+13, ly, html.EscapeString(l))
-		lx += w
+			it.lx, it.ly-9, BackendColor(it.label), it.lx+13, it.ly, html.EscapeString(it.label))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // every piece of text above is escaped

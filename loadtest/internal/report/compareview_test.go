@@ -2,6 +2,9 @@ package report
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,6 +72,53 @@ func TestComparisonView(t *testing.T) {
 	buf.Reset()
 	require.NoError(t, WriteHTML(&buf, one))
 	assert.NotContains(t, buf.String(), "<h2>Comparison</h2>", "one run: nothing to compare")
+}
+
+// TestComparisonViewHoldsEveryBackend: with ten backends the colour key
+// takes four rows; the picture is tall enough for all of them (once the
+// fourth row, backend_9, was drawn below its bottom edge), and replicas come
+// in their numbers' order.
+func TestComparisonViewHoldsEveryBackend(t *testing.T) {
+	r := sampleResult("supermarket", 20, 1)
+	r.Runs = append(r.Runs, sampleResult("supermarket", 30, 2).Runs[0])
+	for i := range r.Runs {
+		run := &r.Runs[i]
+		run.Total.Backends = map[string]int{}
+		run.Containers = map[string]string{}
+		for n := 1; n <= 10; n++ {
+			key := fmt.Sprintf("b%d", n)
+			run.Total.Backends[key] = 100
+			run.Containers[key] = fmt.Sprintf("lblab_backend_%d", n)
+		}
+	}
+	view := string(comparisonHTML(r))
+	m := regexp.MustCompile(`<svg width="\d+" height="(\d+)"`).FindStringSubmatch(view)
+	require.NotNil(t, m, "no picture")
+	height, _ := strconv.Atoi(m[1])
+	var order []string
+	for _, lm := range regexp.MustCompile(`<text x="[0-9.]+" y="([0-9.]+)" font-size="10">(backend_\d+)</text>`).FindAllStringSubmatch(view, -1) {
+		y, _ := strconv.ParseFloat(lm[1], 64)
+		assert.LessOrEqual(t, y+3, float64(height), "%s is drawn at y=%v, below the picture's height %d", lm[2], y, height)
+		order = append(order, lm[2])
+	}
+	want := []string{"backend_1", "backend_2", "backend_3", "backend_4", "backend_5", "backend_6", "backend_7", "backend_8", "backend_9", "backend_10"}
+	assert.Equal(t, want, order)
+}
+
+func TestCompareBackendLabels(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"backend_2", "backend_10", -1},
+		{"backend_10", "backend_9", 1},
+		{"backend_3", "backend_3", 0},
+		{"backend-slow_1", "backend_1", -1}, // another service: by text
+		{"10.0.0.2:8000", "10.0.0.10:8000", 1},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, CompareBackendLabels(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
+	}
 }
 
 func TestComparable(t *testing.T) {
