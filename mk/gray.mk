@@ -40,7 +40,6 @@ $(addprefix scenario-,$(GRAY_SCENARIOS)): LB_CONFIG = $(LAB_MEASURE_LB_CONFIG)
 $(addprefix scenario-,$(GRAY_SCENARIOS)): scenario-%: build lab-up-gray ## (gray) run scenarios/%.yaml against lb and lb-gray
 	@lb=$$($(LAB_ENV) lab/container-ip.sh lb) && gray=$$($(LAB_ENV) lab/container-ip.sh lb-gray) || exit 1; \
 	echo "load to the lb container at $$lb:8080 and lb-gray at $$gray:8080"; \
-	echo $(GRAY_ENV) $(GRAY_RUN) scenarios/$*.yaml; \
 	$(GRAY_ENV) $(GRAY_RUN) scenarios/$*.yaml
 
 scenarios-gray: build ## the four gray-failure scenarios, one after another

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lblab/lblab/lb/test/testproc"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 // TestBinaryTCPMode runs the real bin/lb with "mode": "tcp" in front of two
@@ -33,7 +34,7 @@ func TestBinaryTCPMode(t *testing.T) {
 	}
 	a := newTCPBackend(t, "bin-a", nameHandler("bin-a"))
 	b := newTCPBackend(t, "bin-b", nameHandler("bin-b"))
-	port, adminPort := testproc.FreePort(t), testproc.FreePort(t)
+	port, adminPort := ports.Free(t), ports.Free(t)
 	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	cfg := fmt.Sprintf(`{"mode": "tcp", "proxy_host": "127.0.0.1", "proxy_port": %d, "admin_port": %d,
 		"algorithm": "round_robin",
@@ -170,7 +171,7 @@ func TestBinaryTCPHealthChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port, adminPort := testproc.FreePort(t), testproc.FreePort(t)
+			port, adminPort := ports.Free(t), ports.Free(t)
 			admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 			// The checks get time to spare (a 50 ms timeout and one failure
 			// to go down took the HTTP backend down on a busy machine, 2
@@ -218,7 +219,7 @@ func TestBinaryTCPGracefulShutdown(t *testing.T) {
 		t.Skip("SKIP: real-process test (-short)")
 	}
 	echo := newTCPBackend(t, "echo", echoHandler)
-	port, adminPort := testproc.FreePort(t), testproc.FreePort(t)
+	port, adminPort := ports.Free(t), ports.Free(t)
 	cfg := fmt.Sprintf(`{"mode": "tcp", "proxy_host": "127.0.0.1", "proxy_port": %d, "admin_port": %d,
 		"backend_servers": [{"host": "127.0.0.1", "port": %d}], "shutdown_timeout": 5}`, port, adminPort, portOf(echo.addr))
 	cmd := testproc.LB(t, cfg, fmt.Sprintf("http://127.0.0.1:%d", adminPort))

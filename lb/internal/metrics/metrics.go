@@ -136,8 +136,9 @@ type Options struct {
 
 // Setup registers the series that depend on the mode and the build:
 // lblab_build_info always, lblab_open_connections when o.OpenConnections is
-// set, lblab_access_log_dropped_total when o.AccessLogDropped is set, and in TCP mode it removes the response-time histograms (there are no
-// HTTP requests to time). Call it once, before serving.
+// set, lblab_access_log_dropped_total when o.AccessLogDropped is set; in
+// TCP mode it removes the response-time histograms (there are no HTTP
+// requests to time). Call it once, before serving.
 func (m *Metrics) Setup(o Options) {
 	m.reg.MustRegister(buildInfo(o.Version))
 	if o.TCP {

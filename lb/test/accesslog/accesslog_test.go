@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lblab/lblab/lb/test/testproc"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 // TestStuckLogReaderNeverHoldsResponses: bin/lb's stdout is a pipe nobody
@@ -31,7 +32,7 @@ import (
 // the request's path, request 200 or so waited for ever.)
 func TestStuckLogReaderNeverHoldsResponses(t *testing.T) {
 	const requests = 5000
-	backendPort, lbPort, adminPort := testproc.FreePort(t), testproc.FreePort(t), testproc.FreePort(t)
+	backendPort, lbPort, adminPort := ports.Free(t), ports.Free(t), ports.Free(t)
 	testproc.Backend(t, "b1", backendPort)
 	cfg := fmt.Sprintf(`{"proxy_host": "127.0.0.1", "proxy_port": %d, "admin_port": %d,
 	 "backend_servers": [{"host": "127.0.0.1", "port": %d}],

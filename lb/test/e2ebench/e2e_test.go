@@ -16,6 +16,7 @@ import (
 
 	"github.com/lblab/lblab/lb/internal/metrics"
 	"github.com/lblab/lblab/lb/test/testproc"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 const concurrency = 64
@@ -24,23 +25,23 @@ const concurrency = 64
 // each target in turn. Run it with -count 3 to alternate the targets; compare
 // the req/s and p99-ms columns of "direct" and "lb" from the same run.
 func BenchmarkLoopback(b *testing.B) {
-	var ports [3]int
+	var backendPorts [3]int
 	var entries string
-	for i := range ports {
-		ports[i] = testproc.FreePort(b)
-		testproc.Backend(b, fmt.Sprintf("backend-%d", i+1), ports[i])
+	for i := range backendPorts {
+		backendPorts[i] = ports.Free(b)
+		testproc.Backend(b, fmt.Sprintf("backend-%d", i+1), backendPorts[i])
 		if i > 0 {
 			entries += ","
 		}
-		entries += fmt.Sprintf(`{"host":"127.0.0.1","port":%d}`, ports[i])
+		entries += fmt.Sprintf(`{"host":"127.0.0.1","port":%d}`, backendPorts[i])
 	}
-	lbPort := testproc.FreePort(b)
+	lbPort := ports.Free(b)
 	lbURL := fmt.Sprintf("http://127.0.0.1:%d", lbPort)
 	testproc.LB(b, fmt.Sprintf(`{"proxy_port": %d, "proxy_host": "127.0.0.1", "backend_servers": [%s],
 		"health_check_interval": 5, "health_check_timeout": 1, "enable_logging": false}`, lbPort, entries), lbURL)
 
 	targets := []struct{ name, url string }{
-		{"direct", fmt.Sprintf("http://127.0.0.1:%d/bench", ports[0])},
+		{"direct", fmt.Sprintf("http://127.0.0.1:%d/bench", backendPorts[0])},
 		{"lb", lbURL + "/bench"},
 	}
 	for _, tg := range targets {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lblab/lblab/lb/test/testproc"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 type lab struct {
@@ -37,12 +38,12 @@ func newLab(t *testing.T) *lab {
 	l := &lab{}
 	var entries []string
 	for i := range 3 {
-		l.ports[i] = testproc.FreePort(t)
+		l.ports[i] = ports.Free(t)
 		l.names[i] = fmt.Sprintf("backend-%d", i+1)
 		l.startBackend(t, i)
 		entries = append(entries, fmt.Sprintf(`{"host":"127.0.0.1","port":%d}`, l.ports[i]))
 	}
-	lbPort := testproc.FreePort(t)
+	lbPort := ports.Free(t)
 	cfg := fmt.Sprintf(`{"proxy_port": %d, "proxy_host": "127.0.0.1", "algorithm": "round_robin",
 	 "backend_servers": [%s, %s, %s],
 	 "health_check_interval": 0.2, "health_check_timeout": 0.1, "healthy_threshold": 2, "unhealthy_threshold": 2,

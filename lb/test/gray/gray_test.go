@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lblab/lblab/lb/test/testproc"
+	"github.com/lblab/lblab/testkit/ports"
 )
 
 type lab struct {
@@ -39,14 +40,14 @@ func newLab(t *testing.T, n int, extra string) *lab {
 	l := &lab{}
 	var entries []string
 	for i := range n {
-		port := testproc.FreePort(t)
+		port := ports.Free(t)
 		name := fmt.Sprintf("backend-%d", i+1)
 		l.ports = append(l.ports, port)
 		l.names = append(l.names, name)
 		l.backends = append(l.backends, testproc.Backend(t, name, port))
 		entries = append(entries, fmt.Sprintf(`{"host":"127.0.0.1","port":%d}`, port))
 	}
-	lbPort := testproc.FreePort(t)
+	lbPort := ports.Free(t)
 	cfg := fmt.Sprintf(`{"proxy_port": %d, "proxy_host": "127.0.0.1", "algorithm": "round_robin",
 	 "backend_servers": [%s], "health_check_interval": 30, "health_check_timeout": 1,
 	 "request_timeout": 3, "connection_timeout": 1, "retries": 2, "max_fails": 0,

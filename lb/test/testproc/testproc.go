@@ -13,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/lblab/lblab/testkit/ports"
 )
 
 var (
@@ -50,16 +48,6 @@ func Bin(tb testing.TB, name string) string {
 		tb.Fatal(buildErr)
 	}
 	return filepath.Join(binDir, name)
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
-// a process to bind next: ports.Free, below the kernel's range of ephemeral
-// ports. A port from that range (what a bind to port 0 returns) was taken,
-// between the check and the lb's bind, by a backend of another test package
-// running beside (the lb's admin endpoint answered with that backend's echo).
-func FreePort(tb testing.TB) int {
-	tb.Helper()
-	return ports.Free(tb)
 }
 
 // Start runs a process (its output shown with -v) and kills it by PID when
