@@ -81,7 +81,8 @@ func defaultLoops() int { return runtime.GOMAXPROCS(0) }
 
 // relayLoop is one epoll instance and the goroutine that waits on it.
 type relayLoop struct {
-	epfd   int
+	ep     *netx.Epoll
+	epfd   int    // ep's descriptor
 	wake   [2]int // pipe; a byte on wake[1] wakes the loop for aborts or stop
 	idle   time.Duration
 	buf    []byte
@@ -98,14 +99,15 @@ type relayLoop struct {
 }
 
 func newRelayLoop(idle time.Duration) (*relayLoop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := netx.NewEpoll()
 	if err != nil {
-		return nil, osErr("epoll_create1", err)
+		return nil, err
 	}
-	l := &relayLoop{epfd: epfd, idle: idle, buf: make([]byte, loopBufSize),
+	epfd := ep.FD()
+	l := &relayLoop{ep: ep, epfd: epfd, idle: idle, buf: make([]byte, loopBufSize),
 		events: make([]syscall.EpollEvent, loopEvents), base: time.Now(), exited: make(chan struct{})}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-		syscall.Close(epfd)
+		ep.Close()
 		return nil, osErr("pipe2", err)
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}
@@ -121,7 +123,7 @@ func osErr(op string, err error) error { return &net.OpError{Op: op, Err: err} }
 func (l *relayLoop) closeFDs() {
 	syscall.Close(l.wake[0])
 	syscall.Close(l.wake[1])
-	syscall.Close(l.epfd)
+	l.ep.Close()
 }
 
 // now is the loop's clock, in nanoseconds since base (monotonic).
@@ -274,10 +276,10 @@ func (l *relayLoop) run() {
 	defer close(l.exited)
 	sweepEvery := min(max(l.idle/10, 10*time.Millisecond), time.Second)
 	nextSweep := l.now() + int64(sweepEvery)
-	wait := -1 // no connections: sleep until poked
+	var until time.Time // no connections: sleep until poked
 	for {
-		n, err := syscall.EpollWait(l.epfd, l.events, wait)
-		if err != nil && err != syscall.EINTR {
+		n, err := l.ep.Wait(l.events, until)
+		if err != nil {
 			panic("l4: epoll_wait: " + err.Error()) // only EBADF/EFAULT/EINVAL: a bug
 		}
 		l.mu.Lock()
@@ -310,9 +312,9 @@ func (l *relayLoop) run() {
 			l.sweep(now)
 			nextSweep = now + int64(sweepEvery)
 		}
-		wait = -1
+		until = time.Time{}
 		if l.count > 0 {
-			wait = int((nextSweep-now)/int64(time.Millisecond)) + 1
+			until = l.base.Add(time.Duration(nextSweep))
 		}
 		l.mu.Unlock()
 	}

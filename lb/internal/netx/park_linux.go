@@ -40,7 +40,8 @@ var ErrParkerClosed = errors.New("parker closed")
 // parkLoop is one epoll set, the goroutine that waits on it and the
 // sockets parked in it.
 type parkLoop struct {
-	epfd   int
+	ep     *Epoll
+	epfd   int    // ep's descriptor
 	wake   [2]int // pipe: a byte wakes the loop (Close)
 	sweep  time.Duration
 	events []syscall.EpollEvent
@@ -80,13 +81,14 @@ func NewParker(n int, sweep time.Duration) (*Parker, error) {
 }
 
 func newParkLoop(sweep time.Duration) (*parkLoop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := NewEpoll()
 	if err != nil {
-		return nil, &net.OpError{Op: "epoll_create1", Err: err}
+		return nil, err
 	}
-	l := &parkLoop{epfd: epfd, sweep: sweep, events: make([]syscall.EpollEvent, 256), exited: make(chan struct{})}
+	epfd := ep.FD()
+	l := &parkLoop{ep: ep, epfd: epfd, sweep: sweep, events: make([]syscall.EpollEvent, 256), exited: make(chan struct{})}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-		syscall.Close(epfd)
+		ep.Close()
 		return nil, &net.OpError{Op: "pipe2", Err: err}
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
@@ -100,7 +102,7 @@ func newParkLoop(sweep time.Duration) (*parkLoop, error) {
 func (l *parkLoop) closeFDs() {
 	syscall.Close(l.wake[0])
 	syscall.Close(l.wake[1])
-	syscall.Close(l.epfd)
+	l.ep.Close()
 }
 
 // Parked returns the number of sockets parked now.
@@ -170,9 +172,8 @@ func (l *parkLoop) run() {
 	var woken, expired []Parkee
 	nextSweep := time.Now().Add(l.sweep).UnixNano()
 	for {
-		wait := int(max(nextSweep-time.Now().UnixNano(), 0)/int64(time.Millisecond)) + 1
-		n, err := syscall.EpollWait(l.epfd, l.events, wait)
-		if err != nil && err != syscall.EINTR {
+		n, err := l.ep.Wait(l.events, time.Unix(0, nextSweep))
+		if err != nil {
 			panic("netx: epoll_wait: " + err.Error()) // only EBADF/EFAULT/EINVAL: a bug
 		}
 		l.mu.Lock()
