@@ -3,13 +3,14 @@
 package netx
 
 import (
-	"errors"
+	"bytes"
 	"io"
 	"net"
 	"os"
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // On Linux the HTTP front end accepts client connections itself and reads and
@@ -63,13 +64,13 @@ func NewAcceptor(ln net.Listener) (*Acceptor, error) {
 // once when the connection is closed.
 func (a *Acceptor) Accept(release func()) (net.Conn, error) {
 	var (
-		nfd  int
-		sa   syscall.Sockaddr
-		aErr error
+		nfd    int
+		remote *net.TCPAddr
+		aErr   error
 	)
 	for {
 		err := a.raw.Read(func(fd uintptr) bool {
-			nfd, sa, aErr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			nfd, remote, aErr = accept4(int(fd))
 			return aErr != syscall.EAGAIN
 		})
 		if err != nil {
@@ -83,8 +84,51 @@ func (a *Acceptor) Accept(release func()) (net.Conn, error) {
 		}
 		break
 	}
-	syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	return &rawConn{fd: nfd, remote: TCPAddr(sa), release: release}, nil
+	setNoDelay(nfd)
+	return &rawConn{fd: nfd, remote: remote, release: release}, nil
+}
+
+// accept4 is accept4(2), non-blocking and close-on-exec, as a raw system
+// call (it never blocks on the non-blocking listener; see RawIO), with the
+// peer's address.
+func accept4(lfd int) (int, *net.TCPAddr, error) {
+	var rsa syscall.RawSockaddrAny
+	l := uint32(syscall.SizeofSockaddrAny)
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)),
+			uintptr(unsafe.Pointer(&l)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+		switch e {
+		case 0:
+			return int(r), rawTCPAddr(&rsa), nil
+		case syscall.EINTR:
+		default:
+			return -1, nil, e
+		}
+	}
+}
+
+// rawTCPAddr converts accept4's address; anything but IPv4 and IPv6 gives
+// an empty address.
+func rawTCPAddr(rsa *syscall.RawSockaddrAny) *net.TCPAddr {
+	switch rsa.Addr.Family {
+	case syscall.AF_INET:
+		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: int(p[0])<<8 | int(p[1])}
+	case syscall.AF_INET6:
+		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return &net.TCPAddr{IP: net.IP(bytes.Clone(sa.Addr[:])), Port: int(p[0])<<8 | int(p[1]), Zone: zoneName(sa.Scope_id)}
+	}
+	return &net.TCPAddr{}
+}
+
+// setNoDelay sets TCP_NODELAY (as net does for its connections), as a raw
+// system call.
+func setNoDelay(fd int) {
+	one := int32(1)
+	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY,
+		uintptr(unsafe.Pointer(&one)), 4, 0)
 }
 
 // Close ends a pending Accept and the ones after it.
@@ -101,6 +145,7 @@ type rawConn struct {
 	mu      sync.Mutex
 	fd      int
 	file    *os.File // set once the connection has had to wait
+	rw      rawRW    // reads and writes through file's RawConn, once it is set
 	closed  bool
 	rd, wd  time.Time // deadlines, applied to file when it is made
 	local   net.Addr
@@ -112,6 +157,8 @@ type rawConn struct {
 func (r *rawConn) polledLocked() *os.File {
 	if r.file == nil {
 		r.file = os.NewFile(uintptr(r.fd), "client")
+		rc, _ := r.file.SyscallConn() // never fails for a file made from a descriptor
+		r.rw.init(rc)
 		if !r.rd.IsZero() {
 			r.file.SetReadDeadline(r.rd)
 		}
@@ -131,7 +178,7 @@ func (r *rawConn) Read(b []byte) (int, error) {
 		if f == nil {
 			return 0, net.ErrClosed
 		}
-		return r.osErr(f.Read(b))
+		return r.pollRead(b)
 	}
 	if len(b) == 0 {
 		r.mu.Unlock()
@@ -149,9 +196,9 @@ func (r *rawConn) Read(b []byte) (int, error) {
 		r.mu.Unlock()
 		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("read", err)}
 	}
-	f := r.polledLocked()
+	r.polledLocked()
 	r.mu.Unlock()
-	return r.osErr(f.Read(b))
+	return r.pollRead(b)
 }
 
 // Write writes b; what the socket does not take at once is written through
@@ -163,7 +210,7 @@ func (r *rawConn) Write(b []byte) (int, error) {
 		if f == nil {
 			return 0, net.ErrClosed
 		}
-		return r.osErr(f.Write(b))
+		return r.pollWrite(b)
 	}
 	n := 0
 	for n < len(b) {
@@ -181,25 +228,38 @@ func (r *rawConn) Write(b []byte) (int, error) {
 		r.mu.Unlock()
 		return n, nil
 	}
-	f := r.polledLocked()
+	r.polledLocked()
 	r.mu.Unlock()
-	m, err := r.osErr(f.Write(b[n:]))
+	m, err := r.pollWrite(b[n:])
 	return n + m, err
 }
 
-// osErr maps an *os.File's errors to what a net.Conn returns: io.EOF as it
-// is, the rest as a *net.OpError (a net.Error, whose Timeout says whether a
-// deadline passed), a closed file as net.ErrClosed.
-func (r *rawConn) osErr(n int, err error) (int, error) {
-	var pe *os.PathError
-	if err != io.EOF && errors.As(err, &pe) {
-		inner := pe.Err
-		if errors.Is(inner, os.ErrClosed) {
-			inner = net.ErrClosed
-		}
-		err = &net.OpError{Op: pe.Op, Net: "tcp", Addr: r.remote, Err: inner}
+// pollRead reads through the file's RawConn (see rawRW): the os.File's
+// own Read would make each read a blocking system call in the scheduler's
+// eyes (see RawIO).
+func (r *rawConn) pollRead(b []byte) (int, error) {
+	n, errno, werr := r.rw.read(b)
+	switch {
+	case werr != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: werr}
+	case errno != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("read", errno)}
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
 	}
-	return n, err
+	return n, nil
+}
+
+// pollWrite writes all of b through the file's RawConn.
+func (r *rawConn) pollWrite(b []byte) (int, error) {
+	n, errno, werr := r.rw.write(b)
+	switch {
+	case werr != nil:
+		return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: werr}
+	case errno != nil:
+		return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("write", errno)}
+	}
+	return n, nil
 }
 
 // Close closes the connection. Called while another goroutine reads or
@@ -217,7 +277,11 @@ func (r *rawConn) Close() error {
 	if r.file != nil {
 		return r.file.Close()
 	}
-	return os.NewSyscallError("close", syscall.Close(r.fd))
+	// close(2) of a socket without SO_LINGER never blocks: a raw call.
+	if _, _, e := syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(r.fd), 0, 0); e != 0 {
+		return os.NewSyscallError("close", e)
+	}
+	return nil
 }
 
 // LocalAddr asks the kernel (once) for the connection's own address.
