@@ -113,6 +113,11 @@ type Config struct {
 	// request gets 400, a response is a 502.
 	MaxHeaderLines  int      `json:"max_header_lines"`
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// DeferAccept: the kernel hands the proxy a new client connection only
+	// once its first bytes have come (TCP_DEFER_ACCEPT, Linux; HAProxy's
+	// defer-accept, nginx's deferred). Default: on in HTTP mode, off in
+	// TCP mode (where the backend may speak first). See DefersAccept.
+	DeferAccept bool `json:"defer_accept"`
 
 	// Backend side.
 	// Forwarder is "lean" (the front end forwards plain HTTP/1.1 requests
@@ -131,6 +136,16 @@ type Config struct {
 // "health_check_path") rather than leaving it to its default. A Config not
 // made by Parse or Load has no key set.
 func (c *Config) IsSet(key string) bool { return c.keys[key] }
+
+// DefersAccept reports whether the proxy port defers accepting a
+// connection until its first bytes: defer_accept when the file gives it,
+// else true in HTTP mode.
+func (c *Config) DefersAccept() bool {
+	if c.IsSet("defer_accept") {
+		return c.DeferAccept
+	}
+	return c.Mode == "http"
+}
 
 // Backend is one backend_servers entry. A host that is a DNS name resolving to
 // several addresses stands for one backend per address (see ResolveInterval).

@@ -169,3 +169,23 @@ func FuzzParse(f *testing.F) {
 		require.NotEmpty(t, c.BackendServers)
 	})
 }
+
+func TestDefersAccept(t *testing.T) {
+	tests := []struct {
+		extra string
+		want  bool
+	}{
+		{``, true}, // HTTP mode: on
+		{`, "mode": "tcp", "admin_port": 9090`, false},                      // TCP mode: the backend may speak first
+		{`, "defer_accept": false`, false},                                  // turned off
+		{`, "mode": "tcp", "admin_port": 9090, "defer_accept": true`, true}, // turned on for a client-first protocol
+		{`, "mode": "http", "defer_accept": true`, true},                    // said explicitly
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(`{` + base + tt.extra + `}`))
+		require.NoError(t, err, tt.extra)
+		assert.Equal(t, tt.want, c.DefersAccept(), "config with %q", tt.extra)
+	}
+	_, err := Parse([]byte(`{` + base + `, "defer_accept": "yes"}`))
+	assert.ErrorContains(t, err, `defer_accept: "yes": wrong type`)
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/lblab/lblab/lb/internal/hedge"
 	"github.com/lblab/lblab/lb/internal/l4"
 	"github.com/lblab/lblab/lb/internal/metrics"
+	"github.com/lblab/lblab/lb/internal/netx"
 	"github.com/lblab/lblab/lb/internal/outlier"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/proxy"
@@ -240,6 +241,12 @@ func (s *Server) Run(ctx context.Context) error {
 	pl, err := s.listen(s.opts.ProxyListener, cfg.ProxyHost, cfg.ProxyPort, "proxy_port", cfg.Mode == "tcp")
 	if err != nil {
 		return err
+	}
+	if cfg.DefersAccept() {
+		if err := netx.DeferAccept(pl); err != nil {
+			pl.Close()
+			return fmt.Errorf("defer_accept on %s: %w", pl.Addr(), err)
+		}
 	}
 	s.proxyAddr = pl.Addr()
 	var al net.Listener
