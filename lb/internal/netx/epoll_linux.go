@@ -65,9 +65,6 @@ func (e *Epoll) FD() int { return e.fd }
 // time: no deadline), and then returns 0. Only one goroutine may call Wait
 // at a time.
 func (e *Epoll) Wait(events []syscall.EpollEvent, deadline time.Time) (int, error) {
-	if n, err := epollPoll(e.fd, events); n > 0 || err != nil {
-		return n, err // busy: no deadline to set, no wait
-	}
 	if !deadline.Equal(e.deadline) {
 		if err := e.file.SetReadDeadline(deadline); err != nil {
 			return 0, err
@@ -76,7 +73,7 @@ func (e *Epoll) Wait(events []syscall.EpollEvent, deadline time.Time) (int, erro
 	}
 	var n int
 	var werr error
-	err := e.rc.Read(func(uintptr) bool {
+	err := e.rc.Read(func(uintptr) bool { // the first call asks at once: no wait while events are ready
 		n, werr = epollPoll(e.fd, events)
 		return n > 0 || werr != nil
 	})
