@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 )
 
 // errStale: bytes or an EOF were waiting on a connection about to carry a
@@ -31,6 +33,7 @@ func CheckedDialer(d *net.Dialer) func(ctx context.Context, network, addr string
 		}
 		c := &checkedConn{Conn: nc}
 		c.q.init(nc)
+		c.initRead()
 		return c, nil
 	}
 }
@@ -41,6 +44,12 @@ func CheckedDialer(d *net.Dialer) func(ctx context.Context, network, addr string
 type checkedConn struct {
 	net.Conn
 	q quiet
+
+	// reading is set while a read system call that may take bytes runs,
+	// and from then until Read has framed what it took (see readSock):
+	// bytes a read has taken are no longer there for Write's peek to see.
+	reading atomic.Bool
+	rc      syscall.RawConn // for readSock; nil where there is none
 
 	mu        sync.Mutex
 	f         framer
@@ -59,12 +68,17 @@ func (c *checkedConn) Read(b []byte) (int, error) {
 	if stale {
 		return 0, errStale
 	}
-	n, err := c.Conn.Read(b)
+	n, err := c.readSock(b)
 	if n == 0 {
+		c.reading.Store(false)
 		return n, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.reading.Store(false)
+	if c.stale { // Write found these bytes in flight before its request left
+		return 0, errStale
+	}
 	c.afterRead = true
 	if k := c.f.read(b[:n]); k < n {
 		c.stale = true
@@ -88,7 +102,11 @@ func (c *checkedConn) Write(b []byte) (int, error) {
 		c.f.request(b)
 	}
 	c.mu.Unlock()
-	if first && !c.q.peekQuiet() {
+	// Bytes waiting on the socket, or taken by a read that has not framed
+	// them yet, came before this request left: they answer nothing it
+	// asked. (Without the second look, a read that took stray bytes just
+	// before this write would frame them after it, as its response.)
+	if first && (!c.q.peekQuiet() || c.reading.Load()) {
 		c.mu.Lock()
 		c.stale = true
 		c.mu.Unlock()

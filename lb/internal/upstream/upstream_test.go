@@ -379,6 +379,45 @@ func TestCheckedConnNeverReadsPastTheResponse(t *testing.T) {
 	}
 }
 
+// TestCheckedConnStrayBytesTakenBeforeTheNextRequest: the Transport's
+// reader took stray bytes from the socket (here: readSock, the read system
+// call alone) and has not framed them yet when the next request is written.
+// Write's peek finds the socket empty; it must still refuse the request
+// (nothing sent), and the reader must not hand those bytes on as its
+// response. (Found by h1safety's head-cl-body-comes-late under load: the
+// sentinel got the smuggled response.)
+func TestCheckedConnStrayBytesTakenBeforeTheNextRequest(t *testing.T) {
+	smuggled := "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nsmuggled!"
+	nc, server := checkedPair(t)
+	c := nc.(*checkedConn)
+	if c.rc == nil {
+		t.Skip("SKIP: the connection has no RawConn here")
+	}
+	_, err := c.Write([]byte("HEAD /victim HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n"
+	io.WriteString(server, head)
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, head, string(buf[:n]))
+
+	io.WriteString(server, smuggled) // comes late, while the connection is idle
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err = c.readSock(buf) // the reader's read system call takes it...
+	require.NoError(t, err)
+	require.Equal(t, smuggled, string(buf[:n]))
+	// ...and before it frames them, the next request is written.
+	_, err = c.Write([]byte("GET /sentinel HTTP/1.1\r\nHost: x\r\n\r\n"))
+	assert.ErrorIs(t, err, ErrNotSent, "a request written after stray bytes were taken")
+	c.mu.Lock()
+	assert.True(t, c.stale)
+	c.mu.Unlock()
+	n, err = c.Read(buf)
+	assert.Zero(t, n)
+	assert.ErrorIs(t, err, errStale)
+}
+
 // TestFramer follows requests and responses fed in one piece and byte by
 // byte: the bytes that belong to the responses asked for, and no more.
 func TestFramer(t *testing.T) {
