@@ -96,8 +96,13 @@ func (c *checkedConn) Write(b []byte) (int, error) {
 		c.mu.Unlock()
 		return 0, fmt.Errorf("%w: %w", ErrNotSent, errStale)
 	}
-	first := c.afterRead // the first write after a response: a new request
-	c.afterRead = false
+	// The first write after a response has ended, with none due: a new
+	// request. (Writes of a body the backend has begun to answer are not:
+	// its response's bytes are expected.)
+	first := c.afterRead && !c.f.answering()
+	if first {
+		c.afterRead = false
+	}
 	if !c.f.answering() {
 		c.f.request(b)
 	}

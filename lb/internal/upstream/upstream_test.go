@@ -418,6 +418,32 @@ func TestCheckedConnStrayBytesTakenBeforeTheNextRequest(t *testing.T) {
 	assert.ErrorIs(t, err, errStale)
 }
 
+// TestCheckedConnBodyWhileAnswered: the backend begins to answer before
+// the request's body has all been written (an echo, an early error); the
+// rest of the body is still written, though the answer's bytes wait on the
+// socket and the reader is reading them.
+func TestCheckedConnBodyWhileAnswered(t *testing.T) {
+	c, server := checkedPair(t)
+	_, err := c.Write([]byte("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234"))
+	require.NoError(t, err)
+	io.WriteString(server, "HTTP/1.1 200 OK\r\n")
+	buf := make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 200 OK\r\n", string(buf[:n]))
+	io.WriteString(server, "Content-Length: 2\r\n") // more of the answer, not yet read
+	time.Sleep(50 * time.Millisecond)               // it has arrived
+	_, err = c.Write([]byte("56789"))
+	assert.NoError(t, err, "the rest of the body")
+	head := "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
+	got := make([]byte, len(head)+10)
+	server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadFull(server, got)
+	require.NoError(t, err)
+	assert.Equal(t, head+"0123456789", string(got), "the backend got the whole request")
+}
+
 // TestFramer follows requests and responses fed in one piece and byte by
 // byte: the bytes that belong to the responses asked for, and no more.
 func TestFramer(t *testing.T) {
