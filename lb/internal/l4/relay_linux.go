@@ -82,7 +82,6 @@ func defaultLoops() int { return runtime.GOMAXPROCS(0) }
 // relayLoop is one epoll instance and the goroutine that waits on it.
 type relayLoop struct {
 	ep     *netx.Epoll
-	epfd   int    // ep's descriptor
 	wake   [2]int // pipe; a byte on wake[1] wakes the loop for aborts or stop
 	idle   time.Duration
 	buf    []byte
@@ -103,15 +102,14 @@ func newRelayLoop(idle time.Duration) (*relayLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	epfd := ep.FD()
-	l := &relayLoop{ep: ep, epfd: epfd, idle: idle, buf: make([]byte, loopBufSize),
+	l := &relayLoop{ep: ep, idle: idle, buf: make([]byte, loopBufSize),
 		events: make([]syscall.EpollEvent, loopEvents), base: time.Now(), exited: make(chan struct{})}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		ep.Close()
 		return nil, osErr("pipe2", err)
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wake[0])}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
+	if err := syscall.EpollCtl(ep.FD(), syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
 		l.closeFDs()
 		return nil, osErr("epoll_ctl", err)
 	}
@@ -240,9 +238,9 @@ func (l *relayLoop) add(p *pair) error {
 	for i, fd := range p.fd {
 		p.mask[i] = syscall.EPOLLIN
 		ev := syscall.EpollEvent{Events: p.mask[i], Fd: int32(fd)}
-		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		if err := syscall.EpollCtl(l.ep.FD(), syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			if i == 1 {
-				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, p.fd[0], nil)
+				syscall.EpollCtl(l.ep.FD(), syscall.EPOLL_CTL_DEL, p.fd[0], nil)
 			}
 			return osErr("epoll_ctl", err)
 		}
@@ -487,14 +485,14 @@ func (p *pair) rearm() {
 		case m == 0 && p.hup[i]:
 			if p.reg[i] {
 				p.reg[i] = false
-				err = syscall.EpollCtl(p.loop.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+				err = syscall.EpollCtl(p.loop.ep.FD(), syscall.EPOLL_CTL_DEL, fd, nil)
 			}
 		case !p.reg[i]:
 			p.reg[i], p.mask[i] = true, m
-			err = syscall.EpollCtl(p.loop.epfd, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: m, Fd: int32(fd)})
+			err = syscall.EpollCtl(p.loop.ep.FD(), syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: m, Fd: int32(fd)})
 		case m != p.mask[i]:
 			p.mask[i] = m
-			err = syscall.EpollCtl(p.loop.epfd, syscall.EPOLL_CTL_MOD, fd, &syscall.EpollEvent{Events: m, Fd: int32(fd)})
+			err = syscall.EpollCtl(p.loop.ep.FD(), syscall.EPOLL_CTL_MOD, fd, &syscall.EpollEvent{Events: m, Fd: int32(fd)})
 		}
 		if err != nil {
 			p.fail(osErr("epoll_ctl", err))

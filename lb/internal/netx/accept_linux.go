@@ -90,8 +90,8 @@ func (a *Acceptor) Accept(release func()) (net.Conn, error) {
 }
 
 // accept4 is accept4(2), non-blocking and close-on-exec, as a raw system
-// call (it never blocks on the non-blocking listener; see RawIO), with the
-// peer's address.
+// call (it never blocks on the non-blocking listener, so the scheduler need
+// not hear of it; see Epoll), with the peer's address.
 func accept4(lfd int) (int, *net.TCPAddr, error) {
 	var rsa syscall.RawSockaddrAny
 	l := uint32(syscall.SizeofSockaddrAny)

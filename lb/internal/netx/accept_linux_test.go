@@ -12,21 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tcpPair returns both ends of a loopback TCP connection: the dialed one
-// and the accepted one, closed when the test ends.
-func tcpPair(t *testing.T) (dialed, accepted net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	dialed, err = net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
-	require.NoError(t, err)
-	accepted, err = ln.Accept()
-	require.NoError(t, err)
-	t.Cleanup(func() { dialed.Close(); accepted.Close() })
-	return dialed, accepted
-}
-
 // TestAcceptorAddresses: the Acceptor's raw accept4 gives the client's
 // address as net does, for IPv4 and IPv6.
 func TestAcceptorAddresses(t *testing.T) {

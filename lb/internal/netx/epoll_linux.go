@@ -20,7 +20,7 @@ import (
 // monitor thread (sysmon) takes the P back, and each time sysmon takes one
 // back it keeps waking every 20 µs instead of backing off to 10 ms. An event
 // loop that waits in epoll_wait thousands of times a second kept sysmon
-// waking about 6,000 times a second, 60% of the balancer's context switches
+// waking about 4,500 times a second, 60% of the balancer's context switches
 // in TCP mode (perf record -e sched:sched_switch): on a virtual machine,
 // where a context switch is dear, the biggest cost after the relaying itself.
 // Waiting in Go's poller, the loop's goroutine just parks; the runtime's

@@ -41,7 +41,6 @@ var ErrParkerClosed = errors.New("parker closed")
 // sockets parked in it.
 type parkLoop struct {
 	ep     *Epoll
-	epfd   int    // ep's descriptor
 	wake   [2]int // pipe: a byte wakes the loop (Close)
 	sweep  time.Duration
 	events []syscall.EpollEvent
@@ -85,14 +84,13 @@ func newParkLoop(sweep time.Duration) (*parkLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	epfd := ep.FD()
-	l := &parkLoop{ep: ep, epfd: epfd, sweep: sweep, events: make([]syscall.EpollEvent, 256), exited: make(chan struct{})}
+	l := &parkLoop{ep: ep, sweep: sweep, events: make([]syscall.EpollEvent, 256), exited: make(chan struct{})}
 	if err := syscall.Pipe2(l.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		ep.Close()
 		return nil, &net.OpError{Op: "pipe2", Err: err}
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
+	if err := syscall.EpollCtl(ep.FD(), syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
 		l.closeFDs()
 		return nil, &net.OpError{Op: "epoll_ctl", Err: err}
 	}
@@ -134,9 +132,9 @@ func (p *Parker) Park(fd int, who Parkee, deadline time.Time) error {
 	s := &l.slots[i]
 	s.p, s.fd, s.deadline, s.gen = who, fd, deadline.UnixNano(), s.gen+1
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: i, Pad: s.gen}
-	err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_MOD, fd, &ev) // parked here before: re-arm
+	err := syscall.EpollCtl(l.ep.FD(), syscall.EPOLL_CTL_MOD, fd, &ev) // parked here before: re-arm
 	if err == syscall.ENOENT {
-		err = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+		err = syscall.EpollCtl(l.ep.FD(), syscall.EPOLL_CTL_ADD, fd, &ev)
 	}
 	if err != nil {
 		s.p = nil

@@ -68,9 +68,8 @@ func (c *checkedConn) Read(b []byte) (int, error) {
 	if stale {
 		return 0, errStale
 	}
-	n, err := c.readSock(b)
+	n, err := c.readSock(b) // a read that took nothing has cleared reading
 	if n == 0 {
-		c.reading.Store(false)
 		return n, err
 	}
 	c.mu.Lock()
@@ -99,11 +98,12 @@ func (c *checkedConn) Write(b []byte) (int, error) {
 	// The first write after a response has ended, with none due: a new
 	// request. (Writes of a body the backend has begun to answer are not:
 	// its response's bytes are expected.)
-	first := c.afterRead && !c.f.answering()
+	answering := c.f.answering()
+	first := c.afterRead && !answering
 	if first {
 		c.afterRead = false
 	}
-	if !c.f.answering() {
+	if !answering {
 		c.f.request(b)
 	}
 	c.mu.Unlock()
