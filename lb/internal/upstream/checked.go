@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,10 +46,10 @@ type checkedConn struct {
 	net.Conn
 	q quiet
 
-	// reading is set while a read system call that may take bytes runs,
-	// and from then until Read has framed what it took (see readSock):
-	// bytes a read has taken are no longer there for Write's peek to see.
-	reading atomic.Bool
+	// reading says where the reader's read system call is (see
+	// readSock): bytes a read has taken are no longer there for Write's
+	// peek to see, until Read has framed them.
+	reading atomic.Int32
 	rc      syscall.RawConn // for readSock; nil where there is none
 
 	mu        sync.Mutex
@@ -56,6 +57,13 @@ type checkedConn struct {
 	afterRead bool // a response byte was read since the last write
 	stale     bool // bytes came that answer nothing: the connection carries no more requests
 }
+
+// The states of checkedConn.reading.
+const (
+	readIdle  int32 = iota // no read system call, or one that took nothing
+	readCall               // a read system call runs (non-blocking: it ends in microseconds)
+	readTaken              // a read took bytes that Read has not framed yet
+)
 
 // Read hands the Transport the bytes of the responses it asked for and
 // never a byte past them: those would be taken for the next request's
@@ -68,13 +76,13 @@ func (c *checkedConn) Read(b []byte) (int, error) {
 	if stale {
 		return 0, errStale
 	}
-	n, err := c.readSock(b) // a read that took nothing has cleared reading
+	n, err := c.readSock(b) // a read that took nothing has set readIdle
 	if n == 0 {
 		return n, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	defer c.reading.Store(false)
+	defer c.reading.Store(readIdle)
 	if c.stale { // Write found these bytes in flight before its request left
 		return 0, errStale
 	}
@@ -99,23 +107,41 @@ func (c *checkedConn) Write(b []byte) (int, error) {
 	// request. (Writes of a body the backend has begun to answer are not:
 	// its response's bytes are expected.)
 	answering := c.f.answering()
-	first := c.afterRead && !answering
-	if first {
+	if c.afterRead && !answering {
 		c.afterRead = false
+		if !c.idleQuiet() {
+			c.stale = true
+			c.mu.Unlock()
+			return 0, fmt.Errorf("%w: %w", ErrNotSent, errStale)
+		}
 	}
 	if !answering {
 		c.f.request(b)
 	}
 	c.mu.Unlock()
-	// Bytes waiting on the socket, or taken by a read that has not framed
-	// them yet, came before this request left: they answer nothing it
-	// asked. (Without the second look, a read that took stray bytes just
-	// before this write would frame them after it, as its response.)
-	if first && (!c.q.peekQuiet() || c.reading.Load()) {
-		c.mu.Lock()
-		c.stale = true
-		c.mu.Unlock()
-		return 0, fmt.Errorf("%w: %w", ErrNotSent, errStale)
-	}
 	return c.Conn.Write(b)
+}
+
+// idleQuiet reports whether nothing came while the connection sat idle:
+// no bytes wait on the socket, and none were taken by a read that has not
+// framed them yet (it would frame them after this request is registered,
+// as its response). It is called with c.mu held, so no read frames
+// meanwhile; the peek comes first, so that bytes a read takes after it
+// are seen in reading. A read system call that is running is waited for:
+// it does not block, and the reader's next step tells whether it took
+// anything (refusing the write for it would send the request on a new
+// connection for nothing).
+func (c *checkedConn) idleQuiet() bool {
+	if !c.q.peekQuiet() {
+		return false
+	}
+	for {
+		switch c.reading.Load() {
+		case readIdle:
+			return true
+		case readTaken:
+			return false
+		}
+		runtime.Gosched()
+	}
 }

@@ -18,9 +18,9 @@ func (c *checkedConn) initRead() {
 }
 
 // readSock reads the socket as net.Conn's Read does (waiting in Go's poller
-// while it is empty), with c.reading set from just before each read(2)
-// that may take bytes; a read that takes none clears it, Read clears it
-// once it has framed what was taken.
+// while it is empty), with c.reading at readCall from just before each
+// read(2) until it returns: readTaken if it took bytes (Read sets readIdle
+// once it has framed them), readIdle if not.
 func (c *checkedConn) readSock(b []byte) (int, error) {
 	if c.rc == nil || len(b) == 0 {
 		return c.Conn.Read(b)
@@ -29,7 +29,7 @@ func (c *checkedConn) readSock(b []byte) (int, error) {
 	var errno error
 	err := c.rc.Read(func(fd uintptr) bool {
 		for {
-			c.reading.Store(true)
+			c.reading.Store(readCall)
 			n, errno = syscall.Read(int(fd), b)
 			if errno != syscall.EINTR {
 				break
@@ -37,7 +37,9 @@ func (c *checkedConn) readSock(b []byte) (int, error) {
 		}
 		if n <= 0 {
 			n = 0
-			c.reading.Store(false)
+			c.reading.Store(readIdle)
+		} else {
+			c.reading.Store(readTaken)
 		}
 		return errno != syscall.EAGAIN
 	})

@@ -418,6 +418,63 @@ func TestCheckedConnStrayBytesTakenBeforeTheNextRequest(t *testing.T) {
 	assert.ErrorIs(t, err, errStale)
 }
 
+// TestCheckedConnReadRunningAtTheNextRequest: the next request is written
+// while the Transport's reader is inside a read system call on the idle
+// connection. The write waits for the call to end, and is refused only if
+// the call took bytes: a call that found nothing leaves the connection
+// good for the request (refusing it sent the request on a second backend
+// connection for nothing: TestForwardReusesBackendConnections failed so
+// once, under CI).
+func TestCheckedConnReadRunningAtTheNextRequest(t *testing.T) {
+	tests := []struct {
+		name     string
+		then     int32 // what the read system call comes to
+		wantSent bool
+	}{
+		{"the call took nothing", readIdle, true},
+		{"the call took bytes", readTaken, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nc, server := checkedPair(t)
+			c := nc.(*checkedConn)
+			_, err := c.Write([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
+			require.NoError(t, err)
+			resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+			io.WriteString(server, resp)
+			buf := make([]byte, 4096)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := c.Read(buf)
+			require.NoError(t, err)
+			require.Equal(t, resp, string(buf[:n]))
+
+			c.reading.Store(readCall) // the reader is in read(2)
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Write([]byte("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Fatalf("the write did not wait for the read system call to end: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			c.reading.Store(tt.then)
+			var werr error
+			select {
+			case werr = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the write still waits after the read system call ended")
+			}
+			if tt.wantSent {
+				assert.NoError(t, werr)
+			} else {
+				assert.ErrorIs(t, werr, ErrNotSent)
+			}
+		})
+	}
+}
+
 // TestCheckedConnBodyWhileAnswered: the backend begins to answer before
 // the request's body has all been written (an echo, an early error); the
 // rest of the body is still written, though the answer's bytes wait on the
