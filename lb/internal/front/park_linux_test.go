@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lblab/lblab/lb/internal/netx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -154,4 +155,43 @@ func TestIdleWorkersBounded(t *testing.T) {
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
 	assert.LessOrEqual(t, strings.Count(b.String(), "front.(*Front).worker("), maxIdleWorkers,
 		"goroutines left waiting by %d connections served at once, now parked", n)
+}
+
+// TestRawCallsBelow: the sockets' system calls are raw while fewer than
+// RawCallsBelow client connections are open, the scheduler's from then on,
+// and raw again once enough have closed; requests are answered either way.
+func TestRawCallsBelow(t *testing.T) {
+	const below = 3
+	t.Cleanup(func() { netx.SetCrowded(false) })
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
+	url, f := fastFront(t, proxy.Config{}, Config{RawCallsBelow: below}, rb.addr())
+	addr := strings.TrimPrefix(url, "http://")
+	var conns []net.Conn
+	get := func(c net.Conn, path string) {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, path, string(body))
+	}
+	for i := range below + 1 {
+		if i > 0 { // with none open, the last word was another test's
+			assert.Equal(t, i >= below, netx.Crowded(), "with %d connections open", i)
+		}
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		get(c, "/"+strconv.Itoa(i))
+		conns = append(conns, c)
+	}
+	assert.True(t, netx.Crowded(), "with %d connections open", below+1)
+	get(conns[0], "/crowded")
+	for i := range 2 {
+		conns[i].Close()
+	}
+	require.Eventually(t, func() bool { return f.Open() == below-1 }, 5*time.Second, time.Millisecond)
+	assert.False(t, netx.Crowded(), "with %d connections open", below-1)
+	get(conns[2], "/raw")
 }

@@ -4,7 +4,6 @@ package netx
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -146,6 +145,7 @@ type rawConn struct {
 	mu      sync.Mutex
 	fd      int
 	file    *os.File // set once the connection has had to wait
+	rw      rawRW    // reads and writes through file's RawConn, once it is set
 	closed  bool
 	rd, wd  time.Time // deadlines, applied to file when it is made
 	local   net.Addr
@@ -157,6 +157,8 @@ type rawConn struct {
 func (r *rawConn) polledLocked() *os.File {
 	if r.file == nil {
 		r.file = os.NewFile(uintptr(r.fd), "client")
+		rc, _ := r.file.SyscallConn() // never fails for a file made from a descriptor
+		r.rw.init(rc)
 		if !r.rd.IsZero() {
 			r.file.SetReadDeadline(r.rd)
 		}
@@ -174,9 +176,9 @@ func (r *rawConn) Read(b []byte) (int, error) {
 	if f := r.file; f != nil || r.closed {
 		r.mu.Unlock()
 		if f == nil {
-			return 0, net.ErrClosed
+			return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: net.ErrClosed}
 		}
-		return r.osErr(f.Read(b))
+		return r.pollRead(b)
 	}
 	if len(b) == 0 {
 		r.mu.Unlock()
@@ -194,9 +196,9 @@ func (r *rawConn) Read(b []byte) (int, error) {
 		r.mu.Unlock()
 		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("read", err)}
 	}
-	f := r.polledLocked()
+	r.polledLocked()
 	r.mu.Unlock()
-	return r.osErr(f.Read(b))
+	return r.pollRead(b)
 }
 
 // Write writes b; what the socket does not take at once is written through
@@ -206,9 +208,9 @@ func (r *rawConn) Write(b []byte) (int, error) {
 	if f := r.file; f != nil || r.closed {
 		r.mu.Unlock()
 		if f == nil {
-			return 0, net.ErrClosed
+			return 0, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: net.ErrClosed}
 		}
-		return r.osErr(f.Write(b))
+		return r.pollWrite(b)
 	}
 	n := 0
 	for n < len(b) {
@@ -226,25 +228,38 @@ func (r *rawConn) Write(b []byte) (int, error) {
 		r.mu.Unlock()
 		return n, nil
 	}
-	f := r.polledLocked()
+	r.polledLocked()
 	r.mu.Unlock()
-	m, err := r.osErr(f.Write(b[n:]))
+	m, err := r.pollWrite(b[n:])
 	return n + m, err
 }
 
-// osErr maps an *os.File's errors to what a net.Conn returns: io.EOF as it
-// is, the rest as a *net.OpError (a net.Error, whose Timeout says whether a
-// deadline passed), a closed file as net.ErrClosed.
-func (r *rawConn) osErr(n int, err error) (int, error) {
-	var pe *os.PathError
-	if err != io.EOF && errors.As(err, &pe) {
-		inner := pe.Err
-		if errors.Is(inner, os.ErrClosed) {
-			inner = net.ErrClosed
-		}
-		err = &net.OpError{Op: pe.Op, Net: "tcp", Addr: r.remote, Err: inner}
+// pollRead reads through the file's RawConn (see rawRW): the os.File's
+// own Read would make each read a blocking system call in the scheduler's
+// eyes (see RawIO).
+func (r *rawConn) pollRead(b []byte) (int, error) {
+	n, errno, werr := r.rw.read(b)
+	switch {
+	case werr != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: werr}
+	case errno != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("read", errno)}
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
 	}
-	return n, err
+	return n, nil
+}
+
+// pollWrite writes all of b through the file's RawConn.
+func (r *rawConn) pollWrite(b []byte) (int, error) {
+	n, errno, werr := r.rw.write(b)
+	switch {
+	case werr != nil:
+		return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: werr}
+	case errno != nil:
+		return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("write", errno)}
+	}
+	return n, nil
 }
 
 // Close closes the connection. Called while another goroutine reads or

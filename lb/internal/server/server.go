@@ -277,7 +277,8 @@ func (s *Server) Run(ctx context.Context) error {
 		Fallback: s.httpServer(s.proxyHandler()), Fast: s.Proxy.Lean(), Handoff: s.statusPath(),
 		IdleTimeout: cfg.IdleTimeout.D(), ReadHeaderTimeout: cfg.ReadHeaderTimeout.D(), MaxHeaderBytes: cfg.MaxHeaderBytes,
 		MaxConnections: cfg.MaxConnections, Limits: h1.Limits{MaxHeaders: cfg.MaxHeaderLines},
-		ParkAbove: front.DefaultParkAbove,
+		ParkAbove:     front.DefaultParkAbove,
+		RawCallsBelow: front.DefaultRawCallsBelow(),
 	})
 	var proxySrv service = fe
 	s.front.Store(fe)

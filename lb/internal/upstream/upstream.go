@@ -148,9 +148,9 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{Conn: nc}
-	c.w.c = nc
-	c.BR = bufio.NewReaderSize(nc, ReadBufSize)
+	c := &Conn{Conn: netx.RawIO(nc)} // reads and writes as raw system calls (Linux)
+	c.w.c = c.Conn
+	c.BR = bufio.NewReaderSize(c.Conn, ReadBufSize)
 	c.BW = bufio.NewWriterSize(&c.w, WriteBufSize)
 	c.q.init(nc)
 	return c, nil
