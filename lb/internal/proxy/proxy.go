@@ -191,6 +191,22 @@ func (p *Proxy) CloseIdleConnections() {
 	}
 }
 
+// PurgeIdle purges the fast front end's backend pools (upstream.Pool.Purge)
+// and returns how many idle connections it closed.
+func (p *Proxy) PurgeIdle(now time.Time) int {
+	n := 0
+	p.pools.Range(func(_, v any) bool { n += v.(*upstream.Pool).Purge(now); return true })
+	return n
+}
+
+// IdleUpstream returns the number of idle connections in the fast front
+// end's backend pools.
+func (p *Proxy) IdleUpstream() int {
+	n := 0
+	p.pools.Range(func(_, v any) bool { n += v.(*upstream.Pool).Idle(); return true })
+	return n
+}
+
 // Upstream returns b's keep-alive pool for the fast front end, made on
 // first use.
 func (p *Proxy) Upstream(b *pool.Backend) *upstream.Pool {

@@ -282,11 +282,13 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	var proxySrv service = fe
 	s.front.Store(fe)
-	counts := []func() int{fe.Open, fe.Served}
+	counts := []func() int{fe.Open, fe.Served, s.Proxy.IdleUpstream}
 	adminHandler := s.Admin.Handler()
 	if s.L4 != nil {
 		proxySrv, adminHandler = s.L4, s.L4.AdminHandler(adminHandler)
 		counts = []func() int{s.L4.Active}
+	} else {
+		wg.Go(func() { every(runCtx, upstream.PurgeEvery, func() { s.Proxy.PurgeIdle(time.Now()) }) })
 	}
 	wg.Go(func() { trimMemory(runCtx, counts, time.Second, freeMemory) })
 	servers := []service{proxySrv}
@@ -328,10 +330,24 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// every calls f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
 // trimMemory returns the memory of connections that have closed, or gone
 // idle and been parked (HTTP mode: they hand back their goroutine's stack
 // and their buffers), to the system: when one of counts (the open
-// connections, the served ones) has dropped by at least half its peak and
+// connections, the served ones, the idle backend connections) has dropped by at least half its peak and
 // by 1,000 or more since the last trim, it calls free. Go would otherwise
 // keep that memory until a garbage collection and its background scavenger
 // got to it, which with little allocation going on can take minutes.

@@ -54,8 +54,9 @@ type Pool struct {
 	cfg    Config
 	dialer net.Dialer
 
-	mu     sync.Mutex // guards idle and closed
-	idle   []*Conn
+	mu     sync.Mutex // guards idle, low and closed
+	idle   []*Conn    // oldest first
+	low    int        // the fewest idle since the last Purge: idle[:low] were not needed all that time
 	closed bool
 }
 
@@ -134,6 +135,7 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 		c = p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		p.low = min(p.low, n-1)
 		p.mu.Unlock()
 		if now.Sub(c.idleAt) < p.cfg.IdleTimeout && c.q.quiet(c.Conn, &c.RD) {
 			return c, true, nil
@@ -185,6 +187,36 @@ func (p *Pool) Close() {
 	for _, c := range idle {
 		c.Close()
 	}
+}
+
+// PurgeEvery is how often the server calls Purge: HAProxy's default
+// pool-purge-delay.
+const PurgeEvery = 5 * time.Second
+
+// Purge closes the idle connections that have been idle for IdleTimeout or
+// longer, and half (rounded up) of those that sat idle since the last
+// Purge: the pool did not need them. A burst leaves many connections behind
+// (each with its 20 KiB of buffers, and a descriptor at both ends); taken
+// from the most recent first, the oldest would otherwise stay until the
+// backend closes them. Called every PurgeEvery, a pool that is no longer
+// needed is halved each time. It returns how many it closed.
+func (p *Pool) Purge(now time.Time) int {
+	p.mu.Lock()
+	k := (p.low + 1) / 2
+	for k < len(p.idle) && now.Sub(p.idle[k].idleAt) >= p.cfg.IdleTimeout {
+		k++
+	}
+	drop := make([]*Conn, k)
+	copy(drop, p.idle)
+	n := copy(p.idle, p.idle[k:])
+	clear(p.idle[n:])
+	p.idle = p.idle[:n]
+	p.low = n
+	p.mu.Unlock()
+	for _, c := range drop {
+		c.Close()
+	}
+	return k
 }
 
 // Idle returns the number of idle connections.

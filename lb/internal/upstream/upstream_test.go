@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -111,6 +112,68 @@ func TestIdleTimeoutExpires(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, reused)
 	assert.Eventually(t, func() bool { return dials.Load() == 2 }, time.Second, time.Millisecond)
+}
+
+// TestPurge: Purge closes the oldest idle connections: half (rounded up)
+// of those the pool did not need since the last Purge, and all that have
+// been idle for IdleTimeout; the others stay, newest first out.
+func TestPurge(t *testing.T) {
+	tests := []struct {
+		name       string
+		idle       int           // connections put back, oldest first, a second apart
+		firstAt    time.Duration // the first Purge, after the last Put
+		takeAfter  int           // taken after it
+		at         time.Duration // the second Purge, after the last Put
+		wantFirst  int           // closed by the first Purge (only expired ones: none was unneeded yet)
+		want       int           // closed by the second
+	}{
+		{"a burst's leftovers are halved", 8, 0, 0, time.Second, 0, 4},
+		{"an odd number: rounded up", 5, 0, 0, time.Second, 0, 3},
+		{"the ones in use since are kept", 8, 0, 6, time.Second, 0, 1},
+		{"all in use: none closed", 4, 0, 4, time.Second, 0, 0},
+		{"expired ones go whatever", 6, 0, 0, time.Minute + 2*time.Second, 0, 6},
+		{"expired ones go on the first Purge", 6, time.Minute - 2*time.Second, 0, time.Minute, 4, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, _ := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+			p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 64, IdleTimeout: time.Minute})
+			t.Cleanup(p.Close)
+			start := time.Now()
+			var conns []*Conn
+			for range tt.idle {
+				c, _, err := p.Get(context.Background(), start)
+				require.NoError(t, err)
+				conns = append(conns, c)
+			}
+			for i, c := range conns {
+				p.Put(c, start.Add(time.Duration(i)*time.Second))
+			}
+			last := start.Add(time.Duration(tt.idle-1) * time.Second)
+			assert.Equal(t, tt.wantFirst, p.Purge(last.Add(tt.firstAt)), "the first Purge")
+			var taken []*Conn
+			for range tt.takeAfter {
+				c, reused, err := p.Get(context.Background(), last)
+				require.NoError(t, err)
+				require.True(t, reused)
+				taken = append(taken, c)
+			}
+			assert.Equal(t, tt.want, p.Purge(last.Add(tt.at)), "the second Purge")
+			gone := tt.wantFirst + tt.want
+			assert.Equal(t, tt.idle-tt.takeAfter-gone, p.Idle())
+			for i, c := range conns {
+				_, err := c.Write([]byte("x"))
+				closed := i < gone // the oldest went
+				if slices.Contains(taken, c) {
+					closed = false
+				}
+				assert.Equal(t, closed, err != nil, "connection %d (oldest first) closed", i)
+			}
+			for _, c := range taken {
+				c.Close()
+			}
+		})
+	}
 }
 
 func TestSent(t *testing.T) {
