@@ -2,10 +2,13 @@ package front
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -275,4 +278,68 @@ func TestForwardHTTP10(t *testing.T) {
 	out = rawExchange(t, addr, "GET /plain HTTP/1.0\r\nHost: h\r\n\r\n", 2*time.Second)
 	assert.Contains(t, out, "Connection: close\r\n", "no keep-alive asked: closed after")
 	assert.True(t, strings.HasSuffix(out, "HTTP/1.1 /plain"), "%q", out)
+}
+
+// TestForwardBodySizes: bodies around the sizes where copyBody changes
+// course (the backend reader's 16 KiB, the 64 KiB body buffer) reach the
+// client byte for byte: with Content-Length (the backend connection is then
+// reused: nothing was read past the body), with stray bytes after it (never
+// relayed; the connection is not reused) and until the backend closes.
+func TestForwardBodySizes(t *testing.T) {
+	sizes := []int{1, 16<<10 - 1, 16 << 10, 16<<10 + 1, 64 << 10, 64<<10 + 1, 200<<10 + 3}
+	kinds := []struct {
+		name      string
+		resp      func(body string) (string, bool)
+		wantConns int64 // backend connections for two requests; 0: not checked
+	}{
+		{"Content-Length", func(b string) (string, bool) { return ok(b), false }, 1},
+		{"stray bytes after it", func(b string) (string, bool) { return ok(b) + "HTTP/1.1 200 OK\r\n\r\nstray", false }, 2},
+		{"until the backend closes", func(b string) (string, bool) { return "HTTP/1.1 200 OK\r\n\r\n" + b, true }, 0},
+	}
+	for _, front := range frontEnds {
+		for _, kind := range kinds {
+			for _, size := range sizes {
+				t.Run(fmt.Sprintf("%s/%s/%d bytes", front, kind.name, size), func(t *testing.T) {
+					body := make([]byte, size)
+					for i := range body {
+						body[i] = byte('a' + i%23 + i/4096%3)
+					}
+					rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return kind.resp(string(body)) })
+					url := proxyURL(t, front, proxy.Config{}, rb.addr())
+					var c net.Conn
+					var br *bufio.Reader
+					for range 2 {
+						if c == nil {
+							var err error
+							c, err = net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+							require.NoError(t, err)
+							defer c.Close()
+							c.SetDeadline(time.Now().Add(10 * time.Second))
+							br = bufio.NewReader(c)
+						}
+						io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+						resp, err := http.ReadResponse(br, nil)
+						require.NoError(t, err)
+						got, err := io.ReadAll(resp.Body)
+						require.NoError(t, err)
+						require.Equal(t, len(body), len(got))
+						require.True(t, bytes.Equal(body, got), "the body as the backend sent it")
+						if resp.Close {
+							c = nil
+						}
+					}
+					if c != nil { // nothing follows the response
+						c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+						n, err := br.Read(make([]byte, 64))
+						assert.Zero(t, n, "bytes after the response")
+						assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+					}
+					if kind.wantConns > 0 {
+						assert.Eventually(t, func() bool { return rb.conns.Load() == kind.wantConns }, 5*time.Second, time.Millisecond,
+							"backend connections for two requests: %d", rb.conns.Load())
+					}
+				})
+			}
+		}
+	}
 }
