@@ -59,8 +59,11 @@ func NewAcceptor(ln net.Listener) (*Acceptor, error) {
 	return &Acceptor{file: f, raw: frc, local: ln.Addr()}, nil
 }
 
-// Accept waits for and returns the next connection, with TCP_NODELAY set
-// (as net does) and without keep-alive probes. release, if not nil, is run
+// Accept waits for and returns the next connection, without keep-alive
+// probes, and with TCP_NODELAY (as net sets it) from its second write on:
+// Nagle's algorithm holds back only a write made while an earlier one is
+// unacknowledged, so a connection that writes once (one response, then
+// the close) never needs it and saves the system call. release, if not nil, is run
 // once when the connection is closed.
 func (a *Acceptor) Accept(release func()) (net.Conn, error) {
 	var (
@@ -84,7 +87,6 @@ func (a *Acceptor) Accept(release func()) (net.Conn, error) {
 		}
 		break
 	}
-	setNoDelay(nfd)
 	return &rawConn{fd: nfd, remote: remote, release: release}, nil
 }
 
@@ -145,6 +147,7 @@ type rawConn struct {
 	mu      sync.Mutex
 	fd      int
 	file    *os.File // set once the connection has had to wait
+	writes  uint8    // counted up to 2: TCP_NODELAY is set before the second
 	rw      rawRW    // reads and writes through file's RawConn, once it is set
 	closed  bool
 	rd, wd  time.Time // deadlines, applied to file when it is made
@@ -205,6 +208,11 @@ func (r *rawConn) Read(b []byte) (int, error) {
 // the poller (until the write deadline).
 func (r *rawConn) Write(b []byte) (int, error) {
 	r.mu.Lock()
+	if r.writes < 2 && !r.closed {
+		if r.writes++; r.writes == 2 {
+			setNoDelay(r.fd)
+		}
+	}
 	if f := r.file; f != nil || r.closed {
 		r.mu.Unlock()
 		if f == nil {

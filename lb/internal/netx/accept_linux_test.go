@@ -34,10 +34,15 @@ func TestAcceptorAddresses(t *testing.T) {
 			defer c.Close()
 			assert.Equal(t, d.LocalAddr().String(), c.RemoteAddr().String())
 			assert.Equal(t, d.RemoteAddr().String(), c.LocalAddr().String())
-			// TCP_NODELAY is set, as net sets it.
-			v, err := syscall.GetsockoptInt(c.(*rawConn).fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
-			require.NoError(t, err)
-			assert.Equal(t, 1, v)
+			// TCP_NODELAY is set, as net sets it, before the second write.
+			fd := c.(*rawConn).fd
+			for i, want := range []int{0, 0, 1, 1} {
+				v, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+				require.NoError(t, err)
+				assert.Equal(t, want, v, "TCP_NODELAY after %d writes", i)
+				_, err = c.Write([]byte("x"))
+				require.NoError(t, err)
+			}
 		})
 	}
 }
