@@ -119,13 +119,13 @@ func TestIdleTimeoutExpires(t *testing.T) {
 // been idle for IdleTimeout; the others stay, newest first out.
 func TestPurge(t *testing.T) {
 	tests := []struct {
-		name       string
-		idle       int           // connections put back, oldest first, a second apart
-		firstAt    time.Duration // the first Purge, after the last Put
-		takeAfter  int           // taken after it
-		at         time.Duration // the second Purge, after the last Put
-		wantFirst  int           // closed by the first Purge (only expired ones: none was unneeded yet)
-		want       int           // closed by the second
+		name      string
+		idle      int           // connections put back, oldest first, a second apart
+		firstAt   time.Duration // the first Purge, after the last Put
+		takeAfter int           // taken after it
+		at        time.Duration // the second Purge, after the last Put
+		wantFirst int           // closed by the first Purge (only expired ones: none was unneeded yet)
+		want      int           // closed by the second
 	}{
 		{"a burst's leftovers are halved", 8, 0, 0, time.Second, 0, 4},
 		{"an odd number: rounded up", 5, 0, 0, time.Second, 0, 3},
