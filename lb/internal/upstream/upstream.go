@@ -182,7 +182,7 @@ func (p *Pool) Put(c *Conn, now time.Time) {
 func (p *Pool) Close() {
 	p.mu.Lock()
 	idle := p.idle
-	p.idle, p.closed = nil, true
+	p.idle, p.low, p.closed = nil, 0, true
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.Close()

@@ -176,6 +176,24 @@ func TestPurge(t *testing.T) {
 	}
 }
 
+// TestPurgeAfterClose: a pool closed between two Purges (a backend removed
+// while the server's purge runs over the pools) has nothing to purge.
+func TestPurgeAfterClose(t *testing.T) {
+	addr, _ := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
+	now := time.Now()
+	a, _, err := p.Get(context.Background(), now)
+	require.NoError(t, err)
+	b, _, err := p.Get(context.Background(), now)
+	require.NoError(t, err)
+	p.Put(a, now)
+	p.Put(b, now)
+	assert.Zero(t, p.Purge(now), "the first Purge: nothing was unneeded yet")
+	p.Close()
+	assert.Zero(t, p.Purge(now.Add(time.Second)))
+	assert.Zero(t, p.Idle())
+}
+
 func TestSent(t *testing.T) {
 	addr, _ := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 4})
