@@ -179,7 +179,7 @@ func (r *rawConn) Read(b []byte) (int, error) {
 	if f := r.file; f != nil || r.closed {
 		r.mu.Unlock()
 		if f == nil {
-			return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: net.ErrClosed}
+			return 0, r.opErr("read", net.ErrClosed)
 		}
 		return r.pollRead(b)
 	}
@@ -197,7 +197,7 @@ func (r *rawConn) Read(b []byte) (int, error) {
 		return n, nil
 	case err != syscall.EAGAIN:
 		r.mu.Unlock()
-		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("read", err)}
+		return 0, r.opErr("read", os.NewSyscallError("read", err))
 	}
 	r.polledLocked()
 	r.mu.Unlock()
@@ -216,7 +216,7 @@ func (r *rawConn) Write(b []byte) (int, error) {
 	if f := r.file; f != nil || r.closed {
 		r.mu.Unlock()
 		if f == nil {
-			return 0, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: net.ErrClosed}
+			return 0, r.opErr("write", net.ErrClosed)
 		}
 		return r.pollWrite(b)
 	}
@@ -228,7 +228,7 @@ func (r *rawConn) Write(b []byte) (int, error) {
 		}
 		if err != nil {
 			r.mu.Unlock()
-			return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("write", err)}
+			return n, r.opErr("write", os.NewSyscallError("write", err))
 		}
 		n += m
 	}
@@ -246,28 +246,23 @@ func (r *rawConn) Write(b []byte) (int, error) {
 // own Read would make each read a blocking system call in the scheduler's
 // eyes (see RawIO).
 func (r *rawConn) pollRead(b []byte) (int, error) {
-	n, errno, werr := r.rw.read(b)
-	switch {
-	case werr != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: werr}
-	case errno != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("read", errno)}
-	case n == 0 && len(b) > 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	n, err := r.rw.read(b)
+	return n, r.opErr("read", err)
 }
 
 // pollWrite writes all of b through the file's RawConn.
 func (r *rawConn) pollWrite(b []byte) (int, error) {
-	n, errno, werr := r.rw.write(b)
-	switch {
-	case werr != nil:
-		return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: werr}
-	case errno != nil:
-		return n, &net.OpError{Op: "write", Net: "tcp", Addr: r.remote, Err: os.NewSyscallError("write", errno)}
+	n, err := r.rw.write(b)
+	return n, r.opErr("write", err)
+}
+
+// opErr wraps a failure as net.Conn's would be; nil and io.EOF stay as
+// they are.
+func (r *rawConn) opErr(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
 	}
-	return n, nil
+	return &net.OpError{Op: op, Net: "tcp", Addr: r.remote, Err: err}
 }
 
 // Close closes the connection. Called while another goroutine reads or

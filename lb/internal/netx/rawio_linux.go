@@ -43,30 +43,21 @@ type rawTCP struct {
 }
 
 func (c *rawTCP) Read(b []byte) (int, error) {
-	n, errno, werr := c.rw.read(b)
-	switch {
-	case werr != nil:
-		return 0, c.opErr("read", werr)
-	case errno != nil:
-		return 0, c.opErr("read", os.NewSyscallError("read", errno))
-	case n == 0 && len(b) > 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	n, err := c.rw.read(b)
+	return n, c.opErr("read", err)
 }
 
 func (c *rawTCP) Write(b []byte) (int, error) {
-	n, errno, werr := c.rw.write(b)
-	switch {
-	case werr != nil:
-		return n, c.opErr("write", werr)
-	case errno != nil:
-		return n, c.opErr("write", os.NewSyscallError("write", errno))
-	}
-	return n, nil
+	n, err := c.rw.write(b)
+	return n, c.opErr("write", err)
 }
 
+// opErr wraps a failure of rawRW's as net.Conn's would be; nil and io.EOF
+// stay as they are.
 func (c *rawTCP) opErr(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
@@ -88,20 +79,27 @@ func (x *rawRW) init(rc syscall.RawConn) {
 	x.rc, x.rd, x.wr = rc, x.readStep, x.writeStep
 }
 
-// read reads into b: n (0 at EOF), or the system call's errno, or the
-// wait's failure (os.ErrDeadlineExceeded or net.ErrClosed).
-func (x *rawRW) read(b []byte) (n int, errno, wait error) {
+// read reads into b as net.Conn's Read does, but with a failure left for
+// the caller to wrap in its *net.OpError: the wait's (os.ErrDeadlineExceeded
+// or net.ErrClosed) or the system call's (an *os.SyscallError); io.EOF at
+// the peer's close.
+func (x *rawRW) read(b []byte) (int, error) {
 	if len(b) == 0 {
-		return 0, nil, nil
+		return 0, nil
 	}
 	x.rb, x.rn, x.rerr = b, 0, nil
 	err := x.rc.Read(x.rd)
-	n, errno = x.rn, x.rerr
+	n, errno := x.rn, x.rerr
 	x.rb, x.rerr = nil, nil
-	if err != nil {
-		return 0, nil, waitErr(err)
+	switch {
+	case err != nil:
+		return 0, waitErr(err)
+	case errno != nil:
+		return 0, os.NewSyscallError("read", errno)
+	case n == 0:
+		return 0, io.EOF
 	}
-	return n, errno, nil
+	return n, nil
 }
 
 func (x *rawRW) readStep(fd uintptr) bool {
@@ -113,17 +111,19 @@ func (x *rawRW) readStep(fd uintptr) bool {
 	return true
 }
 
-// write writes all of b: what the kernel took, and the system call's errno
-// or the wait's failure.
-func (x *rawRW) write(b []byte) (n int, errno, wait error) {
+// write writes all of b: what the kernel took, and a failure as read's.
+func (x *rawRW) write(b []byte) (int, error) {
 	x.wb, x.wn, x.werr = b, 0, nil
 	err := x.rc.Write(x.wr)
-	n, errno = x.wn, x.werr
+	n, errno := x.wn, x.werr
 	x.wb, x.werr = nil, nil
-	if err != nil {
-		return n, nil, waitErr(err)
+	switch {
+	case err != nil:
+		return n, waitErr(err)
+	case errno != nil:
+		return n, os.NewSyscallError("write", errno)
 	}
-	return n, errno, nil
+	return n, nil
 }
 
 func (x *rawRW) writeStep(fd uintptr) bool {

@@ -347,20 +347,14 @@ func every(ctx context.Context, d time.Duration, f func()) {
 // trimMemory returns the memory of connections that have closed, or gone
 // idle and been parked (HTTP mode: they hand back their goroutine's stack
 // and their buffers), to the system: when one of counts (the open
-// connections, the served ones, the idle backend connections) has dropped by at least half its peak and
-// by 1,000 or more since the last trim, it calls free. Go would otherwise
-// keep that memory until a garbage collection and its background scavenger
-// got to it, which with little allocation going on can take minutes.
-func trimMemory(ctx context.Context, counts []func() int, every time.Duration, free func()) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+// connections, the served ones, the idle backend connections) has dropped
+// by at least half its peak and by 1,000 or more since the last trim, it
+// calls free. Go would otherwise keep that memory until a garbage
+// collection and its background scavenger got to it, which with little
+// allocation going on can take minutes.
+func trimMemory(ctx context.Context, counts []func() int, period time.Duration, free func()) {
 	peaks := make([]int, len(counts))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, period, func() {
 		now := make([]int, len(counts))
 		trim := false
 		for i, count := range counts {
@@ -374,7 +368,7 @@ func trimMemory(ctx context.Context, counts []func() int, every time.Duration, f
 			free()
 			copy(peaks, now)
 		}
-	}
+	})
 }
 
 // freeMemory collects garbage twice (the first moves the buffer pools'
