@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -153,6 +154,18 @@ type rawConn struct {
 	rd, wd  time.Time // deadlines, applied to file when it is made
 	local   net.Addr
 	release func() // run by the first Close (the connection limit's slot)
+
+	// Hold's state (see Hold): holding while a Hold runs (under mu);
+	// drained, once a read in it found the socket empty (ErrWouldBlock) or
+	// drained (ErrDrained) and no wait has ended since, what Read returns;
+	// step and holdFn are the caller's step and the RawConn callback
+	// around it, bound once. All but holding belong to the goroutine that
+	// holds.
+	holding bool
+	drained error
+	step    func() bool
+	holdFn  func(uintptr) bool
+	empty   atomic.Int64 // reads that found nothing (EAGAIN), but rw's
 }
 
 // polledLocked returns the connection's *os.File, making it if need be; the
@@ -162,6 +175,7 @@ func (r *rawConn) polledLocked() *os.File {
 		r.file = os.NewFile(uintptr(r.fd), "client")
 		rc, _ := r.file.SyscallConn() // never fails for a file made from a descriptor
 		r.rw.init(rc)
+		r.holdFn = r.holdStep
 		if !r.rd.IsZero() {
 			r.file.SetReadDeadline(r.rd)
 		}
@@ -176,9 +190,13 @@ func (r *rawConn) polledLocked() *os.File {
 // poller (until the read deadline).
 func (r *rawConn) Read(b []byte) (int, error) {
 	r.mu.Lock()
+	if r.holding {
+		return r.heldRead(b) // unlocks
+	}
 	if f := r.file; f != nil || r.closed {
+		closed := r.closed
 		r.mu.Unlock()
-		if f == nil {
+		if closed { // (a file a Hold still reads is closed after it)
 			return 0, r.opErr("read", net.ErrClosed)
 		}
 		return r.pollRead(b)
@@ -199,6 +217,7 @@ func (r *rawConn) Read(b []byte) (int, error) {
 		r.mu.Unlock()
 		return 0, r.opErr("read", os.NewSyscallError("read", err))
 	}
+	r.empty.Add(1)
 	r.polledLocked()
 	r.mu.Unlock()
 	return r.pollRead(b)
@@ -214,8 +233,9 @@ func (r *rawConn) Write(b []byte) (int, error) {
 		}
 	}
 	if f := r.file; f != nil || r.closed {
+		closed := r.closed
 		r.mu.Unlock()
-		if f == nil {
+		if closed {
 			return 0, r.opErr("write", net.ErrClosed)
 		}
 		return r.pollWrite(b)
@@ -241,6 +261,92 @@ func (r *rawConn) Write(b []byte) (int, error) {
 	m, err := r.pollWrite(b[n:])
 	return n + m, err
 }
+
+// Hold serves a keep-alive connection's requests without the read that
+// finds nothing between them. step runs inside a read of the socket's
+// RawConn, so the poller's readiness is cleared once, when Hold starts,
+// and not again before each read: step reads (Read is then a plain system
+// call that returns ErrWouldBlock or ErrDrained rather than wait), answers
+// what it read, and returns false to wait until more arrives or true to
+// end the Hold. Until a wait ends, a socket found empty (EAGAIN) or drained
+// (a read gave fewer bytes than asked for) is not read again: Read
+// returns ErrWouldBlock or ErrDrained without a system call. A byte that
+// comes meanwhile ends the next wait at once, since its readiness edge is
+// not forgotten: this is what HAProxy's event loop knows from epoll for
+// free, and what Go's reads forget at the start of each one. A peer's close
+// is signalled the same way, except one that came with the bytes just
+// read (their edges are one): a drained socket may hold it unseen, so
+// the step waits for a drained socket with a short deadline, after which
+// a read (a new Hold) finds it. The waits keep the read deadline.
+//
+// Only the connection's reader may call Hold, and Read only from step while
+// it runs. held is false when the connection has not yet had to wait for
+// a read (it has no poller registration: the first wait stays an ordinary
+// Read) or is closed; err is the failed wait's, as Read would give it (a
+// deadline that passed, or the connection closed).
+func (r *rawConn) Hold(step func() bool) (held bool, err error) {
+	r.mu.Lock()
+	if r.file == nil || r.closed || r.holding {
+		r.mu.Unlock()
+		return false, nil
+	}
+	r.holding, r.drained, r.step = true, nil, step
+	rc := r.rw.rc
+	r.mu.Unlock()
+	werr := rc.Read(r.holdFn)
+	r.mu.Lock()
+	r.holding, r.step = false, nil
+	r.mu.Unlock()
+	if werr != nil {
+		return true, r.opErr("read", waitErr(werr))
+	}
+	return true, nil
+}
+
+// holdStep is Hold's RawConn callback: each call follows Hold's start or
+// the end of a wait, so the socket may hold bytes again.
+func (r *rawConn) holdStep(uintptr) bool {
+	r.drained = nil
+	return r.step()
+}
+
+// heldRead is Read inside Hold; the caller holds mu, which it releases.
+func (r *rawConn) heldRead(b []byte) (int, error) {
+	switch {
+	case r.closed:
+		r.mu.Unlock()
+		return 0, r.opErr("read", net.ErrClosed)
+	case len(b) == 0:
+		r.mu.Unlock()
+		return 0, nil
+	case r.drained != nil:
+		r.mu.Unlock()
+		return 0, r.drained
+	}
+	n, err := Read(r.fd, b)
+	switch {
+	case err == syscall.EAGAIN:
+		r.empty.Add(1)
+		r.drained = ErrWouldBlock
+		r.mu.Unlock()
+		return 0, ErrWouldBlock
+	case err != nil:
+		r.mu.Unlock()
+		return 0, r.opErr("read", os.NewSyscallError("read", err))
+	case n == 0:
+		r.mu.Unlock()
+		return 0, io.EOF
+	}
+	if n < len(b) {
+		r.drained = ErrDrained
+	}
+	r.mu.Unlock()
+	return n, nil
+}
+
+// EmptyReads counts the reads that found the socket empty (EAGAIN), for
+// tests: each one made the reader wait, or ended a step of Hold.
+func (r *rawConn) EmptyReads() int64 { return r.empty.Load() + r.rw.empty.Load() }
 
 // pollRead reads through the file's RawConn (see rawRW): the os.File's
 // own Read would make each read a blocking system call in the scheduler's
@@ -269,17 +375,31 @@ func (r *rawConn) opErr(op string, err error) error {
 // writes, that call fails (net.ErrClosed, or the poller's error).
 func (r *rawConn) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return net.ErrClosed
 	}
 	r.closed = true
 	if r.release != nil {
 		r.release()
 	}
-	if r.file != nil {
-		return r.file.Close()
+	if f := r.file; f != nil {
+		// Outside mu: the file's Close waits for the reads and writes in
+		// its RawConn to return, and Hold's step may want mu meanwhile.
+		holding := r.holding
+		r.mu.Unlock()
+		if holding {
+			// Hold's step may be answering a request, inside the read
+			// that Close would wait for: the client sees the connection
+			// shut now (every read and write of it fails from here), and
+			// the descriptor closes once the step returns.
+			syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(r.fd), syscall.SHUT_RDWR, 0)
+			go f.Close()
+			return nil
+		}
+		return f.Close()
 	}
+	defer r.mu.Unlock()
 	// close(2) of a socket without SO_LINGER never blocks: a raw call.
 	if _, _, e := syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(r.fd), 0, 0); e != 0 {
 		return os.NewSyscallError("close", e)

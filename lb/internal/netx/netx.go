@@ -68,3 +68,16 @@ func (s *Slots) Release() {
 		<-s.ch
 	}
 }
+
+// Inside Hold (of the connections an Acceptor accepts, on Linux), Read
+// returns one of these rather than wait; the step returns false to wait
+// for more.
+var (
+	// ErrWouldBlock: the socket is empty (a read found nothing), so any
+	// byte or close that comes from here ends the wait.
+	ErrWouldBlock = errors.New("netx: read would block (held connection)")
+	// ErrDrained: the last read took all the bytes the socket held, but a
+	// close (or reset) that came with them may still be pending, and the
+	// wait would not see it: wait only briefly, then read.
+	ErrDrained = errors.New("netx: socket drained (held connection)")
+)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -73,6 +74,7 @@ type rawRW struct {
 	rb, wb     []byte
 	rn, wn     int
 	rerr, werr error
+	empty      atomic.Int64 // reads that found nothing (EAGAIN)
 }
 
 func (x *rawRW) init(rc syscall.RawConn) {
@@ -105,6 +107,7 @@ func (x *rawRW) read(b []byte) (int, error) {
 func (x *rawRW) readStep(fd uintptr) bool {
 	x.rn, x.rerr = Read(int(fd), x.rb)
 	if x.rerr == syscall.EAGAIN {
+		x.empty.Add(1)
 		x.rerr = nil
 		return false
 	}
