@@ -42,6 +42,18 @@ type conn struct {
 	// slow: its last wait for a request lasted parkAfter or longer; woken:
 	// the Parker has just handed it back.
 	slow, woken bool
+
+	// Holding (see nextHead): hold is c when it can Hold (else nil), heldFn
+	// the step, bound at the first Hold. What the step tells nextHead:
+	// heldErr, the idle wait's failure; heldEnd, the connection is done;
+	// heldLeft, a request is buffered for readHead (it arrived already).
+	// waiting: a held idle wait is under way, parking after it if
+	// waitPark, brief if waitDrained; inHold: heldStep is running.
+	hold                           holder
+	heldFn                         func() bool
+	heldErr                        error
+	heldEnd, heldLeft, inHold      bool
+	waiting, waitPark, waitDrained bool
 	*state
 }
 
@@ -114,7 +126,7 @@ const parkRecheck = time.Second
 func (fc *conn) serve() {
 	fc.acquire()
 	for {
-		n, err := fc.readHead()
+		n, err := fc.nextHead()
 		// The request's time runs from its first byte, not from the wait
 		// for it (the client's pause between requests is not the proxy's).
 		start := fc.arrived
@@ -125,32 +137,117 @@ func (fc *conn) serve() {
 			fc.acquire()
 			continue
 		}
+		if err == errHeldDone {
+			break
+		}
 		if err != nil {
 			fc.refuseHead(err, start)
 			break
 		}
-		if err := h1.ParseRequest(fc.peek(n), fc.f.cfg.Limits, &fc.req); err != nil {
-			var he *h1.Error
-			errors.As(err, &he)
-			fc.refuse(he.Status, start)
-			break
-		}
-		var keep bool
-		switch {
-		case string(fc.req.Method) == "CONNECT":
-			fc.refuse(http.StatusNotImplemented, start) // no tunnels in HTTP mode
-		case fc.fast():
-			keep = fc.serveRequest(n, start)
-		default:
-			keep = fc.handOff(n)
-		}
-		if !keep || fc.f.shutting.Load() {
+		if !fc.handle(n, start) || fc.f.shutting.Load() {
 			break
 		}
 	}
 	fc.c.Close()
 	fc.release()
 	fc.f.forget(fc)
+}
+
+// handle parses and answers the request whose head is the first n
+// buffered bytes; it reports whether the connection stays open.
+func (fc *conn) handle(n int, start time.Time) bool {
+	if err := h1.ParseRequest(fc.peek(n), fc.f.cfg.Limits, &fc.req); err != nil {
+		var he *h1.Error
+		errors.As(err, &he)
+		fc.refuse(he.Status, start)
+		return false
+	}
+	switch {
+	case string(fc.req.Method) == "CONNECT":
+		fc.refuse(http.StatusNotImplemented, start) // no tunnels in HTTP mode
+		return false
+	case fc.fast():
+		return fc.serveRequest(n, start)
+	default:
+		return fc.handOff(n)
+	}
+}
+
+// holder is a client connection that can serve its requests inside one
+// read of its socket (netx's accepted connections: see their Hold).
+type holder interface {
+	Hold(step func() bool) (held bool, err error)
+}
+
+// nextHead returns the length of the next request's head, in the buffer,
+// waiting for it. A connection that can Hold does (heldStep): its fast
+// path's requests are served inside, and the wait between them reads
+// nothing that would find the socket empty; what else comes (a request for
+// net/http, a body still on its way, a head not all there) leaves the Hold
+// and is read here as before.
+func (fc *conn) nextHead() (int, error) {
+	if fc.hold != nil && fc.br.Buffered() == 0 && fc.f.cfg.Fast {
+		if fc.heldFn == nil {
+			fc.heldFn = fc.heldStep
+		}
+		fc.heldErr, fc.heldEnd = nil, false
+		held, werr := fc.hold.Hold(fc.heldFn)
+		switch {
+		case !held:
+		case fc.heldEnd:
+			return 0, errHeldDone
+		case fc.heldErr != nil:
+			return 0, fc.heldErr
+		case fc.waiting:
+			// The held wait for a request ended without one (its deadline,
+			// or the connection closed): the idle wait goes on from there.
+			if err := fc.waitRequest(werr); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return fc.readHead()
+}
+
+// heldStep is Hold's step (see nextHead): it serves the requests that come
+// whole to the fast path, and returns false to wait for the next one, true
+// to leave the Hold (the connection is done, or what came is served
+// outside it).
+func (fc *conn) heldStep() bool {
+	fc.inHold = true
+	defer func() { fc.inHold = false }()
+	for {
+		if fc.br.Buffered() == 0 {
+			if err := fc.waitRequest(nil); err != nil {
+				if err == errHeldWait {
+					return false
+				}
+				fc.heldErr = err
+				return true
+			}
+		} else {
+			fc.arrived = time.Now() // pipelined: already here
+		}
+		n, err := fc.bufferedHead()
+		if err != nil || n < 0 || h1.ParseRequest(fc.peek(n), fc.f.cfg.Limits, &fc.req) != nil || !fc.whole(n) {
+			fc.heldLeft = true // readHead takes it from the buffer
+			return true
+		}
+		if !fc.serveRequest(n, fc.arrived) || fc.f.shutting.Load() {
+			fc.heldEnd = true
+			return true
+		}
+	}
+}
+
+// whole reports whether the parsed request, whose head is the first n
+// buffered bytes, can be answered inside a Hold: a fast path request whose
+// body (if any) is buffered too, so that answering it reads nothing more
+// from the client.
+func (fc *conn) whole(n int) bool {
+	r := &fc.req
+	return string(r.Method) != "CONNECT" && fc.fast() &&
+		(r.Body != h1.Length || int64(fc.br.Buffered()) >= int64(n)+r.ContentLength)
 }
 
 // park hands the idle connection to the Parker, its buffers back to the
@@ -182,97 +279,176 @@ var (
 	errHeadTimeout = errors.New("request head too slow")        // 408
 	errHeadTooBig  = errors.New("request head too large")       // 431
 	errPark        = errors.New("idle: park")                   // park the connection
+	errHeldWait    = errors.New("idle: wait in the Hold")       // heldStep returns false
+	errHeldDone    = errors.New("served in the Hold; closing")  // closed quietly
 )
 
 // readHead waits for the next request head, skipping the empty lines before
 // it (RFC 9112 2.2), and returns its length.
 func (fc *conn) readHead() (int, error) {
 	br := fc.br
-	fc.arrived = time.Now() // a pipelined request: already here
+	if fc.heldLeft {
+		fc.heldLeft = false // arrived is set
+	} else {
+		fc.arrived = time.Now() // a pipelined request: already here
+	}
 	if br.Buffered() == 0 {
-		fc.flushBeforeWait()
-		fc.idle.Store(true)
-		if fc.f.shutting.Load() {
-			return 0, errIdle
+		if err := fc.waitRequest(nil); err != nil {
+			return 0, err
 		}
-		now := time.Now()
-		if !fc.woken { // a woken connection's idle time runs on
-			fc.idleSince = now
-		}
-		fc.woken = false
-		parkable := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
-		for {
-			park := parkable && fc.f.open.Load() > int64(fc.f.cfg.ParkAbove)
-			if park && fc.slow && netx.PeekFD(fc.fd) == netx.PeekEmpty {
-				// Its requests come farther apart than parkAfter: park at once
-				// rather than hold a goroutine and a timer for parkAfter first.
-				return 0, errPark
-			}
-			switch {
-			case park:
-				fc.rd.ArmWithin(fc.c, now, parkAfter, parkAfter/2)
-			case parkable: // too few connections to park now; look again later
-				wait := min(parkRecheck, fc.idleSince.Add(fc.f.cfg.IdleTimeout).Sub(now))
-				fc.rd.ArmWithin(fc.c, now, wait, wait/2)
-			default:
-				fc.rd.Arm(fc.c, now, fc.f.cfg.IdleTimeout)
-			}
-			_, err := br.Peek(1)
-			if err == nil {
-				break
-			}
-			fc.idle.Store(false)
-			if !parkable || !errors.Is(err, os.ErrDeadlineExceeded) || fc.f.shutting.Load() {
-				return 0, errIdle
-			}
-			if park {
-				return 0, errPark
-			}
-			if now = time.Now(); now.Sub(fc.idleSince) >= fc.f.cfg.IdleTimeout {
-				return 0, errIdle
-			}
-			fc.idle.Store(true)
-		}
-		fc.idle.Store(false)
-		fc.arrived = time.Now()
-		fc.slow = fc.arrived.Sub(fc.idleSince) >= parkAfter
 	}
 	headerDeadline := false
 	for {
-		buf, _ := br.Peek(br.Buffered())
-		for skip := emptyLine(buf); skip > 0; skip = emptyLine(buf) {
-			br.Discard(skip)
-			buf = buf[skip:]
+		n, err := fc.bufferedHead()
+		if err != nil || n >= 0 {
+			return n, err
 		}
-		if len(buf) > 0 {
-			n, err := h1.HeadEnd(buf)
-			switch {
-			case err != nil:
-				return 0, &h1.Error{Status: http.StatusBadRequest, Reason: err.Error()}
-			case n > fc.f.cfg.MaxHeaderBytes:
-				return 0, errHeadTooBig
-			case n >= 0:
-				return n, nil
-			case len(buf) >= fc.f.cfg.MaxHeaderBytes:
-				return 0, errHeadTooBig
-			case len(buf) == br.Size():
-				fc.grow()
-				br = fc.br
-				continue
-			}
+		if br.Buffered() == br.Size() {
+			fc.grow()
+			br = fc.br
+			continue
 		}
 		if !headerDeadline {
 			headerDeadline = true
 			fc.rd.Set(fc.c, time.Now().Add(fc.f.cfg.ReadHeaderTimeout))
 		}
 		fc.flushBeforeWait()
-		if _, err := br.Peek(len(buf) + 1); err != nil {
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && !fc.f.shutting.Load() {
 				return 0, errHeadTimeout
 			}
 			return 0, errGone
 		}
 	}
+}
+
+// waitRequest waits for the first byte of the next request on an idle
+// connection (the responses it holds go out first), with the idle timeout,
+// parking it where it may. Inside a Hold, a read that would wait gives
+// errHeldWait, the wait's deadline armed and fc.waiting set: the Hold waits
+// and then calls the step again, whose waitRequest(nil) goes on; a wait
+// that failed goes on as waitRequest(its error).
+func (fc *conn) waitRequest(resumed error) error {
+	br := fc.br
+	parkable := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
+	now := time.Now()
+	park, resuming, drained := fc.waitPark, fc.waiting, fc.waitDrained
+	if resuming {
+		fc.waiting, fc.waitDrained = false, false
+	} else {
+		fc.flushBeforeWait()
+		fc.idle.Store(true)
+		if fc.f.shutting.Load() {
+			return errIdle
+		}
+		if !fc.woken { // a woken connection's idle time runs on
+			fc.idleSince = now
+		}
+		fc.woken = false
+	}
+	for {
+		var err error
+		if resuming {
+			resuming, err = false, resumed
+		} else {
+			park = parkable && fc.f.open.Load() > int64(fc.f.cfg.ParkAbove)
+			if park && fc.slow && netx.PeekFD(fc.fd) == netx.PeekEmpty {
+				// Its requests come farther apart than parkAfter: park at once
+				// rather than hold a goroutine and a timer for parkAfter first.
+				return errPark
+			}
+			if !fc.inHold { // (in a Hold the read below never waits: armed after it)
+				fc.armIdle(now, park)
+			}
+		}
+		if err == nil {
+			if _, err = br.Peek(1); err == nil {
+				break
+			}
+			if err == netx.ErrWouldBlock || err == netx.ErrDrained {
+				fc.waiting, fc.waitPark = true, park
+				if err == netx.ErrDrained && !park {
+					// A close that came with the request may be pending
+					// unseen (see netx's Hold): wait briefly, then read.
+					fc.waitDrained = true
+					fc.rd.ArmWithin(fc.c, now, drainedWait, drainedWait/2)
+				} else {
+					fc.armIdle(now, park)
+				}
+				return errHeldWait
+			}
+		}
+		fc.idle.Store(false)
+		if drained && errors.Is(err, os.ErrDeadlineExceeded) && !fc.f.shutting.Load() {
+			drained = false // the brief wait ended: read (outside the Hold)
+			now = time.Now()
+			fc.idle.Store(true)
+			continue
+		}
+		if !parkable || !errors.Is(err, os.ErrDeadlineExceeded) || fc.f.shutting.Load() {
+			return errIdle
+		}
+		if park {
+			return errPark
+		}
+		if now = time.Now(); now.Sub(fc.idleSince) >= fc.f.cfg.IdleTimeout {
+			return errIdle
+		}
+		fc.idle.Store(true)
+	}
+	fc.idle.Store(false)
+	fc.arrived = time.Now()
+	fc.slow = fc.arrived.Sub(fc.idleSince) >= parkAfter
+	return nil
+}
+
+// drainedWait bounds a held wait on a socket that a read drained (see
+// waitRequest): longer than a busy keep-alive client's pause between
+// requests, short enough that a client's close that came with its last
+// request is seen soon.
+const drainedWait = 100 * time.Millisecond
+
+// armIdle arms the read deadline of the wait for the next request: parkAfter
+// when the connection parks after it; else the idle timeout, looked at
+// again every parkRecheck when the connection may park later.
+func (fc *conn) armIdle(now time.Time, park bool) {
+	parkable := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
+	switch {
+	case park:
+		fc.rd.ArmWithin(fc.c, now, parkAfter, parkAfter/2)
+	case parkable: // too few connections to park now; look again later
+		wait := min(parkRecheck, fc.idleSince.Add(fc.f.cfg.IdleTimeout).Sub(now))
+		fc.rd.ArmWithin(fc.c, now, wait, wait/2)
+	default:
+		fc.rd.Arm(fc.c, now, fc.f.cfg.IdleTimeout)
+	}
+}
+
+// bufferedHead skips the empty lines at the start of the buffer and returns
+// the length of the request head it holds: -1 while the head is not all
+// there yet.
+func (fc *conn) bufferedHead() (int, error) {
+	br := fc.br
+	buf, _ := br.Peek(br.Buffered())
+	for skip := emptyLine(buf); skip > 0; skip = emptyLine(buf) {
+		br.Discard(skip)
+		buf = buf[skip:]
+	}
+	if len(buf) == 0 {
+		return -1, nil
+	}
+	n, err := h1.HeadEnd(buf)
+	switch {
+	case err != nil:
+		return 0, &h1.Error{Status: http.StatusBadRequest, Reason: err.Error()}
+	case n > fc.f.cfg.MaxHeaderBytes:
+		return 0, errHeadTooBig
+	case n >= 0:
+		return n, nil
+	case len(buf) >= fc.f.cfg.MaxHeaderBytes:
+		return 0, errHeadTooBig
+	}
+	return -1, nil
 }
 
 // emptyLine returns the length of the empty line (CRLF, or a bare LF, as
