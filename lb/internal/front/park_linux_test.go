@@ -49,8 +49,8 @@ func TestIdleConnectionsAreParked(t *testing.T) {
 		conns[i], readers[i] = c, bufio.NewReader(c)
 		get(c, readers[i], "/first"+strconv.Itoa(i))
 	}
-	require.Eventually(t, func() bool { return f.parker.Parked() == n }, 5*time.Second, 5*time.Millisecond,
-		"%d of %d idle connections parked", f.parker.Parked(), n)
+	require.Eventually(t, func() bool { return parked(f) == n }, 5*time.Second, 5*time.Millisecond,
+		"%d of %d idle connections parked", parked(f), n)
 	assert.Zero(t, serving(), "goroutines still serve idle connections")
 	assert.Less(t, runtime.NumGoroutine()-before, n, "goroutines grew with the connections")
 	for i, c := range conns {
@@ -84,11 +84,11 @@ func TestParkAbove(t *testing.T) {
 	}
 	open(above)
 	time.Sleep(10 * parkAfter)
-	assert.Zero(t, f.parker.Parked(), "connections parked with no more than ParkAbove open")
+	assert.Zero(t, parked(f), "connections parked with no more than ParkAbove open")
 	assert.Equal(t, above, serving(), "goroutines serving the idle connections")
 	open(1)
-	require.Eventually(t, func() bool { return f.parker.Parked() == above+1 }, 3*parkRecheck, 10*time.Millisecond,
-		"%d of %d idle connections parked once more than ParkAbove were open", f.parker.Parked(), above+1)
+	require.Eventually(t, func() bool { return parked(f) == above+1 }, 3*parkRecheck, 10*time.Millisecond,
+		"%d of %d idle connections parked once more than ParkAbove were open", parked(f), above+1)
 	for i, c := range conns {
 		io.WriteString(c, "GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
 		resp, err := http.ReadResponse(readers[i], nil)
@@ -114,7 +114,7 @@ func TestParkedConnectionsExpire(t *testing.T) {
 	resp, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
 	io.ReadAll(resp.Body)
-	require.Eventually(t, func() bool { return f.parker.Parked() == 1 }, time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return parked(f) == 1 }, time.Second, time.Millisecond)
 	_, err = br.ReadByte()
 	assert.ErrorIs(t, err, io.EOF)
 	assert.GreaterOrEqual(t, time.Since(t0), 250*time.Millisecond, "closed before idle_timeout")
@@ -149,8 +149,8 @@ func TestIdleWorkersBounded(t *testing.T) {
 		require.NoError(t, err)
 		io.ReadAll(resp.Body)
 	}
-	require.Eventually(t, func() bool { return f.parker.Parked() == n }, 10*time.Second, 5*time.Millisecond,
-		"%d of %d idle connections parked", f.parker.Parked(), n)
+	require.Eventually(t, func() bool { return parked(f) == n }, 10*time.Second, 5*time.Millisecond,
+		"%d of %d idle connections parked", parked(f), n)
 	var b bytes.Buffer
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
 	assert.LessOrEqual(t, strings.Count(b.String(), "front.(*Front).worker("), maxIdleWorkers,
@@ -194,4 +194,13 @@ func TestRawCallsBelow(t *testing.T) {
 	require.Eventually(t, func() bool { return f.Open() == below-1 }, 5*time.Second, time.Millisecond)
 	assert.False(t, netx.Crowded(), "with %d connections open", below-1)
 	get(conns[2], "/raw")
+}
+
+// parked is how many connections f's Parker holds (Serve sets the Parker
+// under f.mu).
+func parked(f *Front) int {
+	f.mu.Lock()
+	p := f.parker
+	f.mu.Unlock()
+	return p.Parked()
 }

@@ -261,6 +261,14 @@ func (bs *backends) record(s *seen) {
 	bs.mu.Unlock()
 }
 
+// setAnswered records whether s's answer was written in full: under mu,
+// since a check may read the record meanwhile (since copies it).
+func (bs *backends) setAnswered(s *seen, ok bool) {
+	bs.mu.Lock()
+	s.Answered = ok
+	bs.mu.Unlock()
+}
+
 // mark is a point in the record: what came after it belongs to a run.
 type mark struct{ seq, junk int }
 
@@ -278,7 +286,8 @@ func (bs *backends) since(m mark) ([]*seen, []garbage) {
 	var out []*seen
 	for _, s := range bs.seen {
 		if s.Seq > m.seq {
-			out = append(out, s)
+			cp := *s // a copy: the backend may still mark it answered
+			out = append(out, &cp)
 		}
 	}
 	return out, append([]garbage(nil), bs.garbage[min(m.junk, len(bs.garbage)):]...)
@@ -367,7 +376,7 @@ func (bs *backends) serve(backend, conn int, c net.Conn) {
 func (bs *backends) answer(c net.Conn, s *seen, act *Act) bool {
 	if act == nil {
 		_, err := io.WriteString(c, echo(s))
-		s.Answered = err == nil
+		bs.setAnswered(s, err == nil)
 		return err == nil
 	}
 	then := act.Then
@@ -387,7 +396,7 @@ func (bs *backends) answer(c net.Conn, s *seen, act *Act) bool {
 			bs.done()
 			return false
 		}
-		s.Answered = true
+		bs.setAnswered(s, true)
 		if act.Late != "" {
 			time.Sleep(act.Delay)
 			if _, err := io.WriteString(c, act.Late); err != nil {
