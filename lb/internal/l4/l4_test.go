@@ -550,8 +550,11 @@ func TestIdleTimeout(t *testing.T) {
 	lb := startLB(t, lbOpts{idle: idle, backendsByName: []*tcpBackend{echo}})
 
 	t.Run("a silent connection is closed after the timeout", func(t *testing.T) {
-		c := dial(t, lb.addr)
+		// From before the dial: the timeout runs from the relay's start,
+		// which follows the connect; a clock started after dial returns
+		// could start late on a busy machine (it read 157 ms once).
 		start := time.Now()
+		c := dial(t, lb.addr)
 		_, err := readAll(c, 5*time.Second)
 		require.NoError(t, err)
 		elapsed := time.Since(start)
