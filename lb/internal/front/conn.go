@@ -333,6 +333,7 @@ func (fc *conn) waitRequest(resumed error) error {
 	parkable := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
 	now := time.Now()
 	park, resuming, drained := fc.waitPark, fc.waiting, fc.waitDrained
+	woken := fc.woken
 	if resuming {
 		fc.waiting, fc.waitDrained = false, false
 	} else {
@@ -352,11 +353,15 @@ func (fc *conn) waitRequest(resumed error) error {
 			resuming, err = false, resumed
 		} else {
 			park = parkable && fc.f.open.Load() > int64(fc.f.cfg.ParkAbove)
-			if park && fc.slow && netx.PeekFD(fc.fd) == netx.PeekEmpty {
+			if park && fc.slow && !woken {
 				// Its requests come farther apart than parkAfter: park at once
 				// rather than hold a goroutine and a timer for parkAfter first.
+				// (Bytes or a close already there wake it again at once: the
+				// Parker's registrations are level-triggered. One it has just
+				// woken for them reads them first.)
 				return errPark
 			}
+			woken = false
 			if !fc.inHold { // (in a Hold the read below never waits: armed after it)
 				fc.armIdle(now, park)
 			}

@@ -123,3 +123,60 @@ func TestEpollWait(t *testing.T) {
 		t.Fatal("Wait did not return after Close")
 	}
 }
+
+// TestEpollHold: Hold polls once per wake-up (a drained set is waited on
+// without another poll), yet an event that comes while handle runs ends
+// the next wait at once.
+func TestEpollHold(t *testing.T) {
+	for _, inside := range []bool{false, true} {
+		name := map[bool]string{false: "events from another goroutine", true: "event made inside handle"}[inside]
+		t.Run(name, func(t *testing.T) {
+			ep, err := NewEpoll()
+			require.NoError(t, err)
+			defer ep.Close()
+			var p [2]int
+			require.NoError(t, syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC))
+			defer syscall.Close(p[0])
+			defer syscall.Close(p[1])
+			arm := func(op int) {
+				ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLONESHOT, Fd: int32(p[0])}
+				require.NoError(t, syscall.EpollCtl(ep.FD(), op, p[0], &ev))
+			}
+			arm(syscall.EPOLL_CTL_ADD)
+			const rounds = 30
+			next := make(chan struct{}, 1)
+			if !inside {
+				go func() {
+					for range next {
+						time.Sleep(time.Millisecond) // the loop waits first
+						syscall.Write(p[1], []byte{1})
+					}
+				}()
+				defer close(next)
+			}
+			got := 0
+			events := make([]syscall.EpollEvent, 4)
+			syscall.Write(p[1], []byte{1})
+			start := time.Now()
+			err = ep.Hold(events, time.Now().Add(5*time.Second), func(n int) bool {
+				var b [8]byte
+				syscall.Read(p[0], b[:])
+				if got += n; got == rounds {
+					return true
+				}
+				arm(syscall.EPOLL_CTL_MOD)
+				if inside {
+					syscall.Write(p[1], []byte{1}) // before the wait begins
+				} else {
+					next <- struct{}{}
+				}
+				return false
+			})
+			require.NoError(t, err)
+			require.Equal(t, rounds, got, "events handled before the deadline (an event was missed)")
+			assert.Less(t, time.Since(start), 4*time.Second)
+			// One poll per wake-up; none to find the drained set empty.
+			assert.LessOrEqual(t, ep.polls, rounds+1)
+		})
+	}
+}

@@ -30,6 +30,7 @@ type Epoll struct {
 	file     *os.File // fd in Go's poller (closing it closes fd)
 	rc       syscall.RawConn
 	deadline time.Time // the read deadline set on file
+	polls    int       // Hold's polls (tests)
 }
 
 // NewEpoll creates an epoll instance and adds it to Go's poller.
@@ -84,6 +85,51 @@ func (e *Epoll) Wait(events []syscall.EpollEvent, deadline time.Time) (int, erro
 		return 0, err
 	}
 	return n, werr
+}
+
+// Hold hands the events ready to handle (handle(n): events[:n]) again and
+// again, inside one read of the descriptor's RawConn, until handle returns
+// true or deadline passes (then nil, as Wait), or a poll fails. Go's poller
+// clears a descriptor's readiness only at the start of a read, so a set
+// that a poll found empty, or drained (fewer events than events holds),
+// is waited on without another poll, and an event that comes meanwhile
+// ends the wait at once: one epoll_pwait per wake-up instead of Wait's two
+// (the second finding nothing). Only for sets whose registrations are all
+// one-shot or edge-triggered: a level-triggered socket still ready after
+// its event is reported again without a new edge, which the wait would not
+// see. Only one goroutine may call Hold or Wait at a time.
+func (e *Epoll) Hold(events []syscall.EpollEvent, deadline time.Time, handle func(n int) bool) error {
+	if !deadline.Equal(e.deadline) {
+		if err := e.file.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+		e.deadline = deadline
+	}
+	var werr error
+	err := e.rc.Read(func(uintptr) bool {
+		for {
+			e.polls++
+			n, err := epollPoll(e.fd, events)
+			switch {
+			case err != nil:
+				werr = err
+				return true
+			case n == 0:
+				return false // empty: wait
+			case handle(n):
+				return true
+			case n < len(events):
+				return false // drained: wait, without polling again
+			}
+		}
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	return werr
 }
 
 // Close closes the instance; a Wait in progress returns an error.

@@ -51,6 +51,8 @@ type parkLoop struct {
 	free   []int32
 	closed bool
 	parked atomic.Int64
+
+	woken, expired []Parkee // handle's scratch (the loop's goroutine only)
 }
 
 type parkSlot struct {
@@ -163,31 +165,21 @@ func (p *Parker) close() {
 	}
 }
 
-// run waits for parked sockets to become readable, and expires those whose
-// deadline passed.
+// run waits for parked sockets to become readable (handle), and expires
+// those whose deadline passed.
 func (l *parkLoop) run() {
 	defer close(l.exited)
-	var woken, expired []Parkee
+	var expired []Parkee
+	handle := l.handle
 	nextSweep := time.Now().Add(l.sweep).UnixNano()
 	for {
-		n, err := l.ep.Wait(l.events, time.Unix(0, nextSweep))
-		if err != nil {
+		// Every registration in the set is one-shot (the wake pipe's is
+		// written only at Close, which ends the loop): Hold may wait on a
+		// drained set without polling it again.
+		if err := l.ep.Hold(l.events, time.Unix(0, nextSweep), handle); err != nil {
 			panic("netx: epoll_wait: " + err.Error()) // only EBADF/EFAULT/EINVAL: a bug
 		}
 		l.mu.Lock()
-		for _, ev := range l.events[:max(n, 0)] {
-			if ev.Fd < 0 || int(ev.Fd) >= len(l.slots) {
-				continue // the wake pipe
-			}
-			if s := &l.slots[ev.Fd]; s.p != nil && s.gen == ev.Pad {
-				if gone(s.fd, ev.Events) {
-					expired = append(expired, s.p) // closed by its peer: no goroutine to wake
-				} else {
-					woken = append(woken, s.p)
-				}
-				l.release(ev.Fd)
-			}
-		}
 		now := time.Now().UnixNano()
 		if now >= nextSweep || l.closed {
 			for i := range l.slots {
@@ -200,19 +192,48 @@ func (l *parkLoop) run() {
 		}
 		closed := l.closed
 		l.mu.Unlock()
-		for i, p := range woken {
-			p.Wake()
-			woken[i] = nil
-		}
 		for i, p := range expired {
 			p.Expire()
 			expired[i] = nil
 		}
-		woken, expired = woken[:0], expired[:0]
+		expired = expired[:0]
 		if closed {
 			return
 		}
 	}
+}
+
+// handle takes the first n events: the parked sockets that became readable
+// are handed back to their owners (Wake), those whose peer closed them are
+// expired. It reports whether the Parker is closing (the loop ends).
+func (l *parkLoop) handle(n int) bool {
+	l.mu.Lock()
+	for _, ev := range l.events[:n] {
+		if ev.Fd < 0 || int(ev.Fd) >= len(l.slots) {
+			continue // the wake pipe
+		}
+		if s := &l.slots[ev.Fd]; s.p != nil && s.gen == ev.Pad {
+			if gone(s.fd, ev.Events) {
+				l.expired = append(l.expired, s.p) // closed by its peer: no goroutine to wake
+			} else {
+				l.woken = append(l.woken, s.p)
+			}
+			l.release(ev.Fd)
+		}
+	}
+	closed := l.closed
+	woken, expired := l.woken, l.expired
+	l.mu.Unlock()
+	for i, p := range woken {
+		p.Wake()
+		woken[i] = nil
+	}
+	for i, p := range expired {
+		p.Expire()
+		expired[i] = nil
+	}
+	l.woken, l.expired = woken[:0], expired[:0]
+	return closed
 }
 
 // gone reports whether a socket that epoll reports hung up has nothing left
@@ -231,28 +252,4 @@ func (l *parkLoop) release(i int32) {
 	l.slots[i].p = nil
 	l.free = append(l.free, i)
 	l.parked.Add(-1)
-}
-
-// PeekResult is what PeekFD found on a socket.
-type PeekResult int
-
-// The results of PeekFD.
-const (
-	PeekEmpty PeekResult = iota // nothing to read yet
-	PeekData                    // bytes wait
-	PeekGone                    // EOF or an error
-)
-
-// PeekFD looks, without waiting or taking anything, whether bytes wait on
-// the non-blocking socket fd.
-func PeekFD(fd int) PeekResult {
-	var b [1]byte
-	n, err := Peek(fd, &b)
-	switch {
-	case err == syscall.EAGAIN:
-		return PeekEmpty
-	case n == 1:
-		return PeekData
-	}
-	return PeekGone
 }

@@ -31,16 +31,3 @@ func (*Parker) Parked() int { return 0 }
 
 // Close does nothing.
 func (*Parker) Close() {}
-
-// PeekResult is what PeekFD found on a socket.
-type PeekResult int
-
-// The results of PeekFD.
-const (
-	PeekEmpty PeekResult = iota // nothing to read yet
-	PeekData                    // bytes wait
-	PeekGone                    // EOF or an error
-)
-
-// PeekFD is not available here; it says bytes wait, so callers read.
-func PeekFD(int) PeekResult { return PeekData }
