@@ -43,17 +43,9 @@ type conn struct {
 	// the Parker has just handed it back.
 	slow, woken bool
 
-	// Holding (see nextHead): hold is c when it can Hold (else nil), heldFn
-	// the step, bound at the first Hold. What the step tells nextHead:
-	// heldErr, the idle wait's failure; heldEnd, the connection is done;
-	// heldLeft, a request is buffered for readHead (it arrived already).
-	// waiting: a held idle wait is under way, parking after it if
-	// waitPark, brief if waitDrained; inHold: heldStep is running.
-	hold                           holder
-	heldFn                         func() bool
-	heldErr                        error
-	heldEnd, heldLeft, inHold      bool
-	waiting, waitPark, waitDrained bool
+	// heldFn is heldStep, bound at the connection's first Hold (see
+	// nextHead); the rest of a Hold's state is in state.
+	heldFn func() bool
 	*state
 }
 
@@ -81,6 +73,16 @@ type state struct {
 	tc, tr        time.Duration
 	backendStatus int
 	term          string
+
+	// Holding (see nextHead). What the step tells nextHead: heldErr, the
+	// idle wait's failure; heldEnd, the connection is done; heldLeft, a
+	// request is buffered for readHead (it arrived already). waiting: a
+	// held idle wait is under way, parking after it if waitPark, brief if
+	// waitDrained; inHold: heldStep is running. Here rather than in conn,
+	// which idle connections keep: all false (nil) between requests.
+	heldErr                        error
+	heldEnd, heldLeft, inHold      bool
+	waiting, waitPark, waitDrained bool
 }
 
 // clientBufSize is the client reader's size: a request head and a small
@@ -111,6 +113,8 @@ func (fc *conn) release() {
 	st.bw.Reset(nil)
 	st.req, st.resp = h1.Request{}, h1.Response{}
 	st.newID, st.term = nil, ""
+	st.heldErr, st.heldEnd, st.heldLeft, st.inHold = nil, false, false, false
+	st.waiting, st.waitPark, st.waitDrained = false, false, false
 	states.Put(st)
 }
 
@@ -186,12 +190,12 @@ type holder interface {
 // net/http, a body still on its way, a head not all there) leaves the Hold
 // and is read here as before.
 func (fc *conn) nextHead() (int, error) {
-	if fc.hold != nil && fc.br.Buffered() == 0 && fc.f.cfg.Fast {
+	if h, ok := fc.c.(holder); ok && fc.br.Buffered() == 0 && fc.f.cfg.Fast {
 		if fc.heldFn == nil {
 			fc.heldFn = fc.heldStep
 		}
 		fc.heldErr, fc.heldEnd = nil, false
-		held, werr := fc.hold.Hold(fc.heldFn)
+		held, werr := h.Hold(fc.heldFn)
 		switch {
 		case !held:
 		case fc.heldEnd:

@@ -288,9 +288,6 @@ func (f *Front) newConn(c net.Conn) *conn {
 	if fdc, ok := c.(interface{ Fd() int }); ok {
 		fc.fd = fdc.Fd()
 	}
-	if h, ok := c.(holder); ok {
-		fc.hold = h
-	}
 	fc.peer = fc.remote
 	if host, _, err := net.SplitHostPort(fc.remote); err == nil {
 		fc.peer = host

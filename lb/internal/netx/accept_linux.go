@@ -145,28 +145,32 @@ func (a *Acceptor) Close() error { return a.file.Close() }
 type rawConn struct {
 	remote *net.TCPAddr
 
-	mu      sync.Mutex
-	fd      int
-	file    *os.File // set once the connection has had to wait
-	writes  uint8    // counted up to 2: TCP_NODELAY is set before the second
-	rw      rawRW    // reads and writes through file's RawConn, once it is set
-	closed  bool
+	mu     sync.Mutex
+	fd     int
+	file   *os.File // set once the connection has had to wait
+	writes uint8    // counted up to 2: TCP_NODELAY is set before the second
+	closed bool
+	// Hold's state (see Hold): holding while a Hold runs (under mu);
+	// drained, once a read in it found the socket empty (heldEmpty) or
+	// drained (heldDrained) and no wait has ended since; step, the Hold's
+	// step. Packed next to writes and closed: each idle connection has a
+	// rawConn, and it stays in the 256-byte size class it had before Hold
+	// (TestRawConnSize).
+	holding bool
+	drained uint8
+	step    func() bool
+	rw      rawRW     // reads and writes through file's RawConn, once it is set
 	rd, wd  time.Time // deadlines, applied to file when it is made
 	local   net.Addr
 	release func() // run by the first Close (the connection limit's slot)
-
-	// Hold's state (see Hold): holding while a Hold runs (under mu);
-	// drained, once a read in it found the socket empty (ErrWouldBlock) or
-	// drained (ErrDrained) and no wait has ended since, what Read returns;
-	// step and holdFn are the caller's step and the RawConn callback
-	// around it, bound once. All but holding belong to the goroutine that
-	// holds.
-	holding bool
-	drained error
-	step    func() bool
-	holdFn  func(uintptr) bool
-	empty   atomic.Int64 // reads that found nothing (EAGAIN), but rw's
 }
+
+// rawConn.drained's values.
+const (
+	heldUnknown uint8 = iota
+	heldEmpty
+	heldDrained
+)
 
 // polledLocked returns the connection's *os.File, making it if need be; the
 // caller holds mu.
@@ -175,7 +179,6 @@ func (r *rawConn) polledLocked() *os.File {
 		r.file = os.NewFile(uintptr(r.fd), "client")
 		rc, _ := r.file.SyscallConn() // never fails for a file made from a descriptor
 		r.rw.init(rc)
-		r.holdFn = r.holdStep
 		if !r.rd.IsZero() {
 			r.file.SetReadDeadline(r.rd)
 		}
@@ -217,7 +220,7 @@ func (r *rawConn) Read(b []byte) (int, error) {
 		r.mu.Unlock()
 		return 0, r.opErr("read", os.NewSyscallError("read", err))
 	}
-	r.empty.Add(1)
+	emptyReads.Add(1)
 	r.polledLocked()
 	r.mu.Unlock()
 	return r.pollRead(b)
@@ -290,12 +293,11 @@ func (r *rawConn) Hold(step func() bool) (held bool, err error) {
 		r.mu.Unlock()
 		return false, nil
 	}
-	r.holding, r.drained, r.step = true, nil, step
-	rc := r.rw.rc
+	r.holding, r.drained, r.step, r.rw.hold = true, heldUnknown, step, r
 	r.mu.Unlock()
-	werr := rc.Read(r.holdFn)
+	werr := r.rw.rc.Read(r.rw.rd) // readStep calls heldStep while rw.hold is set
 	r.mu.Lock()
-	r.holding, r.step = false, nil
+	r.holding, r.step, r.rw.hold = false, nil, nil
 	r.mu.Unlock()
 	if werr != nil {
 		return true, r.opErr("read", waitErr(werr))
@@ -303,10 +305,11 @@ func (r *rawConn) Hold(step func() bool) (held bool, err error) {
 	return true, nil
 }
 
-// holdStep is Hold's RawConn callback: each call follows Hold's start or
-// the end of a wait, so the socket may hold bytes again.
-func (r *rawConn) holdStep(uintptr) bool {
-	r.drained = nil
+// heldStep is the Hold's RawConn callback (through rw's readStep): each
+// call follows the Hold's start or the end of a wait, so the socket may
+// hold bytes again.
+func (r *rawConn) heldStep() bool {
+	r.drained = heldUnknown
 	return r.step()
 }
 
@@ -319,15 +322,18 @@ func (r *rawConn) heldRead(b []byte) (int, error) {
 	case len(b) == 0:
 		r.mu.Unlock()
 		return 0, nil
-	case r.drained != nil:
+	case r.drained == heldEmpty:
 		r.mu.Unlock()
-		return 0, r.drained
+		return 0, ErrWouldBlock
+	case r.drained == heldDrained:
+		r.mu.Unlock()
+		return 0, ErrDrained
 	}
 	n, err := Read(r.fd, b)
 	switch {
 	case err == syscall.EAGAIN:
-		r.empty.Add(1)
-		r.drained = ErrWouldBlock
+		emptyReads.Add(1)
+		r.drained = heldEmpty
 		r.mu.Unlock()
 		return 0, ErrWouldBlock
 	case err != nil:
@@ -338,15 +344,21 @@ func (r *rawConn) heldRead(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if n < len(b) {
-		r.drained = ErrDrained
+		r.drained = heldDrained
 	}
 	r.mu.Unlock()
 	return n, nil
 }
 
-// EmptyReads counts the reads that found the socket empty (EAGAIN), for
-// tests: each one made the reader wait, or ended a step of Hold.
-func (r *rawConn) EmptyReads() int64 { return r.empty.Load() + r.rw.empty.Load() }
+// emptyReads counts the reads of client and backend sockets that found
+// nothing (EAGAIN), process-wide, for tests (EmptyReads).
+var emptyReads atomic.Int64
+
+// EmptyReads returns how many reads of client and backend sockets
+// (Acceptor's connections, RawIO's) have found nothing (EAGAIN) in this
+// process: each one made its reader wait, or ended a step of Hold. For
+// tests; counted where a read finds nothing, which Hold makes rare.
+func EmptyReads() int64 { return emptyReads.Load() }
 
 // pollRead reads through the file's RawConn (see rawRW): the os.File's
 // own Read would make each read a blocking system call in the scheduler's

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync/atomic"
 	"syscall"
 )
 
@@ -74,7 +73,10 @@ type rawRW struct {
 	rb, wb     []byte
 	rn, wn     int
 	rerr, werr error
-	empty      atomic.Int64 // reads that found nothing (EAGAIN)
+	// hold, while set, is the client connection in a Hold (see
+	// rawConn.Hold): readStep, the callback of the one RawConn read the
+	// Hold makes, runs its step instead.
+	hold *rawConn
 }
 
 func (x *rawRW) init(rc syscall.RawConn) {
@@ -105,9 +107,12 @@ func (x *rawRW) read(b []byte) (int, error) {
 }
 
 func (x *rawRW) readStep(fd uintptr) bool {
+	if x.hold != nil {
+		return x.hold.heldStep()
+	}
 	x.rn, x.rerr = Read(int(fd), x.rb)
 	if x.rerr == syscall.EAGAIN {
-		x.empty.Add(1)
+		emptyReads.Add(1)
 		x.rerr = nil
 		return false
 	}
