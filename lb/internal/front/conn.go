@@ -334,7 +334,7 @@ func (fc *conn) readHead() (int, error) {
 // that failed goes on as waitRequest(its error).
 func (fc *conn) waitRequest(resumed error) error {
 	br := fc.br
-	parkable := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
+	parkable := fc.parkable()
 	now := time.Now()
 	park, resuming, drained := fc.waitPark, fc.waiting, fc.waitDrained
 	woken := fc.woken
@@ -421,16 +421,24 @@ const drainedWait = 100 * time.Millisecond
 // when the connection parks after it; else the idle timeout, looked at
 // again every parkRecheck when the connection may park later.
 func (fc *conn) armIdle(now time.Time, park bool) {
-	parkable := fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
 	switch {
 	case park:
 		fc.rd.ArmWithin(fc.c, now, parkAfter, parkAfter/2)
-	case parkable: // too few connections to park now; look again later
+	case fc.parkable(): // too few connections to park now; look again later
 		wait := min(parkRecheck, fc.idleSince.Add(fc.f.cfg.IdleTimeout).Sub(now))
 		fc.rd.ArmWithin(fc.c, now, wait, wait/2)
 	default:
-		fc.rd.Arm(fc.c, now, fc.f.cfg.IdleTimeout)
+		// From the wait's start, not now: a brief held wait (drainedWait)
+		// may have come first.
+		fc.rd.Arm(fc.c, fc.idleSince, fc.f.cfg.IdleTimeout)
 	}
+}
+
+// parkable reports whether the connection may be parked when idle: it has a
+// descriptor, the front end a Parker, parking is on, and the idle timeout
+// is long enough to be worth it.
+func (fc *conn) parkable() bool {
+	return fc.fd >= 0 && fc.f.parker != nil && fc.f.cfg.IdleTimeout > 2*parkAfter && fc.f.cfg.ParkAbove >= 0
 }
 
 // bufferedHead skips the empty lines at the start of the buffer and returns

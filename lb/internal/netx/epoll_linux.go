@@ -66,11 +66,8 @@ func (e *Epoll) FD() int { return e.fd }
 // time: no deadline), and then returns 0. Only one goroutine may call Wait
 // at a time.
 func (e *Epoll) Wait(events []syscall.EpollEvent, deadline time.Time) (int, error) {
-	if !deadline.Equal(e.deadline) {
-		if err := e.file.SetReadDeadline(deadline); err != nil {
-			return 0, err
-		}
-		e.deadline = deadline
+	if err := e.setDeadline(deadline); err != nil {
+		return 0, err
 	}
 	var n int
 	var werr error
@@ -99,11 +96,8 @@ func (e *Epoll) Wait(events []syscall.EpollEvent, deadline time.Time) (int, erro
 // its event is reported again without a new edge, which the wait would not
 // see. Only one goroutine may call Hold or Wait at a time.
 func (e *Epoll) Hold(events []syscall.EpollEvent, deadline time.Time, handle func(n int) bool) error {
-	if !deadline.Equal(e.deadline) {
-		if err := e.file.SetReadDeadline(deadline); err != nil {
-			return err
-		}
-		e.deadline = deadline
+	if err := e.setDeadline(deadline); err != nil {
+		return err
 	}
 	var werr error
 	err := e.rc.Read(func(uintptr) bool {
@@ -130,6 +124,18 @@ func (e *Epoll) Hold(events []syscall.EpollEvent, deadline time.Time, handle fun
 		return err
 	}
 	return werr
+}
+
+// setDeadline sets the waits' deadline on the descriptor, unless it is set.
+func (e *Epoll) setDeadline(deadline time.Time) error {
+	if deadline.Equal(e.deadline) {
+		return nil
+	}
+	if err := e.file.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	e.deadline = deadline
+	return nil
 }
 
 // Close closes the instance; a Wait in progress returns an error.

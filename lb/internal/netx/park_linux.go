@@ -52,7 +52,7 @@ type parkLoop struct {
 	closed bool
 	parked atomic.Int64
 
-	woken, expired []Parkee // handle's scratch (the loop's goroutine only)
+	woken, expired []Parkee // for dispatch (the loop's goroutine only)
 }
 
 type parkSlot struct {
@@ -169,7 +169,6 @@ func (p *Parker) close() {
 // those whose deadline passed.
 func (l *parkLoop) run() {
 	defer close(l.exited)
-	var expired []Parkee
 	handle := l.handle
 	nextSweep := time.Now().Add(l.sweep).UnixNano()
 	for {
@@ -184,7 +183,7 @@ func (l *parkLoop) run() {
 		if now >= nextSweep || l.closed {
 			for i := range l.slots {
 				if s := &l.slots[i]; s.p != nil && (l.closed || s.deadline <= now) {
-					expired = append(expired, s.p)
+					l.expired = append(l.expired, s.p)
 					l.release(int32(i))
 				}
 			}
@@ -192,11 +191,7 @@ func (l *parkLoop) run() {
 		}
 		closed := l.closed
 		l.mu.Unlock()
-		for i, p := range expired {
-			p.Expire()
-			expired[i] = nil
-		}
-		expired = expired[:0]
+		l.dispatch()
 		if closed {
 			return
 		}
@@ -222,18 +217,23 @@ func (l *parkLoop) handle(n int) bool {
 		}
 	}
 	closed := l.closed
-	woken, expired := l.woken, l.expired
 	l.mu.Unlock()
-	for i, p := range woken {
-		p.Wake()
-		woken[i] = nil
-	}
-	for i, p := range expired {
-		p.Expire()
-		expired[i] = nil
-	}
-	l.woken, l.expired = woken[:0], expired[:0]
+	l.dispatch()
 	return closed
+}
+
+// dispatch tells the owners of the sockets handle or the sweep took out of
+// the set (Wake, Expire), outside mu: an owner may park again at once.
+func (l *parkLoop) dispatch() {
+	for i, p := range l.woken {
+		p.Wake()
+		l.woken[i] = nil
+	}
+	for i, p := range l.expired {
+		p.Expire()
+		l.expired[i] = nil
+	}
+	l.woken, l.expired = l.woken[:0], l.expired[:0]
 }
 
 // gone reports whether a socket that epoll reports hung up has nothing left
