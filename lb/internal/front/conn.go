@@ -257,15 +257,21 @@ func (fc *conn) whole(n int) bool {
 // park hands the idle connection to the Parker, its buffers back to the
 // pool; false when it cannot be parked (then its state is gone: acquire).
 func (fc *conn) park() bool {
-	deadline := fc.idleSince.Add(fc.f.cfg.IdleTimeout)
+	f := fc.f // fc is the Parker's once parked
+	deadline := fc.idleSince.Add(f.cfg.IdleTimeout)
 	fc.release()
-	return fc.f.parker.Park(fc.fd, fc, deadline) == nil
+	if f.parker.Park(fc.fd, fc, deadline) != nil {
+		return false
+	}
+	f.recount()
+	return true
 }
 
 // Wake is the Parker telling that the parked connection's next request (or
 // its close) has come: a goroutine serves it.
 func (fc *conn) Wake() {
 	fc.woken = true
+	fc.f.recount()
 	fc.f.dispatch(fc)
 }
 

@@ -49,8 +49,9 @@ type Config struct {
 	ParkAbove int
 	// RawCallsBelow: client and backend sockets are read and written with
 	// raw system calls while fewer than this many client connections are
-	// open, and as the scheduler's own system calls from then on (see
-	// netx.SetCrowded; the setting is the process's). 0: never raw.
+	// served (open and not parked), and as the scheduler's own system calls
+	// from then on (see netx.SetCrowded; the setting is the process's). 0:
+	// never raw.
 	RawCallsBelow int
 }
 
@@ -330,10 +331,24 @@ func (f *Front) forget(fc *conn) {
 	f.mu.Unlock()
 }
 
-// countLocked records how many connections are open, and so whether the
-// sockets' system calls are raw; the caller holds mu.
+// countLocked records how many connections are open; the caller holds mu.
 func (f *Front) countLocked() {
-	n := len(f.conns)
-	f.open.Store(int64(n))
+	f.open.Store(int64(len(f.conns)))
+	f.recount()
+}
+
+// recount says whether the sockets' system calls are raw: while fewer than
+// RawCallsBelow connections are served, that is open and not parked. A parked connection makes no system call and
+// holds no goroutine, so a crowd of idle connections keeps the raw calls,
+// which spare the runtime's monitor thread the wake-ups the scheduler's
+// calls cost it (see netx.SetCrowded). It is called as connections open
+// and close, park and wake, without a lock: two calls that race may leave
+// the older count's word until the next one, which costs time, not
+// correctness (either kind of call works).
+func (f *Front) recount() {
+	n := int(f.open.Load())
+	if f.parker != nil { // set before the first connection is accepted
+		n -= f.parker.Parked()
+	}
 	netx.SetCrowded(n >= f.cfg.RawCallsBelow)
 }

@@ -196,6 +196,51 @@ func TestRawCallsBelow(t *testing.T) {
 	get(conns[2], "/raw")
 }
 
+// TestRawCallsBelowCountsServed: parked connections do not count towards
+// RawCallsBelow. A crowd of idle ones keeps the calls raw; as many woken as
+// RawCallsBelow make them the scheduler's; parked again, raw again.
+func TestRawCallsBelowCountsServed(t *testing.T) {
+	const below, open = 3, 6
+	t.Cleanup(func() { netx.SetCrowded(false) })
+	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
+	url, f := fastFront(t, proxy.Config{}, Config{RawCallsBelow: below, ParkAbove: 0}, rb.addr())
+	addr := strings.TrimPrefix(url, "http://")
+	conns := make([]net.Conn, open)
+	readers := make([]*bufio.Reader, open)
+	answer := func(i int, path string) {
+		t.Helper()
+		resp, err := http.ReadResponse(readers[i], nil)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, path, string(body))
+	}
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		conns[i], readers[i] = c, bufio.NewReader(c)
+		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+		answer(i, "/first")
+	}
+	allParked := func() bool { return parked(f) == open }
+	require.Eventually(t, allParked, 10*time.Second, 5*time.Millisecond, "%d of %d idle connections parked", parked(f), open)
+	assert.False(t, netx.Crowded(), "%d connections open, all parked", open)
+
+	// Half a request head each wakes below of them, which wait for the rest.
+	for _, c := range conns[:below] {
+		io.WriteString(c, "GET /woken HTTP/1.1\r\n")
+	}
+	require.Eventually(t, netx.Crowded, 10*time.Second, time.Millisecond,
+		"%d connections woken (%d parked)", below, parked(f))
+	for i, c := range conns[:below] {
+		io.WriteString(c, "Host: a\r\n\r\n")
+		answer(i, "/woken")
+	}
+	require.Eventually(t, allParked, 10*time.Second, 5*time.Millisecond, "%d of %d idle connections parked again", parked(f), open)
+	assert.False(t, netx.Crowded(), "%d connections open, all parked again", open)
+}
+
 // parked is how many connections f's Parker holds (Serve sets the Parker
 // under f.mu).
 func parked(f *Front) int {
