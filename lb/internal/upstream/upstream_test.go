@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -99,6 +100,66 @@ func TestPutBeyondMaxIdleCloses(t *testing.T) {
 	assert.Equal(t, 1, p.Idle())
 	_, err := b.Write([]byte("x"))
 	assert.Error(t, err, "the one beyond MaxIdle is closed")
+}
+
+// TestIdleConnectionsHoldNoBuffers: a connection in the pool has handed its
+// 20 KiB of buffers back (bounded memory per idle connection), and one taken
+// again reads and writes through buffers of its own.
+func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
+	const n = 200
+	held := make(chan net.Conn, n)
+	addr, _ := backend(t, func(c net.Conn) { held <- c })
+	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: n})
+	t.Cleanup(p.Close)
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC() // and the sync.Pools' victims
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	base := heap()
+	conns := make([]*Conn, n)
+	for i := range conns {
+		c, _, err := p.Get(context.Background(), time.Now())
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	servers := make(map[string]net.Conn, n)
+	for range n {
+		s := <-held
+		t.Cleanup(func() { s.Close() })
+		servers[s.RemoteAddr().String()] = s
+	}
+	busy := heap()
+	for _, c := range conns {
+		p.Put(c, time.Now())
+	}
+	require.Equal(t, n, p.Idle())
+	idle := heap()
+	t.Logf("heap per connection: %d bytes busy, %d idle", (busy-base)/n, (idle-base)/n)
+	assert.Less(t, (idle-base)/n, int64(4<<10), "heap per idle pooled connection")
+
+	c, reused, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+	require.True(t, reused)
+	defer c.Close()
+	assert.Equal(t, ReadBufSize, c.BR.Size())
+	assert.Equal(t, WriteBufSize, c.BW.Size())
+	s := servers[c.LocalAddr().String()]
+	require.NotNil(t, s)
+	c.BW.WriteString("ping")
+	require.NoError(t, c.BW.Flush())
+	b := make([]byte, 4)
+	s.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadFull(s, b)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(b))
+	io.WriteString(s, "pong")
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := c.BR.Peek(4)
+	require.NoError(t, err)
+	assert.Equal(t, "pong", string(line))
 }
 
 func TestIdleTimeoutExpires(t *testing.T) {
