@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -28,6 +29,27 @@ func TestSettled(t *testing.T) {
 	}
 	for _, tc := range tests {
 		assert.Equal(t, tc.want, settled(tc.prev, tc.cur, tc.before), tc.name)
+	}
+}
+
+func TestSettleDone(t *testing.T) {
+	const before, prev, cur = 10000, 50000, 50000 // two samples that agree
+	tests := []struct {
+		name      string
+		elapsed   time.Duration
+		bound     time.Duration
+		prev, cur int64
+		want      bool
+	}{
+		{"agreeing samples before settleMin", settleMin - rssEvery, 5 * time.Second, prev, cur, false},
+		{"agreeing samples at settleMin", settleMin, 5 * time.Second, prev, cur, true},
+		{"no earlier sample", settleMin, 5 * time.Second, -1, cur, false},
+		{"samples that differ", settleMin + time.Second, 5 * time.Second, prev, cur + 5000, false},
+		{"the bound", 5 * time.Second, 5 * time.Second, prev, cur + 5000, true},
+		{"a bound below settleMin waits settleMin", settleMin - rssEvery, time.Second, prev, cur + 5000, false},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, settleDone(tc.elapsed, tc.bound, tc.prev, tc.cur, before), tc.name)
 	}
 }
 
