@@ -58,7 +58,7 @@ func TestAccessLogFields(t *testing.T) {
 				"health_check_interval": 0.2, "health_check_timeout": 0.1, "enable_logging": true, "forwarder": %q, "trusted_proxies": ["127.0.0.1/32"]}`,
 				be.port(), fw))
 			require.NoError(t, err)
-			_, url, log := startLogged(t, cfg)
+			_, url, log := startWith(t, cfg)
 
 			// No X-Request-Id: the proxy makes one, sends it on and logs it.
 			req, _ := http.NewRequest(http.MethodGet, url+"/made%20id?x=1&y=%41", nil)
@@ -155,7 +155,7 @@ func TestAccessLogNoBackend(t *testing.T) {
 			cfg, err := config.Parse(fmt.Appendf(nil, `{"backend_servers":[{"host":"127.0.0.1","port":%d}],
 				"health_check_interval": 0.2, "health_check_timeout": 0.1, "enable_logging": true, "forwarder": %q}`, be.port(), fw))
 			require.NoError(t, err)
-			srv, url, log := startLogged(t, cfg)
+			srv, url, log := startWith(t, cfg)
 			for _, b := range srv.Pool.All() {
 				srv.Pool.Set(b, pool.StateDisabled, "test")
 			}
@@ -185,7 +185,7 @@ func TestAccessLogDurationExcludesIdle(t *testing.T) {
 			cfg, err := config.Parse(fmt.Appendf(nil, `{"backend_servers":[{"host":"127.0.0.1","port":%d}],
 				"health_check_interval": 0.2, "health_check_timeout": 0.1, "enable_logging": true, "forwarder": %q}`, be.port(), fw))
 			require.NoError(t, err)
-			_, url, log := startLogged(t, cfg)
+			_, url, log := startWith(t, cfg)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			t.Cleanup(client.CloseIdleConnections)
 			for i, path := range []string{"/first", "/second"} {

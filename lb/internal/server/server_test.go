@@ -56,7 +56,7 @@ func newBackend(t testing.TB, name string, h http.HandlerFunc) *testBackend {
 func (b *testBackend) port() int { return b.Listener.Addr().(*net.TCPAddr).Port }
 
 // startLB runs a balancer in-process on 127.0.0.1 ports chosen by the kernel.
-func startLB(t testing.TB, extra string, backends ...*testBackend) (*Server, string, *bytes.Buffer) {
+func startLB(t testing.TB, extra string, backends ...*testBackend) (*Server, string, *lockedBuffer) {
 	t.Helper()
 	var entries []string
 	for _, b := range backends {
@@ -69,14 +69,9 @@ func startLB(t testing.TB, extra string, backends ...*testBackend) (*Server, str
 	return startWith(t, cfg)
 }
 
-func startWith(t testing.TB, cfg *config.Config) (*Server, string, *bytes.Buffer) {
-	t.Helper()
-	srv, url, access := startLogged(t, cfg)
-	return srv, url, &access.Buffer
-}
-
-// startLogged is startWith returning the access log's buffer with its lock.
-func startLogged(t testing.TB, cfg *config.Config) (*Server, string, *lockedBuffer) {
+// startWith starts a server with cfg on 127.0.0.1 and returns it, its proxy
+// URL and its access log (read it only through the buffer's lock: String).
+func startWith(t testing.TB, cfg *config.Config) (*Server, string, *lockedBuffer) {
 	t.Helper()
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
