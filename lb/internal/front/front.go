@@ -317,6 +317,11 @@ func (f *Front) Served() int {
 	f.mu.Lock()
 	parker := f.parker
 	f.mu.Unlock()
+	return f.served(parker)
+}
+
+// served is the open connections less those parked in parker (nil: none).
+func (f *Front) served(parker *netx.Parker) int {
 	n := int(f.open.Load())
 	if parker != nil {
 		n -= parker.Parked()
@@ -338,17 +343,16 @@ func (f *Front) countLocked() {
 }
 
 // recount says whether the sockets' system calls are raw: while fewer than
-// RawCallsBelow connections are served, that is open and not parked. A parked connection makes no system call and
-// holds no goroutine, so a crowd of idle connections keeps the raw calls,
-// which spare the runtime's monitor thread the wake-ups the scheduler's
-// calls cost it (see netx.SetCrowded). It is called as connections open
-// and close, park and wake, without a lock: two calls that race may leave
-// the older count's word until the next one, which costs time, not
-// correctness (either kind of call works).
+// RawCallsBelow connections are served, that is open and not parked. A
+// parked connection makes no system call and holds no goroutine, so a
+// crowd of idle connections keeps the raw calls, which spare the runtime's
+// monitor thread the wake-ups the scheduler's calls cost it (see
+// netx.SetCrowded). It is called as connections open and close, park and
+// wake, without a lock: two calls that race may leave the older count's
+// word until the next one, which costs time, not correctness (either kind
+// of call works).
 func (f *Front) recount() {
-	n := int(f.open.Load())
-	if f.parker != nil { // set before the first connection is accepted
-		n -= f.parker.Parked()
-	}
-	netx.SetCrowded(n >= f.cfg.RawCallsBelow)
+	// f.parker is set before the first connection is accepted, and the
+	// callers are its connections (or hold mu).
+	netx.SetCrowded(f.served(f.parker) >= f.cfg.RawCallsBelow)
 }

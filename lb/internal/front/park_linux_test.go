@@ -30,32 +30,44 @@ func TestIdleConnectionsAreParked(t *testing.T) {
 	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
 	url, f := fastFront(t, proxy.Config{}, Config{}, rb.addr())
 	addr := strings.TrimPrefix(url, "http://")
-	get := func(c net.Conn, br *bufio.Reader, path string) {
-		t.Helper()
-		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
-		resp, err := http.ReadResponse(br, nil)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		require.Equal(t, path, string(body))
-	}
 	before := runtime.NumGoroutine()
+	conns, readers := openAnswered(t, addr, n)
+	require.Eventually(t, func() bool { return parked(f) == n }, 5*time.Second, 5*time.Millisecond,
+		"%d of %d idle connections parked", parked(f), n)
+	assert.Zero(t, serving(), "goroutines still serve idle connections")
+	assert.Less(t, runtime.NumGoroutine()-before, n, "goroutines grew with the connections")
+	for i, c := range conns {
+		io.WriteString(c, "GET /second"+strconv.Itoa(i)+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		readEcho(t, readers[i], "/second"+strconv.Itoa(i))
+	}
+}
+
+// openAnswered dials n connections to addr, each sending one GET
+// (/first<i>) and reading its echo, and returns them with their readers.
+func openAnswered(t *testing.T, addr string, n int) ([]net.Conn, []*bufio.Reader) {
+	t.Helper()
 	conns := make([]net.Conn, n)
 	readers := make([]*bufio.Reader, n)
 	for i := range n {
 		c, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.SetDeadline(time.Now().Add(20 * time.Second))
 		conns[i], readers[i] = c, bufio.NewReader(c)
-		get(c, readers[i], "/first"+strconv.Itoa(i))
+		path := "/first" + strconv.Itoa(i)
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		readEcho(t, readers[i], path)
 	}
-	require.Eventually(t, func() bool { return parked(f) == n }, 5*time.Second, 5*time.Millisecond,
-		"%d of %d idle connections parked", parked(f), n)
-	assert.Zero(t, serving(), "goroutines still serve idle connections")
-	assert.Less(t, runtime.NumGoroutine()-before, n, "goroutines grew with the connections")
-	for i, c := range conns {
-		get(c, readers[i], "/second"+strconv.Itoa(i))
-	}
+	return conns, readers
+}
+
+// readEcho reads the next response from br: the echo of path.
+func readEcho(t *testing.T, br *bufio.Reader, path string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, path, string(body))
 }
 
 // TestParkAbove: idle connections keep their goroutines while no more
@@ -205,24 +217,7 @@ func TestRawCallsBelowCountsServed(t *testing.T) {
 	rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) { return echo(r), false })
 	url, f := fastFront(t, proxy.Config{}, Config{RawCallsBelow: below, ParkAbove: 0}, rb.addr())
 	addr := strings.TrimPrefix(url, "http://")
-	conns := make([]net.Conn, open)
-	readers := make([]*bufio.Reader, open)
-	answer := func(i int, path string) {
-		t.Helper()
-		resp, err := http.ReadResponse(readers[i], nil)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		assert.Equal(t, path, string(body))
-	}
-	for i := range conns {
-		c, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		conns[i], readers[i] = c, bufio.NewReader(c)
-		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
-		answer(i, "/first")
-	}
+	conns, readers := openAnswered(t, addr, open)
 	allParked := func() bool { return parked(f) == open }
 	require.Eventually(t, allParked, 10*time.Second, 5*time.Millisecond, "%d of %d idle connections parked", parked(f), open)
 	assert.False(t, netx.Crowded(), "%d connections open, all parked", open)
@@ -235,7 +230,7 @@ func TestRawCallsBelowCountsServed(t *testing.T) {
 		"%d connections woken (%d parked)", below, parked(f))
 	for i, c := range conns[:below] {
 		io.WriteString(c, "Host: a\r\n\r\n")
-		answer(i, "/woken")
+		readEcho(t, readers[i], "/woken")
 	}
 	require.Eventually(t, allParked, 10*time.Second, 5*time.Millisecond, "%d of %d idle connections parked again", parked(f), open)
 	assert.False(t, netx.Crowded(), "%d connections open, all parked again", open)
