@@ -80,9 +80,11 @@ type Second struct {
 	FirstErrorMs float64 `json:"first_error_ms,omitempty"`
 	LastErrorMs  float64 `json:"last_error_ms,omitempty"`
 	// Slow counts the successful requests of the second that took the slow
-	// threshold or longer; LastSlowMs is when the last of them was sent.
-	Slow       int     `json:"slow,omitempty"`
-	LastSlowMs float64 `json:"last_slow_ms,omitempty"`
+	// threshold or longer; FirstSlowMs and LastSlowMs are when the first and
+	// last of them were sent.
+	Slow        int     `json:"slow,omitempty"`
+	FirstSlowMs float64 `json:"first_slow_ms,omitempty"`
+	LastSlowMs  float64 `json:"last_slow_ms,omitempty"`
 }
 
 // BackendSecond is one backend's part of a Second.
@@ -175,11 +177,12 @@ type phaseAgg struct {
 }
 
 type secondAgg struct {
-	lat      vegeta.LatencyMetrics
-	s        Second
-	firstErr time.Duration
-	lastErr  time.Duration
-	lastSlow time.Duration
+	lat       vegeta.LatencyMetrics
+	s         Second
+	firstErr  time.Duration
+	lastErr   time.Duration
+	firstSlow time.Duration
+	lastSlow  time.Duration
 }
 
 type backendAgg struct {
@@ -268,6 +271,9 @@ func (a *Aggregator) Add(r *vegeta.Result) {
 	bs.LastMs = math.Max(bs.LastMs, ms(off))
 	bs.Requests++
 	if slow {
+		if sec.s.Slow == 0 || off < sec.firstSlow {
+			sec.firstSlow = off
+		}
 		sec.s.Slow++
 		sec.lastSlow = max(sec.lastSlow, off)
 	}
@@ -357,6 +363,7 @@ func (s *secondAgg) snapshot() Second {
 		out.LastErrorMs = ms(s.lastErr)
 	}
 	if out.Slow > 0 {
+		out.FirstSlowMs = ms(s.firstSlow)
 		out.LastSlowMs = ms(s.lastSlow)
 	}
 	return out

@@ -78,6 +78,7 @@ func TestAggregatorBuckets(t *testing.T) {
 	assert.Equal(t, 1, sum.Phases[2].Slow)
 	assert.Equal(t, map[string]int{"a": 1, "b": 1, NoBackend: 1}, sum.Phases[2].Backends)
 	assert.Equal(t, 1, sum.Seconds[2].Slow)
+	assert.InDelta(t, 2950, sum.Seconds[2].FirstSlowMs, 0.001)
 	assert.InDelta(t, 2950, sum.Seconds[2].LastSlowMs, 0.001)
 
 	// Totals leave the warm-up out.

@@ -19,18 +19,20 @@ type Derived struct {
 	FaultMs *float64 `json:"fault_ms,omitempty"`
 	// FailedRequests counts the requests that failed from the fault's second
 	// until the backend served again (or the run ended); SlowRequests those
-	// that succeeded but slowly (caught by the fault, then retried).
+	// that succeeded but slowly (caught by the fault, then retried), counted
+	// by the second until the balancer showed the backend down.
 	FailedRequests int `json:"failed_requests"`
 	SlowRequests   int `json:"slow_requests"`
 	// LastServedMs is the last request the backend served after the fault,
-	// LastFailedMs and LastSlowMs the last failed and slow requests before
-	// the recovery action.
+	// LastFailedMs the last failed request before the recovery action, and
+	// LastSlowMs the last slow one sent before the balancer showed the
+	// backend down (before the recovery action when that is not known).
 	LastServedMs *float64 `json:"last_served_ms,omitempty"`
 	LastFailedMs *float64 `json:"last_failed_ms,omitempty"`
 	LastSlowMs   *float64 `json:"last_slow_ms,omitempty"`
 	// DetectMs is the time to detect as the client sees it: from the fault
 	// until the backend got no more traffic and no request failed or was
-	// slow any more (the latest of the three).
+	// slow any more (the latest of the three, slow as LastSlowMs).
 	DetectMs *float64 `json:"time_to_detect_ms,omitempty"`
 	// BalancerDownMs is the time from the fault until the balancer's status
 	// showed the backend down or gone (polled; absent without the admin API).
@@ -80,16 +82,16 @@ func Derive(seconds []attack.Second, actions []Action, events []BalancerEvent, e
 					break
 				}
 			}
-			fault(&d, seconds, a.AtMs, until, endMs, true)
 			balancerTimes(&d, events)
+			fault(&d, seconds, a.AtMs, until, endMs, true)
 			out = append(out, d)
 		case a.Action == scenario.Scale:
 			for j, b := range a.Removed {
 				d := Derived{Event: a.Label(), Backend: b, Container: at(a.RemovedNames, j), FaultMs: ptr(a.AtMs)}
 				// A replica scaled away is drained, not lost: slow requests
 				// after it are the load on the others, not its doing.
-				fault(&d, seconds, a.AtMs, endMs, endMs, false)
 				balancerTimes(&d, events)
+				fault(&d, seconds, a.AtMs, endMs, endMs, false)
 				out = append(out, d)
 			}
 			for j, b := range a.Added {
@@ -106,8 +108,18 @@ func Derive(seconds []attack.Second, actions []Action, events []BalancerEvent, e
 }
 
 // fault fills the figures of a fault at faultMs, whose recovery action (if
-// any) ran at until. withSlow counts slow requests as caused by the fault.
+// any) ran at until. withSlow counts slow requests as caused by the fault:
+// those sent before the balancer showed the backend down (d.BalancerDownMs,
+// filled first), or before until when it is not known. A request sent after
+// that never met the backend, so its slowness was the machine's (beside two
+// busy loops, a 2.5 s stall of every backend 5.5 s after a kill counted as
+// the kill's and made the time to detect 6.1 s, where the balancer had seen
+// the backend down in 269 ms).
 func fault(d *Derived, seconds []attack.Second, faultMs, until, endMs float64, withSlow bool) {
+	slowUntil := until
+	if d.BalancerDownMs != nil {
+		slowUntil = min(until, faultMs+*d.BalancerDownMs)
+	}
 	lastServed, lastFailed, lastSlow := math.Inf(-1), math.Inf(-1), math.Inf(-1)
 	for _, s := range seconds {
 		lo, hi := float64(s.T)*1000, float64(s.T+1)*1000
@@ -117,8 +129,13 @@ func fault(d *Derived, seconds []attack.Second, faultMs, until, endMs float64, w
 		if b, ok := s.Backends[d.Backend]; ok && b.Requests > b.Errors && b.LastMs >= faultMs && b.LastMs < until {
 			lastServed = math.Max(lastServed, b.LastMs)
 		}
-		if withSlow && s.Slow > 0 && s.LastSlowMs >= faultMs && s.LastSlowMs < until {
-			lastSlow = math.Max(lastSlow, s.LastSlowMs)
+		if withSlow && s.Slow > 0 {
+			switch {
+			case s.LastSlowMs >= faultMs && s.LastSlowMs < slowUntil:
+				lastSlow = math.Max(lastSlow, s.LastSlowMs)
+			case s.FirstSlowMs >= faultMs && s.FirstSlowMs < slowUntil:
+				lastSlow = math.Max(lastSlow, s.FirstSlowMs) // the last before slowUntil is later, unknown
+			}
 		}
 		if s.Errors > 0 {
 			switch {
@@ -153,8 +170,8 @@ func fault(d *Derived, seconds []attack.Second, faultMs, until, endMs float64, w
 		lo, hi := float64(s.T)*1000, float64(s.T+1)*1000
 		if hi > faultMs && lo <= failEnd {
 			d.FailedRequests += s.Errors
-			if withSlow {
-				d.SlowRequests += s.Slow
+			if withSlow && lo < slowUntil {
+				d.SlowRequests += s.Slow // by the second: all of the one slowUntil falls in
 			}
 		}
 	}

@@ -292,7 +292,7 @@ func TestShortName(t *testing.T) {
 func TestDeriveSlowAndBalancer(t *testing.T) {
 	// A paused backend: the balancer's retries hide it from the client, but
 	// requests caught by the hang succeed slowly until 22.4s; the balancer's
-	// status shows it down at 21.5s and up again at 41.2s.
+	// status shows it down at 22.5s and up again at 41.2s.
 	var seconds []attack.Second
 	for t := 18; t < 45; t++ {
 		s := attack.Second{T: t, Requests: 100, Success: 100, Backends: map[string]attack.BackendSecond{
@@ -308,7 +308,7 @@ func TestDeriveSlowAndBalancer(t *testing.T) {
 	}
 	events := []BalancerEvent{
 		{AtMs: 100, Name: "b", Backend: "b", State: "up"},
-		{AtMs: 21500, Name: "b", Backend: "b", State: "down"},
+		{AtMs: 22500, Name: "b", Backend: "b", State: "down"},
 		{AtMs: 41200, Name: "b", Backend: "b", State: "up"},
 	}
 	actions := []Action{
@@ -321,7 +321,7 @@ func TestDeriveSlowAndBalancer(t *testing.T) {
 	assert.Equal(t, 0, d.FailedRequests)
 	assert.Equal(t, 30, d.SlowRequests)
 	assert.InDelta(t, 2400, *d.DetectMs, 1e-9, "the last slow request marks detection")
-	assert.InDelta(t, 1500, *d.BalancerDownMs, 1e-9)
+	assert.InDelta(t, 2500, *d.BalancerDownMs, 1e-9)
 	assert.InDelta(t, 1200, *d.BalancerUpMs, 1e-9)
 	assert.InDelta(t, 1005, *d.RecoverMs, 1e-9)
 
@@ -329,5 +329,73 @@ func TestDeriveSlowAndBalancer(t *testing.T) {
 	run := &Run{Derived: got}
 	require.NoError(t, DerivedTable(&buf, run))
 	assert.Contains(t, buf.String(), "lb saw it down")
-	assert.Contains(t, buf.String(), "1.50s")
+	assert.Contains(t, buf.String(), "2.50s")
+}
+
+// TestDeriveSlowAfterBalancerDown: a request sent after the balancer showed
+// the backend down never met it, so its slowness (every backend stalled) is
+// not the fault's, neither in the time to detect nor in the slow count.
+func TestDeriveSlowAfterBalancerDown(t *testing.T) {
+	type slow struct {
+		t           int
+		first, last float64
+	}
+	for _, tc := range []struct {
+		name      string
+		downAt    float64 // 0: no balancer status
+		slow      []slow
+		detectMs  float64
+		slowCount int
+	}{
+		{
+			name:   "a stall after the balancer saw it down",
+			downAt: 21500,
+			slow:   []slow{{20, 20100, 20400}, {21, 21100, 21400}, {26, 26100, 26800}},
+			// The last slow request before 21.5 s; seconds 20 and 21.
+			detectMs: 1400, slowCount: 20,
+		},
+		{
+			name:   "the second the balancer saw it down in",
+			downAt: 21500,
+			slow:   []slow{{20, 20100, 20400}, {21, 21200, 21800}},
+			// 21.8 s was sent after 21.5 s: the first of that second is
+			// the last known before; the second counts whole.
+			detectMs: 1200, slowCount: 20,
+		},
+		{
+			name:     "no balancer status: every slow request counts",
+			slow:     []slow{{20, 20100, 20400}, {21, 21100, 21400}, {26, 26100, 26800}},
+			detectMs: 6800, slowCount: 30,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seconds []attack.Second
+			for s := 18; s < 30; s++ {
+				sec := attack.Second{T: s, Requests: 100, Success: 100, Backends: map[string]attack.BackendSecond{
+					"a": {Requests: 50, FirstMs: float64(s * 1000), LastMs: float64(s*1000 + 990)},
+				}}
+				if s < 20 {
+					sec.Backends["b"] = attack.BackendSecond{Requests: 50, FirstMs: float64(s*1000 + 5), LastMs: float64(s*1000 + 995)}
+				}
+				for _, x := range tc.slow {
+					if x.t == s {
+						sec.Slow, sec.FirstSlowMs, sec.LastSlowMs = 10, x.first, x.last
+					}
+				}
+				seconds = append(seconds, sec)
+			}
+			var events []BalancerEvent
+			if tc.downAt > 0 {
+				events = []BalancerEvent{
+					{AtMs: 100, Name: "b", Backend: "b", State: "up"},
+					{AtMs: tc.downAt, Name: "b", Backend: "b", State: "down"},
+				}
+			}
+			got := Derive(seconds, []Action{{AtMs: 20000, Action: "pause", Target: "backend:2", Backend: "b"}}, events, 30000)
+			require.Len(t, got, 1)
+			d := got[0]
+			assert.InDelta(t, tc.detectMs, *d.DetectMs, 1e-9, "time to detect")
+			assert.Equal(t, tc.slowCount, d.SlowRequests, "slow requests")
+		})
+	}
 }
