@@ -343,3 +343,59 @@ func TestForwardBodySizes(t *testing.T) {
 		}
 	}
 }
+
+// TestAwaitHeadLastLook: when the wait for a response head expires, a head
+// that waits on the socket by then is read, not turned into a 504 (on a
+// starved process the runtime fires the expired deadline before it polls
+// the network); nothing waiting, or half a head that never completes, still
+// times out.
+func TestAwaitHeadLastLook(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	for _, tc := range []struct {
+		name    string
+		sent    string
+		wantLen int // 0: a timeout
+	}{
+		{"the whole head waits", head, len(head)},
+		{"nothing came", "", 0},
+		{"half a head that never completes", head[:20], 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { ln.Close() })
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				s, err := ln.Accept()
+				if err == nil {
+					accepted <- s
+				}
+			}()
+			p := upstream.New(ln.Addr().String(), upstream.Config{DialTimeout: time.Second, MaxIdle: 1})
+			t.Cleanup(p.Close)
+			c, err := p.Dial(context.Background())
+			require.NoError(t, err)
+			t.Cleanup(func() { c.Close() })
+			s := <-accepted
+			t.Cleanup(func() { s.Close() })
+			if tc.sent != "" {
+				_, err = io.WriteString(s, tc.sent)
+				require.NoError(t, err)
+				for i := 0; !c.Arrived(); i++ { // on loopback, at once
+					require.Less(t, i, 5000, "the bytes never reached the socket")
+					time.Sleep(time.Millisecond)
+				}
+			}
+			// The deadline expired before the reader looked.
+			c.RD.Set(c, time.Now().Add(-time.Second))
+			n, err := awaitHead(c)
+			if tc.wantLen == 0 {
+				require.Error(t, err)
+				assert.True(t, isTimeout(err), "a timeout: %v", err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantLen, n)
+		})
+	}
+}

@@ -101,5 +101,16 @@ func (q *quiet) peekQuiet() bool {
 	return err == syscall.EAGAIN
 }
 
+// arrived reports whether bytes wait on the socket now (a peek): false
+// where it cannot look, and at EOF or an error.
+func (q *quiet) arrived() bool {
+	if q.fd < 0 {
+		return false
+	}
+	var b [1]byte
+	n, err := netx.Peek(q.fd, &b)
+	return err == nil && n > 0
+}
+
 // sendWaits says whether send waits for the response (tests).
 const sendWaits = true

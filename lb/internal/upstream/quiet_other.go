@@ -20,6 +20,9 @@ func (q *quiet) quiet(c net.Conn, rd *netx.LazyDeadline) bool { return quietPort
 // reading): it says quiet.
 func (q *quiet) peekQuiet() bool { return true }
 
+// arrived cannot look without reading here: it says no.
+func (q *quiet) arrived() bool { return false }
+
 // send flushes w (the request); at, when not nil, gets the time it left.
 func (q *quiet) send(w *bufio.Writer, at *time.Time) error { return flushAt(w, at) }
 

@@ -45,6 +45,17 @@ func (q *quiet) peekQuiet() bool {
 	return err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
 }
 
+// arrived reports whether bytes wait on the socket now (a peek): false
+// where it cannot look, and at EOF or an error.
+func (q *quiet) arrived() bool {
+	if q.fd < 0 {
+		return false
+	}
+	var b [1]byte
+	n, _, err := syscall.Recvfrom(q.fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err == nil && n > 0
+}
+
 // send flushes w (the request); at, when not nil, gets the time it left.
 func (q *quiet) send(w *bufio.Writer, at *time.Time) error { return flushAt(w, at) }
 

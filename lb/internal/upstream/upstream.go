@@ -117,6 +117,14 @@ func (c *Conn) Send(at *time.Time) error {
 	return c.q.send(c.BW, at)
 }
 
+// Arrived reports whether bytes from the backend wait unread on c's socket
+// now, without reading them (false where it cannot look). After a read
+// deadline expired, it tells a backend that answered in time from one that
+// did not: the runtime fires an expired deadline before it polls the
+// network, so on a starved process the expiry can win over a response that
+// came long before it.
+func (c *Conn) Arrived() bool { return c.q.arrived() }
+
 // Begin marks the start of a request on c (Sent counts from here).
 func (c *Conn) Begin() { c.w.n = 0 }
 
