@@ -124,7 +124,10 @@ type Config struct {
 	// itself; upgrades, Expect, chunked uploads, HTTP/1.0 and the like take
 	// httputil.ReverseProxy) or "reverseproxy" (every request takes
 	// httputil.ReverseProxy, after the same checks).
-	Forwarder              string   `json:"forwarder"`
+	Forwarder string `json:"forwarder"`
+	// MaxIdleConnsPerBackend caps each backend's pool of idle keep-alive
+	// connections: -1 (the default, as HAProxy's pool-max-conn) no cap, 0
+	// none kept.
 	MaxIdleConnsPerBackend int      `json:"max_idle_conns_per_backend"`
 	ResolveInterval        Duration `json:"resolve_interval"`
 
@@ -192,7 +195,7 @@ func Default() Config {
 		MaxHeaderLines:             100,
 		ShutdownTimeout:            Duration(15 * time.Second),
 		Forwarder:                  "lean",
-		MaxIdleConnsPerBackend:     512,
+		MaxIdleConnsPerBackend:     -1,
 		ResolveInterval:            Duration(5 * time.Second),
 
 		RetryBudget:             20,
@@ -347,8 +350,8 @@ func (c *Config) Validate() error {
 	if c.Forwarder != "lean" && c.Forwarder != "reverseproxy" {
 		bad("forwarder", strconv.Quote(c.Forwarder), `must be "lean" or "reverseproxy"`)
 	}
-	if c.MaxIdleConnsPerBackend < 0 {
-		bad("max_idle_conns_per_backend", c.MaxIdleConnsPerBackend, "must not be negative")
+	if c.MaxIdleConnsPerBackend < -1 {
+		bad("max_idle_conns_per_backend", c.MaxIdleConnsPerBackend, "must be -1 (no limit), 0 (no keep-alive) or more")
 	}
 	c.validateGray(bad)
 	for i, p := range c.TrustedProxies {

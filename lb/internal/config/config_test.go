@@ -31,6 +31,7 @@ func TestLoadSeedConfig(t *testing.T) {
 	assert.Equal(t, 3, c.UnhealthyThreshold)
 	assert.Equal(t, 2, c.Retries)
 	assert.Equal(t, 0, c.AdminPort)
+	assert.Equal(t, -1, c.MaxIdleConnsPerBackend, "no cap on idle backend connections, as HAProxy's pool-max-conn")
 }
 
 func TestDurations(t *testing.T) {
@@ -85,6 +86,7 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 		{"bad trusted proxy", `{` + base + `, "trusted_proxies": ["10.0.0.0/33"]}`, []string{`trusted_proxies[0]: "10.0.0.0/33"`}},
 		{"try timeout not below request timeout", `{` + base + `, "request_timeout": 3, "try_timeout": 5}`, []string{"try_timeout: 5s: must be shorter than request_timeout (3s)"}},
 		{"negative try timeout", `{` + base + `, "try_timeout": -1}`, []string{"try_timeout: -1s: must not be negative"}},
+		{"idle pool below -1", `{` + base + `, "max_idle_conns_per_backend": -2}`, []string{"max_idle_conns_per_backend: -2: must be -1 (no limit), 0 (no keep-alive) or more"}},
 		{"hedge delay of zero", `{` + base + `, "hedge_after": 0}`, []string{"hedge_after: 0s: must be greater than 0"}},
 		{"hedge percentile out of range", `{` + base + `, "hedge_after": "p100"}`, []string{`hedge_after: "p100": the percentile must be at least p50`}},
 		{"hedge delay not a delay", `{` + base + `, "hedge_after": "soon"}`, []string{`hedge_after: "soon": "soon" is neither a delay`}},

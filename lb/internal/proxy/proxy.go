@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -84,11 +85,20 @@ type Config struct {
 // proxy from the environment, no transparent compression.
 func NewTransport(c upstream.Config) *http.Transport {
 	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
+	// The Transport reads 0 as its default of 2, and a negative number as
+	// none: the pool's 0 (none) and negative (no limit) translated.
+	perHost := c.MaxIdle
+	switch {
+	case perHost == 0:
+		perHost = -1
+	case perHost < 0:
+		perHost = math.MaxInt
+	}
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           upstream.CheckedDialer(d),
 		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   c.MaxIdle,
+		MaxIdleConnsPerHost:   perHost,
 		IdleConnTimeout:       c.IdleTimeout,
 		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
 		ExpectContinueTimeout: time.Second,

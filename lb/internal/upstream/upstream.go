@@ -32,7 +32,8 @@ type Config struct {
 	// ResponseHeaderTimeout bounds the wait for a response head once the
 	// request is written (request_timeout).
 	ResponseHeaderTimeout time.Duration
-	// MaxIdle is the number of idle keep-alive connections kept.
+	// MaxIdle is the number of idle keep-alive connections kept; negative:
+	// no limit (the purge still closes those the pool does not need).
 	MaxIdle int
 	// IdleTimeout drops connections idle for longer than this (default
 	// 90s), before the backend's own keep-alive timeout is likely to.
@@ -206,7 +207,7 @@ func (p *Pool) Put(c *Conn, now time.Time) {
 	c.idleAt = now
 	c.dropBufs() // before c is in idle, where another Get may take it
 	p.mu.Lock()
-	if p.closed || len(p.idle) >= p.cfg.MaxIdle {
+	if p.closed || (p.cfg.MaxIdle >= 0 && len(p.idle) >= p.cfg.MaxIdle) {
 		p.mu.Unlock()
 		c.Close()
 		return

@@ -89,17 +89,40 @@ func TestPutClosesAConnectionWithBytesBuffered(t *testing.T) {
 	assert.Zero(t, p.Idle(), "a connection with bytes past its response went back to the pool")
 }
 
+// TestPutBeyondMaxIdleCloses: a connection put back beyond MaxIdle is
+// closed; a negative MaxIdle keeps them all (no limit), 0 none.
 func TestPutBeyondMaxIdleCloses(t *testing.T) {
-	addr, _ := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
-	p := New(addr, Config{DialTimeout: time.Second, MaxIdle: 1})
-	t.Cleanup(p.Close)
-	a, _, _ := p.Get(context.Background(), time.Now())
-	b, _, _ := p.Get(context.Background(), time.Now())
-	p.Put(a, time.Now())
-	p.Put(b, time.Now())
-	assert.Equal(t, 1, p.Idle())
-	_, err := b.Write([]byte("x"))
-	assert.Error(t, err, "the one beyond MaxIdle is closed")
+	for _, tc := range []struct {
+		maxIdle, conns, wantIdle int
+	}{
+		{maxIdle: 1, conns: 2, wantIdle: 1},
+		{maxIdle: 0, conns: 2, wantIdle: 0},
+		{maxIdle: -1, conns: 600, wantIdle: 600}, // beyond the 512 that was the default
+	} {
+		t.Run(fmt.Sprintf("MaxIdle %d", tc.maxIdle), func(t *testing.T) {
+			addr, _ := backend(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+			p := New(addr, Config{DialTimeout: time.Second, MaxIdle: tc.maxIdle})
+			t.Cleanup(p.Close)
+			conns := make([]*Conn, tc.conns)
+			for i := range conns {
+				c, _, err := p.Get(context.Background(), time.Now())
+				require.NoError(t, err)
+				conns[i] = c
+			}
+			for _, c := range conns {
+				p.Put(c, time.Now())
+			}
+			assert.Equal(t, tc.wantIdle, p.Idle())
+			for i, c := range conns {
+				_, err := c.Write([]byte("x"))
+				if i < tc.wantIdle {
+					assert.NoError(t, err, "connection %d is kept", i)
+				} else {
+					assert.Error(t, err, "connection %d, beyond MaxIdle, is closed", i)
+				}
+			}
+		})
+	}
 }
 
 // TestIdleConnectionsHoldNoBuffers: a connection in the pool has handed its
