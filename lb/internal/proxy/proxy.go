@@ -223,8 +223,24 @@ func (p *Proxy) Upstream(b *pool.Backend) *upstream.Pool {
 	if v, ok := p.pools.Load(b); ok {
 		return v.(*upstream.Pool)
 	}
-	v, _ := p.pools.LoadOrStore(b, upstream.New(b.Addr, p.cfg.Conn))
+	np := upstream.New(b.Addr, p.cfg.Conn)
+	np.Reclaim = p.shedIdle
+	v, _ := p.pools.LoadOrStore(b, np)
 	return v.(*upstream.Pool)
+}
+
+// shedIdle closes the older half of every backend pool's idle connections
+// (upstream.Pool.Shed), for a dial that found no file descriptor: with no
+// cap on the pools (max_idle_conns_per_backend -1), connections a burst
+// left idle are the descriptors the process can give back at once. It
+// returns how many it closed.
+func (p *Proxy) shedIdle() int {
+	n := 0
+	p.pools.Range(func(_, v any) bool { n += v.(*upstream.Pool).Shed(); return true })
+	if n > 0 {
+		p.log.Warn("out of file descriptors: closed idle backend connections to dial another", "closed", n)
+	}
+	return n
 }
 
 // ServeHTTP forwards r to a backend with httputil.ReverseProxy, retrying on

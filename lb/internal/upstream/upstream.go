@@ -20,6 +20,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/netx"
@@ -54,6 +55,12 @@ type Pool struct {
 	addr   string
 	cfg    Config
 	dialer net.Dialer
+
+	// Reclaim, when set (before the pool is used), is called when a dial
+	// fails for want of file descriptors: it closes idle connections (of
+	// this pool and others) and returns how many; when it closed any, the
+	// dial is tried once more.
+	Reclaim func() int
 
 	mu     sync.Mutex // guards idle, low and closed
 	idle   []*Conn    // oldest first
@@ -159,6 +166,9 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 // Dial connects a new connection to the backend.
 func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil && OutOfDescriptors(err) && p.Reclaim != nil && p.Reclaim() > 0 {
+		nc, err = p.dialer.DialContext(ctx, "tcp", p.addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -245,17 +255,44 @@ func (p *Pool) Purge(now time.Time) int {
 	for k < len(p.idle) && now.Sub(p.idle[k].idleAt) >= p.cfg.IdleTimeout {
 		k++
 	}
-	drop := make([]*Conn, k)
-	copy(drop, p.idle)
-	n := copy(p.idle, p.idle[k:])
-	clear(p.idle[n:])
-	p.idle = p.idle[:n]
-	p.low = n
+	drop := p.takeOldestLocked(k)
+	p.low = len(p.idle)
 	p.mu.Unlock()
 	for _, c := range drop {
 		c.Close()
 	}
 	return k
+}
+
+// takeOldestLocked removes the k oldest idle connections from the pool and
+// returns them, for the caller to close once it has unlocked mu.
+func (p *Pool) takeOldestLocked(k int) []*Conn {
+	drop := make([]*Conn, k)
+	copy(drop, p.idle)
+	n := copy(p.idle, p.idle[k:])
+	clear(p.idle[n:])
+	p.idle = p.idle[:n]
+	return drop
+}
+
+// Shed closes the older half (rounded up) of the idle connections, and
+// returns how many it closed: descriptors for a dial that found none.
+func (p *Pool) Shed() int {
+	p.mu.Lock()
+	k := (len(p.idle) + 1) / 2
+	drop := p.takeOldestLocked(k)
+	p.low = min(p.low, len(p.idle))
+	p.mu.Unlock()
+	for _, c := range drop {
+		c.Close()
+	}
+	return k
+}
+
+// OutOfDescriptors reports whether err is the process's (EMFILE) or the
+// system's (ENFILE) file table being full.
+func OutOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // Idle returns the number of idle connections.
