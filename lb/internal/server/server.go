@@ -290,7 +290,7 @@ func (s *Server) Run(ctx context.Context) error {
 	} else {
 		wg.Go(func() { every(runCtx, upstream.PurgeEvery, func() { s.Proxy.PurgeIdle(time.Now()) }) })
 	}
-	wg.Go(func() { trimMemory(runCtx, counts, trimSample, trimGap, freeMemory) })
+	wg.Go(func() { trimMemory(runCtx, counts, trimSample, trimGap, trimMaxGap, freeMemory) })
 	servers := []service{proxySrv}
 	listeners := []net.Listener{pl}
 	if al != nil {
@@ -348,10 +348,17 @@ func every(ctx context.Context, d time.Duration, f func()) {
 // trimSample, so that the peak of a burst that lasts a second is seen (a
 // sample a second missed it: 9,500 connections opened 2,000 at a time kept
 // 8 KiB each for as long as they idled, 2.6 KiB after a trim), and it trims
-// at most every trimGap (a trim is two garbage collections).
+// at most every trimGap (a trim is two garbage collections), a gap that
+// doubles with each trim up to trimMaxGap while the counts keep rising and
+// falling, and goes back to trimGap once twice trimMaxGap has passed
+// without one.
+// With a fixed gap of 2 s, a crowd of 9,800 connections whose served count
+// rose and fell by thousands was trimmed every 2 s: 1.15x the CPU per
+// request of the same build without trims, and a p99 695 ms higher.
 const (
 	trimSample = 100 * time.Millisecond
 	trimGap    = 2 * time.Second
+	trimMaxGap = 64 * time.Second
 )
 
 // trimMemory returns the memory of connections that have closed, or gone
@@ -359,14 +366,18 @@ const (
 // and their buffers), to the system: when one of counts (the open
 // connections, the served ones, the idle backend connections), sampled
 // every sample, has dropped by at least half its peak and by 1,000 or more
-// since the last trim, and the last trim was gap ago or more, it calls
-// free. Go would otherwise keep that memory until a garbage collection and
-// its background scavenger got to it, which with little allocation going
-// on can take minutes.
-func trimMemory(ctx context.Context, counts []func() int, sample, gap time.Duration, free func()) {
+// since the last trim, and the last trim was long enough ago, it calls
+// free. Long enough is gap after a trim that came twice maxGap or more
+// after the one before it, and twice the last wait (at most maxGap) after
+// one that came sooner: counts that keep rising and falling are not
+// trimmed each time they fall, and once every maxGap at most. Go would otherwise keep that memory until a garbage
+// collection and its background scavenger got to it, which with little
+// allocation going on can take minutes.
+func trimMemory(ctx context.Context, counts []func() int, sample, gap, maxGap time.Duration, free func()) {
 	peaks := make([]int, len(counts))
 	now := make([]int, len(counts))
 	var last time.Time
+	wait := gap
 	every(ctx, sample, func() {
 		trim := false
 		for i, count := range counts {
@@ -376,8 +387,13 @@ func trimMemory(ctx context.Context, counts []func() int, sample, gap time.Durat
 				trim = true
 			}
 		}
-		if trim && time.Since(last) >= gap {
+		if since := time.Since(last); trim && since >= wait {
 			free()
+			if last.IsZero() || since >= 2*maxGap {
+				wait = gap
+			} else {
+				wait = min(2*wait, maxGap)
+			}
 			last = time.Now()
 			copy(peaks, now)
 		}

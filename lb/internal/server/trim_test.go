@@ -18,7 +18,7 @@ func TestTrimMemory(t *testing.T) {
 		defer cancel()
 		var served atomic.Int64
 		counts := []func() int{func() int { return int(open.Load()) }, func() int { return int(served.Load()) }}
-		go trimMemory(ctx, counts, time.Second, 0, func() { trims.Add(1) })
+		go trimMemory(ctx, counts, time.Second, 0, 0, func() { trims.Add(1) })
 		step := func(n int64) {
 			open.Store(n)
 			time.Sleep(time.Second)
@@ -52,7 +52,7 @@ func TestTrimMemorySampling(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		counts := []func() int{func() int { return int(served.Load()) }}
-		go trimMemory(ctx, counts, trimSample, trimGap, func() { trims.Add(1) })
+		go trimMemory(ctx, counts, trimSample, trimGap, trimMaxGap, func() { trims.Add(1) })
 		burst := func(n int64) {
 			served.Store(n)
 			time.Sleep(3 * trimSample) // the burst lasts 300 ms
@@ -67,5 +67,44 @@ func TestTrimMemorySampling(t *testing.T) {
 		time.Sleep(trimGap)
 		synctest.Wait()
 		assert.Equal(t, int64(2), trims.Load(), "the second burst's trim, once the gap has passed")
+	})
+}
+
+// TestTrimMemoryBacksOff: a served count that keeps rising and falling (a
+// crowd that falls behind and catches up) is not trimmed at every fall: the
+// gap doubles with each trim, up to trimMaxGap, and is trimGap again once
+// twice trimMaxGap has passed without a trim.
+func TestTrimMemoryBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var served, trims atomic.Int64
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		counts := []func() int{func() int { return int(served.Load()) }}
+		go trimMemory(ctx, counts, trimSample, trimGap, trimMaxGap, func() { trims.Add(1) })
+		wave := func() { // one second: 2,000 served for 300 ms, then none
+			served.Store(2000)
+			time.Sleep(3 * trimSample)
+			served.Store(0)
+			time.Sleep(7 * trimSample)
+			synctest.Wait()
+		}
+		for range 130 {
+			wave()
+		}
+		// Trims after the waves of seconds 0, 2, 6, 14, 30, 62 and 126:
+		// 7, where a fixed gap of 2 s trimmed 65 times.
+		assert.Equal(t, int64(7), trims.Load(), "trims in 130 s of waves")
+
+		time.Sleep(trimMaxGap) // the waves stop
+		synctest.Wait()
+		assert.Equal(t, int64(8), trims.Load(), "the last waves' fall, trimMaxGap after the last trim")
+
+		time.Sleep(2 * trimMaxGap) // quiet
+		synctest.Wait()
+		wave()
+		assert.Equal(t, int64(9), trims.Load(), "the first fall after a quiet spell")
+		time.Sleep(trimGap)
+		wave()
+		assert.Equal(t, int64(10), trims.Load(), "and the gap is trimGap again")
 	})
 }
