@@ -53,8 +53,10 @@ func TestResultSchema(t *testing.T) {
 		{"attack, closed model", []string{"attack", "--url", srv.URL, "-n", "300", "-c", "4", "-H", "X-A: 1", "--body", body, "--method", "POST", "-o", filepath.Join(dir, "closed.json")}},
 		{"attack, open model", []string{"attack", "--url", srv.URL, "-rate", "100/1s", "-n", "60", "-o", filepath.Join(dir, "open.json")}},
 		{"attack, poisson", []string{"attack", "--url", srv.URL, "-rate", "200", "--arrivals", "poisson", "--seed", "7", "-n", "60", "-o", filepath.Join(dir, "poisson.json")}},
+		// slow: 1ns makes every success slow, so the seconds carry their
+		// slow fields.
 		{"scenario with a warm-up, phases and expectations", []string{"run", "--out", dir, scen("phases",
-			"rate: 100\nduration: 1500ms\nwarmup: 300ms\ntimeline:\n  - at: 700ms\n    action: mark\n    phase: later\n    note: half way\n"+
+			"rate: 100\nduration: 1500ms\nwarmup: 300ms\nslow: 1ns\ntimeline:\n  - at: 700ms\n    action: mark\n    phase: later\n    note: half way\n"+
 				"expect:\n  max_error_rate: 50%\n  max_p99: 1ns\n  phases:\n    later:\n      min_success_rate: 10%\n      traffic_to: [1]\n")}},
 		{"scenario with variants", []string{"run", "--out", dir, scen("variants",
 			"concurrency: 2\nrequests: 100\nvariants:\n  - name: a\n  - name: b\n")}},

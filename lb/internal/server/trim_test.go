@@ -44,25 +44,35 @@ func TestTrimMemory(t *testing.T) {
 	})
 }
 
+// startTrim runs trimMemory as the server does, on one count (served), in
+// a synctest bubble; trims counts its calls of free.
+func startTrim(t *testing.T) (served, trims *atomic.Int64) {
+	served, trims = new(atomic.Int64), new(atomic.Int64)
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	counts := []func() int{func() int { return int(served.Load()) }}
+	go trimMemory(ctx, counts, trimSample, trimGap, trimMaxGap, func() { trims.Add(1) })
+	return served, trims
+}
+
+// pulse serves n connections for 300 ms, then none for rest, and waits
+// until trimMemory has looked.
+func pulse(served *atomic.Int64, n int64, rest time.Duration) {
+	served.Store(n)
+	time.Sleep(3 * trimSample)
+	served.Store(0)
+	time.Sleep(rest)
+	synctest.Wait()
+}
+
 // TestTrimMemorySampling: a burst shorter than a second is seen at the
 // server's sampling, and trims come no closer together than the gap.
 func TestTrimMemorySampling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var served, trims atomic.Int64
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		counts := []func() int{func() int { return int(served.Load()) }}
-		go trimMemory(ctx, counts, trimSample, trimGap, trimMaxGap, func() { trims.Add(1) })
-		burst := func(n int64) {
-			served.Store(n)
-			time.Sleep(3 * trimSample) // the burst lasts 300 ms
-			served.Store(0)
-			time.Sleep(2 * trimSample)
-			synctest.Wait()
-		}
-		burst(2000)
+		served, trims := startTrim(t)
+		pulse(served, 2000, 2*trimSample)
 		assert.Equal(t, int64(1), trims.Load(), "a 300 ms burst of 2,000 served connections, then none")
-		burst(2000)
+		pulse(served, 2000, 2*trimSample)
 		assert.Equal(t, int64(1), trims.Load(), "a second burst within the gap: no trim yet")
 		time.Sleep(trimGap)
 		synctest.Wait()
@@ -76,18 +86,8 @@ func TestTrimMemorySampling(t *testing.T) {
 // twice trimMaxGap has passed without a trim.
 func TestTrimMemoryBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var served, trims atomic.Int64
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		counts := []func() int{func() int { return int(served.Load()) }}
-		go trimMemory(ctx, counts, trimSample, trimGap, trimMaxGap, func() { trims.Add(1) })
-		wave := func() { // one second: 2,000 served for 300 ms, then none
-			served.Store(2000)
-			time.Sleep(3 * trimSample)
-			served.Store(0)
-			time.Sleep(7 * trimSample)
-			synctest.Wait()
-		}
+		served, trims := startTrim(t)
+		wave := func() { pulse(served, 2000, 7*trimSample) } // one second
 		for range 130 {
 			wave()
 		}
