@@ -109,4 +109,11 @@ func TestRunCrowd(t *testing.T) {
 	assert.Nil(t, m.CPUPer100k, "no proxy process: no CPU figure")
 	assert.NotNil(t, r.GenCPUPer100k, "the generator's own CPU is measured")
 	assert.Equal(t, r.Achieved < crowdShortfall, r.Short)
+	// One second of the window (500 ms), holding every request sent.
+	require.Len(t, r.Seconds, 1)
+	assert.EqualValues(t, r.Sent, r.Seconds[0].N)
+	assert.Positive(t, r.Seconds[0].P99Ms)
+	require.NotNil(t, r.MachineIdle, "the machine's idle share is measured")
+	assert.True(t, *r.MachineIdle >= 0 && *r.MachineIdle <= 1)
+	assert.Nil(t, r.BackendsCPUPer100k, "no backend processes: no figure")
 }

@@ -125,3 +125,64 @@ func (m *cpuMeter) stop() (float64, bool) {
 	}
 	return float64(after-m.before) / m.clk, true
 }
+
+// machineTicks holds the first ("cpu") line of /proc/stat: all CPUs' clock
+// ticks, in total and idle (idle + iowait).
+type machineTicks struct {
+	Total, Idle uint64
+}
+
+// parseMachineTicks decodes the "cpu" line that /proc/stat begins with:
+// user nice system idle iowait irq softirq steal (guest time is already
+// counted in user and nice, so the fields after steal are left out).
+func parseMachineTicks(b []byte) (machineTicks, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineTicks{}, fmt.Errorf("proc stat: first line %q is not \"cpu\" and 8 counters", line)
+	}
+	var t machineTicks
+	for i, s := range f[1:9] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return machineTicks{}, fmt.Errorf("proc stat: cpu counter %d %q: %w", i+1, s, err)
+		}
+		t.Total += v
+		if i == 3 || i == 4 {
+			t.Idle += v
+		}
+	}
+	return t, nil
+}
+
+// machineMeter measures the share of all CPUs' time that was idle between
+// start and stop: under a paced load, how much room the machine had left.
+type machineMeter struct {
+	before machineTicks
+	err    error
+}
+
+// readMachineTicks reads /proc/stat.
+func readMachineTicks() (machineTicks, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTicks{}, err
+	}
+	return parseMachineTicks(b)
+}
+
+// start records the counters.
+func (m *machineMeter) start() { m.before, m.err = readMachineTicks() }
+
+// stop returns the idle share (0-1) since start; false when the counters
+// could not be read or did not advance.
+func (m *machineMeter) stop() (float64, bool) {
+	if m.err != nil {
+		return 0, false
+	}
+	after, err := readMachineTicks()
+	if err != nil || after.Total <= m.before.Total || after.Idle < m.before.Idle {
+		return 0, false
+	}
+	return float64(after.Idle-m.before.Idle) / float64(after.Total-m.before.Total), true
+}

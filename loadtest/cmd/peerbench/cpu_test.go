@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,4 +46,33 @@ func TestCPUTicksOfSelf(t *testing.T) {
 	_, err := cpuTicks(os.Getpid(), true)
 	require.NoError(t, err)
 	assert.Greater(t, clockTicks(), 0.0)
+}
+
+func TestParseMachineTicks(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     machineTicks
+		err      string
+	}{
+		{"kernel 6", "cpu  100 5 50 800 20 3 7 15 0 0\ncpu0 50 2 25 400 10 1 3 7 0 0\n", machineTicks{Total: 1000, Idle: 820}, ""},
+		{"guest time is not counted twice", "cpu  10 0 10 70 10 0 0 0 99 99\n", machineTicks{Total: 100, Idle: 80}, ""},
+		{"not the cpu line", "intr 5 6 7 8 9 10 11 12 13\n", machineTicks{}, `is not "cpu"`},
+		{"too few counters", "cpu  1 2 3 4 5 6 7\n", machineTicks{}, `is not "cpu"`},
+		{"a counter that is not a number", "cpu  1 2 3 x 5 6 7 8\n", machineTicks{}, `cpu counter 4 "x"`},
+	}
+	for _, tc := range tests {
+		got, err := parseMachineTicks([]byte(tc.in))
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err, tc.name)
+			continue
+		}
+		assert.NoError(t, err, tc.name)
+		assert.Equal(t, tc.want, got, tc.name)
+	}
+	var m machineMeter
+	m.start()
+	time.Sleep(100 * time.Millisecond) // idle ticks count too: the counters advance
+	idle, ok := m.stop()
+	assert.True(t, ok)
+	assert.True(t, idle >= 0 && idle <= 1, "idle share %v", idle)
 }

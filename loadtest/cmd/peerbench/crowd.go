@@ -21,8 +21,10 @@ type crowdConfig struct {
 	// Duration of the paced window; the proxy's CPU is measured over it
 	// and the wait for the last responses.
 	Duration time.Duration
-	// Proxy measures the proxy's CPU time; Self, peerbench's own.
+	// Proxy measures the proxy's CPU time; Self, peerbench's own;
+	// Backends, the backends' (all of them, or none).
 	Proxy, Self *cpuMeter
+	Backends    []*cpuMeter
 }
 
 // crowdPeriod: each crowd connection sends one request per second.
@@ -63,7 +65,15 @@ type crowdResult struct {
 	LagMaxMs float64 `json:"lag_max_ms"`
 	// GenCPUPer100k: peerbench's own CPU seconds per 100k requests.
 	GenCPUPer100k *float64 `json:"gen_cpu_s_per_100k,omitempty"`
-	FirstErr      string   `json:"first_error,omitempty"`
+	// BackendsCPUPer100k: the backends' CPU seconds per 100k requests,
+	// together. MachineIdle: the share of all CPUs' time that was idle
+	// over the window (0-1): near 0, the machine itself was the limit.
+	BackendsCPUPer100k *float64 `json:"backends_cpu_s_per_100k,omitempty"`
+	MachineIdle        *float64 `json:"machine_idle,omitempty"`
+	// Seconds: each second of the window (by when its requests were
+	// sent): how many, p50 and p99. A round that fell behind shows here.
+	Seconds  []crowdSecond `json:"seconds"`
+	FirstErr string        `json:"first_error,omitempty"`
 }
 
 // crowdShot is one request of the crowd.
@@ -107,6 +117,11 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 	var wg sync.WaitGroup
 	cfg.Proxy.start()
 	cfg.Self.start()
+	for _, b := range cfg.Backends {
+		b.start()
+	}
+	var machine machineMeter
+	machine.start()
 	for _, c := range conns {
 		offset := rand.N(cfg.Period)
 		wg.Go(func() {
@@ -124,7 +139,9 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 	var vm vegeta.Metrics
 	var lag vegeta.LatencyMetrics
 	ok := int64(0)
+	bins := newSecondBins(start, cfg.Duration)
 	for s := range shots {
+		bins.add(s.sent, s.latency)
 		res := vegeta.Result{Code: uint16(s.code), Timestamp: s.sent, Latency: s.latency}
 		if s.err != nil {
 			res.Error = s.err.Error()
@@ -142,6 +159,11 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 	vm.Close()
 	proxyCPU, proxyOK := cfg.Proxy.stop()
 	selfCPU, selfOK := cfg.Self.stop()
+	backendsCPU, backendsOK := stopAll(cfg.Backends)
+	if idle, ok := machine.stop(); ok {
+		r.MachineIdle = &idle
+	}
+	r.Seconds = bins.seconds()
 	if ctx.Err() != nil {
 		return measurement{}, r, ctx.Err()
 	}
@@ -183,7 +205,23 @@ func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, e
 		per := selfCPU / float64(r.Sent) * 100000
 		r.GenCPUPer100k = &per
 	}
+	if backendsOK && r.Sent > 0 {
+		per := backendsCPU / float64(r.Sent) * 100000
+		r.BackendsCPUPer100k = &per
+	}
 	return m, r, nil
+}
+
+// stopAll stops every meter and returns their CPU seconds together; false
+// when there are none or one failed.
+func stopAll(ms []*cpuMeter) (float64, bool) {
+	total, ok := 0.0, len(ms) > 0
+	for _, m := range ms {
+		secs, good := m.stop()
+		total += secs
+		ok = ok && good
+	}
+	return total, ok
 }
 
 // slotCounts are what one connection of the crowd did with its slots.

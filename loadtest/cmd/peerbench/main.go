@@ -270,7 +270,8 @@ func measure(ctx context.Context, l *lab, rc runConfig, c benchCase, target stri
 	case crowdLoad:
 		var cr crowdResult
 		m, cr, err = runCrowd(ctx, crowdConfig{Addr: addr, Host: addr, Conns: rc.Sizes.Crowd, Period: crowdPeriod,
-			Duration: rc.Duration, Proxy: newCPUMeter(p, rc.Clk), Self: newCPUMeter(&proc{PID: os.Getpid()}, rc.Clk)})
+			Duration: rc.Duration, Proxy: newCPUMeter(p, rc.Clk), Self: newCPUMeter(&proc{PID: os.Getpid()}, rc.Clk),
+			Backends: l.backendMeters(rc.Clk)})
 		m.Crowd = &cr
 	default:
 		cpu := newCPUMeter(p, rc.Clk)

@@ -288,14 +288,24 @@ func crowdLines(ms []measurement) []string {
 		return nil
 	}
 	lo, hi, lag, gen := math.Inf(1), math.Inf(-1), 0.0, math.Inf(-1)
+	idleLo, idleHi, backends := math.Inf(1), math.Inf(-1), math.Inf(-1)
 	conns := 0
-	var short []string
+	var short, behind []string
 	for _, m := range crowd {
 		c := m.Crowd
 		lo, hi, lag = min(lo, c.Achieved), max(hi, c.Achieved), max(lag, c.LagP99Ms)
 		conns = max(conns, c.Opened)
 		if c.GenCPUPer100k != nil {
 			gen = max(gen, *c.GenCPUPer100k)
+		}
+		if c.MachineIdle != nil {
+			idleLo, idleHi = min(idleLo, *c.MachineIdle), max(idleHi, *c.MachineIdle)
+		}
+		if c.BackendsCPUPer100k != nil {
+			backends = max(backends, *c.BackendsCPUPer100k)
+		}
+		if l := slowLine(m); l != "" {
+			behind = append(behind, l)
 		}
 		if c.Short {
 			short = append(short, fmt.Sprintf("short: round %d crowd/%s: %.0f of %.0f req/s intended (%.0f%%); %d slots came while the previous response was still awaited, %d missed; the generator's own lag p99 %s ms",
@@ -307,10 +317,17 @@ func crowdLines(ms []measurement) []string {
 	if !math.IsInf(gen, -1) {
 		line += fmt.Sprintf(", its own CPU at most %.2f s/100k req", gen)
 	}
+	if !math.IsInf(backends, -1) {
+		line += fmt.Sprintf(", the backends' at most %.2f", backends)
+	}
+	if !math.IsInf(idleLo, 1) {
+		line += fmt.Sprintf("; the machine's CPUs idle %.0f-%.0f%% of the window", 100*idleLo, 100*idleHi)
+	}
 	if len(short) == 0 {
 		line += fmt.Sprintf("; no round below %.0f%%", 100*crowdShortfall)
 	}
-	return append([]string{line}, short...)
+	out := append([]string{line}, short...)
+	return append(out, behind...)
 }
 
 // markdown renders latest.md: what was measured, the tables, the notes and the noise.

@@ -41,6 +41,18 @@ func TestCrowdLines(t *testing.T) {
 		"crowd generator: 9800 connections × 1 GET/s; achieved 90-100% of the intended rate, its own send lag p99 at most 640 ms",
 		"short: round 2 crowd/haproxy: 8820 of 9800 req/s intended (90%); 7 slots came while the previous response was still awaited, 4900 missed; the generator's own lag p99 640 ms",
 	}, crowdLines([]measurement{m(1, "lb", 9800, 1.2, nil), m(2, "haproxy", 8820, 640, nil)}))
+
+	// The machine's idle share, the backends' CPU and the rounds that fell
+	// behind (a p50 over crowdSlowMs in some second).
+	a, b := m(1, "lb", 9800, 1.2, fp(3.1)), m(2, "lb", 9800, 1.5, fp(3.3))
+	a.Crowd.MachineIdle, b.Crowd.MachineIdle = fp(0.31), fp(0.02)
+	a.Crowd.BackendsCPUPer100k, b.Crowd.BackendsCPUPer100k = fp(6.5), fp(7.25)
+	a.Crowd.Seconds = []crowdSecond{{N: 9800, P50Ms: 1, P99Ms: 4}, {N: 9800, P50Ms: 2, P99Ms: 9}}
+	b.Crowd.Seconds = []crowdSecond{{N: 9800, P50Ms: 1, P99Ms: 4}, {N: 9800, P50Ms: 1695.7, P99Ms: 2131}, {N: 4589, P50Ms: 120, P99Ms: 300}, {N: 9800, P50Ms: 1, P99Ms: 3}}
+	assert.Equal(t, []string{
+		"crowd generator: 9800 connections × 1 GET/s; achieved 100-100% of the intended rate, its own send lag p99 at most 1.50 ms, its own CPU at most 3.30 s/100k req, the backends' at most 7.25; the machine's CPUs idle 2-31% of the window; no round below 95%",
+		"behind: round 2 crowd/lb: 2 of 4 seconds with a p50 over 100 ms, from second 2; the worst, second 2, 1696 ms",
+	}, crowdLines([]measurement{a, b}))
 }
 
 func TestFmtRatioAndMiB(t *testing.T) {

@@ -101,7 +101,7 @@ func TestRenderNginx(t *testing.T) {
 func TestRenderLBConfigs(t *testing.T) {
 	d := templateData{HTTPPort: 18080, TCPPort: 18090, AdminPort: 18099, Backends: []int{18001, 18002, 18003}}
 	lbWant := map[string]any{"proxy_host": "127.0.0.1", "proxy_port": 18080.0, "algorithm": "round_robin",
-		"health_check_interval": 2.0, "health_check_timeout": 1.0, "max_connections": 20000.0,
+		"health_check_interval": 2.0, "health_check_timeout": 2.0, "max_connections": 20000.0,
 		"connection_timeout": 5.0, "request_timeout": 30.0, "enable_logging": false, "enable_metrics": true,
 		"forwarder": nil}
 	// lb-rp: lb's config on its own port, plus the forwarder.

@@ -262,6 +262,8 @@ type lab struct {
 	tcp  map[string]*proc
 	// needHTTP and needTCP: which listeners the proxies have.
 	needHTTP, needTCP bool
+	// backends: the three bin/backend processes.
+	backends []*proc
 }
 
 // startLab renders the configs into outDir/peers, checks them, starts the
@@ -289,6 +291,7 @@ func startLab(ctx context.Context, o options, t tools, plan portPlan, nofile uin
 		if err := waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/health", port), startTimeout); err != nil {
 			return nil, err
 		}
+		l.backends = append(l.backends, p)
 	}
 
 	// lb, lb-base and lb-rp: the same templates; lb-base runs the baseline
@@ -458,6 +461,15 @@ func (l *lab) addr(target string, tcp bool) string {
 		port = l.plan.Backends[0]
 	}
 	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// backendMeters returns a CPU meter for each backend process.
+func (l *lab) backendMeters(clk float64) []*cpuMeter {
+	ms := make([]*cpuMeter, len(l.backends))
+	for i, p := range l.backends {
+		ms[i] = newCPUMeter(p, clk)
+	}
+	return ms
 }
 
 // url returns the URL that the load goes to for target.
