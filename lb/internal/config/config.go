@@ -303,8 +303,10 @@ func (c *Config) Validate() error {
 	}
 	nonNegative("health_check_interval", c.HealthCheckInterval)
 	positive("health_check_timeout", c.HealthCheckTimeout)
-	if c.HealthCheckInterval > 0 && c.HealthCheckTimeout >= c.HealthCheckInterval {
-		bad("health_check_timeout", c.HealthCheckTimeout, "must be shorter than health_check_interval (%s)", c.HealthCheckInterval)
+	// The interval runs from the end of a check, so a timeout as long as
+	// the interval is HAProxy's default (inter bounds the check too).
+	if c.HealthCheckInterval > 0 && c.HealthCheckTimeout > c.HealthCheckInterval {
+		bad("health_check_timeout", c.HealthCheckTimeout, "must not be longer than health_check_interval (%s)", c.HealthCheckInterval)
 	}
 	positive("connection_timeout", c.ConnectionTimeout)
 	positive("request_timeout", c.RequestTimeout)

@@ -72,7 +72,7 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 		{"negative weight", `{"backend_servers": [{"host": "a", "port": 1, "weight": -1}]}`, []string{"backend_servers[0].weight: -1: must be between 1 and 1000"}},
 		{"negative timeout", `{` + base + `, "request_timeout": -1}`, []string{"request_timeout: -1s: must be greater than 0"}},
 		{"bad duration string", `{` + base + `, "request_timeout": "soon"}`, []string{`request_timeout: "soon": "soon" is not a duration`}},
-		{"timeout not below interval", `{` + base + `, "health_check_interval": 2, "health_check_timeout": 2}`, []string{"health_check_timeout: 2s: must be shorter than health_check_interval (2s)"}},
+		{"timeout above interval", `{` + base + `, "health_check_interval": 2, "health_check_timeout": 2.5}`, []string{"health_check_timeout: 2.5s: must not be longer than health_check_interval (2s)"}},
 		{"threshold below one", `{` + base + `, "healthy_threshold": 0}`, []string{"healthy_threshold: 0: must be at least 1"}},
 		{"malformed path", `{` + base + `, "health_check_path": "health"}`, []string{`health_check_path: "health": must be a URL path`}},
 		{"bad status set", `{` + base + `, "health_check_status": "2xx"}`, []string{`health_check_status: "2xx"`}},
@@ -115,6 +115,13 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 			assert.Len(t, lines, len(tt.want), "one line per problem: %q", err.Error())
 		})
 	}
+}
+
+func TestCheckTimeoutUpToInterval(t *testing.T) {
+	// HAProxy's default: inter (2 s) bounds each check too.
+	c, err := Parse([]byte(`{` + base + `, "health_check_interval": 2, "health_check_timeout": 2}`))
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Second, c.HealthCheckTimeout.D())
 }
 
 func TestGrayFailureKeys(t *testing.T) {
