@@ -27,9 +27,6 @@ type crowdConfig struct {
 	Backends    []*cpuMeter
 }
 
-// crowdPeriod: each crowd connection sends one request per second.
-const crowdPeriod = time.Second
-
 // crowdDrain: how long after the window the last responses may take.
 const crowdDrain = 5 * time.Second
 
@@ -39,9 +36,11 @@ const crowdShortfall = 0.95
 
 // crowdResult is what the generator itself did in one crowd measurement.
 type crowdResult struct {
-	Conns  int     `json:"conns"`  // connections asked for
-	Opened int     `json:"opened"` // connections open when the window started
-	OpenS  float64 `json:"open_s"`
+	Conns int `json:"conns"` // connections asked for
+	// PeriodS: seconds between two requests of one connection.
+	PeriodS float64 `json:"period_s"`
+	Opened  int     `json:"opened"` // connections open when the window started
+	OpenS   float64 `json:"open_s"`
 	// Intended: request slots in the window (each opened connection's
 	// seconds from its jittered start); IntendedPerS = opened ÷ period.
 	Intended     int64   `json:"intended"`
@@ -92,7 +91,7 @@ type crowdShot struct {
 // per period from a jittered start for cfg.Duration, and summarizes the
 // responses as a measurement. Every connection is closed before it returns.
 func runCrowd(ctx context.Context, cfg crowdConfig) (measurement, crowdResult, error) {
-	r := crowdResult{Conns: cfg.Conns}
+	r := crowdResult{Conns: cfg.Conns, PeriodS: cfg.Period.Seconds()}
 	t0 := time.Now()
 	conns, _, firstErr := openConns(ctx, openConfig{Addr: cfg.Addr, Host: cfg.Host, N: cfg.Conns, KeepReader: true, Timeout: openTimeout})
 	defer closeAll(conns)

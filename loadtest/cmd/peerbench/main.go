@@ -121,7 +121,7 @@ func bench(ctx context.Context, o options, procs *procSet, stdout, stderr io.Wri
 		Ports: plan,
 		Cases: o.Cases,
 	}
-	rc := runConfig{Wrk: t.Wrk, Script: script, Duration: o.Duration, Clk: clockTicks(), ReleaseWait: o.ReleaseWait}
+	rc := runConfig{Wrk: t.Wrk, Script: script, Duration: o.Duration, Clk: clockTicks(), ReleaseWait: o.ReleaseWait, CrowdPeriod: o.CrowdPeriod}
 	rep.Environment = collectEnvironment(t, nofile, rc.Clk)
 	if hasSized(o.Cases) {
 		rep.Sizes, rc.Sizes = sizes, sizes
@@ -250,6 +250,7 @@ type runConfig struct {
 	Clk         float64 // clock ticks per second
 	Sizes       connSizes
 	ReleaseWait time.Duration
+	CrowdPeriod time.Duration
 }
 
 // measure runs case c against target once and records the proxy's CPU time
@@ -269,7 +270,7 @@ func measure(ctx context.Context, l *lab, rc runConfig, c benchCase, target stri
 		}
 	case crowdLoad:
 		var cr crowdResult
-		m, cr, err = runCrowd(ctx, crowdConfig{Addr: addr, Host: addr, Conns: rc.Sizes.Crowd, Period: crowdPeriod,
+		m, cr, err = runCrowd(ctx, crowdConfig{Addr: addr, Host: addr, Conns: rc.Sizes.Crowd, Period: rc.CrowdPeriod,
 			Duration: rc.Duration, Proxy: newCPUMeter(p, rc.Clk), Self: newCPUMeter(&proc{PID: os.Getpid()}, rc.Clk),
 			Backends: l.backendMeters(rc.Clk)})
 		m.Crowd = &cr

@@ -25,6 +25,8 @@ type options struct {
 	// 0 sizes them to the open-file limit (see sizeConns).
 	IdleConns  int `json:"idle_conns"`
 	CrowdConns int `json:"crowd_conns"`
+	// CrowdPeriod: how often each crowd connection sends a GET.
+	CrowdPeriod time.Duration `json:"crowd_period_ns"`
 	// ReleaseWait: how long the idle cases watch the proxy's RSS come back
 	// down after closing their connections.
 	ReleaseWait time.Duration `json:"release_wait_ns"`
@@ -46,7 +48,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.PortBase, "port-base", 18000, "first port of the range the run listens on (base+1 .. base+99)")
 	fs.StringVar(&o.BaseBin, "base-bin", "", "directory holding a baseline lb: adds the target lb-base (DIR/lb with lb's configs), to measure a change before/after in one run")
 	fs.IntVar(&o.IdleConns, "idle-conns", 0, fmt.Sprintf("connections of idle-http and idle-tcp (default: %d, or fewer when the open-file limit cannot hold them)", maxIdleConns))
-	fs.IntVar(&o.CrowdConns, "crowd-conns", 0, fmt.Sprintf("connections of crowd, one GET per second each (default: %d, or fewer when the open-file limit cannot hold them)", maxCrowdConns))
+	fs.IntVar(&o.CrowdConns, "crowd-conns", 0, fmt.Sprintf("connections of crowd, one GET per --crowd-period each (default: %d, or fewer when the open-file limit cannot hold them)", maxCrowdConns))
+	fs.DurationVar(&o.CrowdPeriod, "crowd-period", time.Second, "crowd: time between two GETs of one connection (the rate is connections ÷ period)")
 	fs.DurationVar(&o.ReleaseWait, "release-wait", 10*time.Second, "idle cases: how long to watch the proxy's RSS after closing the connections")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: peerbench [flags]")
@@ -97,6 +100,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.CrowdConns < 0 {
 		return o, fmt.Errorf("--crowd-conns %d: need 0 (sized to the open-file limit) or more", o.CrowdConns)
+	}
+	if o.CrowdPeriod < 100*time.Millisecond || o.CrowdPeriod > o.Duration {
+		return o, fmt.Errorf("--crowd-period %s: need 100ms to the --duration (%s)", o.CrowdPeriod, o.Duration)
 	}
 	if o.ReleaseWait < time.Second {
 		return o, fmt.Errorf("--release-wait %s: need at least 1s", o.ReleaseWait)

@@ -48,6 +48,7 @@ func TestParseOptions(t *testing.T) {
 			assert.Equal(t, "bench/peers", o.Peers)
 			assert.Equal(t, "bench/out", o.Out)
 			assert.Equal(t, 3, o.Rounds)
+			assert.Equal(t, time.Second, o.CrowdPeriod)
 			assert.Equal(t, 5*time.Second, o.Duration)
 			assert.Equal(t, 18000, o.PortBase)
 			assert.Equal(t, caseIDs(allCases), caseIDs(o.Cases))
@@ -72,13 +73,16 @@ func TestParseOptions(t *testing.T) {
 			}},
 		{name: "lb-base without base-bin", args: []string{"--targets", "lb,lb-base"},
 			err: "--targets lb,lb-base: lb-base needs --base-bin DIR (the directory of the baseline lb)"},
-		{name: "sizes and release wait", args: []string{"--idle-conns", "500", "--crowd-conns", "700", "--release-wait", "3s"},
+		{name: "sizes, period and release wait", args: []string{"--idle-conns", "500", "--crowd-conns", "700", "--crowd-period", "2s", "--release-wait", "3s"},
 			check: func(t *testing.T, o options) {
 				assert.Equal(t, []int{500, 700}, []int{o.IdleConns, o.CrowdConns})
+				assert.Equal(t, 2*time.Second, o.CrowdPeriod)
 				assert.Equal(t, 3*time.Second, o.ReleaseWait)
 			}},
 		{name: "negative idle conns", args: []string{"--idle-conns", "-1"}, err: "--idle-conns -1: need 0 (sized to the open-file limit) or more"},
 		{name: "negative crowd conns", args: []string{"--crowd-conns", "-5"}, err: "--crowd-conns -5: need 0 (sized to the open-file limit) or more"},
+		{name: "crowd period too short", args: []string{"--crowd-period", "50ms"}, err: "--crowd-period 50ms: need 100ms to the --duration (5s)"},
+		{name: "crowd period past the duration", args: []string{"--crowd-period", "6s"}, err: "--crowd-period 6s: need 100ms to the --duration (5s)"},
 		{name: "short release wait", args: []string{"--release-wait", "500ms"}, err: "--release-wait 500ms: need at least 1s"},
 		{name: "direct has no idle figures", args: []string{"--targets", "direct", "--cases", "idle-http,idle-tcp"},
 			err: "--targets direct --cases idle-http,idle-tcp: nothing to measure (lb-rp takes no part in the TCP cases, direct none in the idle ones)"},

@@ -289,12 +289,12 @@ func crowdLines(ms []measurement) []string {
 	}
 	lo, hi, lag, gen := math.Inf(1), math.Inf(-1), 0.0, math.Inf(-1)
 	idleLo, idleHi, backends := math.Inf(1), math.Inf(-1), math.Inf(-1)
-	conns := 0
+	conns, period := 0, 0.0
 	var short, behind []string
 	for _, m := range crowd {
 		c := m.Crowd
 		lo, hi, lag = min(lo, c.Achieved), max(hi, c.Achieved), max(lag, c.LagP99Ms)
-		conns = max(conns, c.Opened)
+		conns, period = max(conns, c.Opened), max(period, c.PeriodS)
 		if c.GenCPUPer100k != nil {
 			gen = max(gen, *c.GenCPUPer100k)
 		}
@@ -312,8 +312,12 @@ func crowdLines(ms []measurement) []string {
 				m.Round, m.Target, c.AchievedPerS, c.IntendedPerS, 100*c.Achieved, c.Behind, c.Missed, fmtMs(c.LagP99Ms)))
 		}
 	}
-	line := fmt.Sprintf("crowd generator: %d connections × 1 GET/s; achieved %.0f-%.0f%% of the intended rate, its own send lag p99 at most %s ms",
-		conns, 100*lo, 100*hi, fmtMs(lag))
+	every := "1 GET/s"
+	if period != 1 {
+		every = fmt.Sprintf("1 GET every %s", time.Duration(period*float64(time.Second)))
+	}
+	line := fmt.Sprintf("crowd generator: %d connections × %s; achieved %.0f-%.0f%% of the intended rate, its own send lag p99 at most %s ms",
+		conns, every, 100*lo, 100*hi, fmtMs(lag))
 	if !math.IsInf(gen, -1) {
 		line += fmt.Sprintf(", its own CPU at most %.2f s/100k req", gen)
 	}

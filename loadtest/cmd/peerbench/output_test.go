@@ -28,7 +28,7 @@ func TestFormatting(t *testing.T) {
 
 func TestCrowdLines(t *testing.T) {
 	m := func(round int, target string, achievedPerS, lag float64, gen *float64) measurement {
-		c := &crowdResult{Opened: 9800, IntendedPerS: 9800, AchievedPerS: achievedPerS, Achieved: achievedPerS / 9800,
+		c := &crowdResult{Opened: 9800, PeriodS: 1, IntendedPerS: 9800, AchievedPerS: achievedPerS, Achieved: achievedPerS / 9800,
 			LagP99Ms: lag, GenCPUPer100k: gen, Missed: int64(5 * (9800 - achievedPerS)), Behind: 7}
 		c.Short = c.Achieved < crowdShortfall
 		return measurement{Round: round, Case: "crowd", Target: target, Crowd: c}
@@ -53,6 +53,12 @@ func TestCrowdLines(t *testing.T) {
 		"crowd generator: 9800 connections × 1 GET/s; achieved 100-100% of the intended rate, its own send lag p99 at most 1.50 ms, its own CPU at most 3.30 s/100k req, the backends' at most 7.25; the machine's CPUs idle 2-31% of the window; no round below 95%",
 		"behind: round 2 crowd/lb: 2 of 4 seconds with a p50 over 100 ms, from second 2; the worst, second 2, 1696 ms",
 	}, crowdLines([]measurement{a, b}))
+
+	c := m(1, "lb", 4900, 1.2, nil)
+	c.Crowd.PeriodS, c.Crowd.IntendedPerS, c.Crowd.Achieved, c.Crowd.Short = 2, 4900, 1, false
+	assert.Equal(t, []string{
+		"crowd generator: 9800 connections × 1 GET every 2s; achieved 100-100% of the intended rate, its own send lag p99 at most 1.20 ms; no round below 95%",
+	}, crowdLines([]measurement{c}))
 }
 
 func TestFmtRatioAndMiB(t *testing.T) {
