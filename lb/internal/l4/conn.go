@@ -11,6 +11,7 @@ import (
 
 	"github.com/lblab/lblab/lb/internal/balance"
 	"github.com/lblab/lblab/lb/internal/pool"
+	"github.com/lblab/lblab/lb/internal/upstream"
 )
 
 // reason says why a connection ended; it labels lblab_tcp_connections_closed_total.
@@ -200,6 +201,11 @@ func (s *Server) connect(bal *balance.Named, key string) (*pool.Backend, *net.TC
 		}
 		b.Release()
 		if s.ctx.Err() != nil { // closing: not the backend's fault
+			return nil, nil, len(tried), err
+		}
+		if upstream.OutOfDescriptors(err) { // the proxy's own file table full: not the backend's fault either
+			s.stats.connectErrors.Add(1)
+			s.log.Warn("connect to backend failed: out of file descriptors", "backend", b.Name, "address", b.Addr, "error", err)
 			return nil, nil, len(tried), err
 		}
 		b.CountError()

@@ -18,10 +18,12 @@ import (
 var ErrNoBackend = pool.ErrNoBackend
 
 // StatusFor maps an error from a backend round trip to the status sent to the
-// client: 504 for timeouts, 503 for ErrNoBackend, 502 for everything else
-// (a malformed response included).
+// client: 504 for timeouts, 503 for ErrNoBackend and for the proxy's own
+// shortage of file descriptors (no room, as HAProxy's 503 when a request's
+// wait in its queue ends), 502 for everything else (a malformed response
+// included).
 func StatusFor(err error) int {
-	if errors.Is(err, ErrNoBackend) {
+	if errors.Is(err, ErrNoBackend) || upstream.OutOfDescriptors(err) {
 		return http.StatusServiceUnavailable
 	}
 	var ne net.Error
@@ -35,7 +37,8 @@ func StatusFor(err error) int {
 type failure int
 
 const (
-	// failNone: not a backend failure (e.g. the client went away).
+	// failNone: not a backend failure (e.g. the client went away, or the
+	// proxy had no file descriptor left for the connection).
 	failNone failure = iota
 	// failConnect: the connection to the backend could not be made, so nothing
 	// of the request reached it. Safe to retry for every method.
@@ -57,7 +60,7 @@ func classify(err error, clientGone bool) failure {
 	if errors.Is(err, ErrTryTimeout) {
 		return failTryTimeout
 	}
-	if clientGone || errors.Is(err, context.Canceled) {
+	if clientGone || errors.Is(err, context.Canceled) || upstream.OutOfDescriptors(err) {
 		return failNone
 	}
 	var op *net.OpError

@@ -36,7 +36,9 @@ func TestReclaimChild(t *testing.T) {
 		t.Skip("run by TestDialReclaimsIdleConnections")
 	}
 	cfg := Config{DialTimeout: 5 * time.Second, MaxIdle: -1}
-	a, b, c := New(addr, cfg), New(addr, cfg), New(addr, cfg)
+	a, b := New(addr, cfg), New(addr, cfg)
+	c := New(addr, Config{DialTimeout: 200 * time.Millisecond, MaxIdle: -1})
+	d := New(addr, cfg)
 	b.Reclaim = a.Shed
 	conns := make([]*Conn, 4)
 	for i := range conns {
@@ -65,11 +67,28 @@ func TestReclaimChild(t *testing.T) {
 	}
 	t.Logf("holding %d more files at a limit of %d", len(held), lim.Cur)
 
+	start := time.Now()
 	_, err = c.Dial(context.Background())
-	require.Error(t, err, "a pool with no reclaim finds no descriptor")
+	require.Error(t, err, "a pool with no reclaim finds no descriptor, not within its dial timeout")
 	require.True(t, OutOfDescriptors(err), "%v", err)
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond, "it waited for one before giving up")
 
-	nc, err := b.Dial(context.Background())
+	// A descriptor freed while a dial waits (a request in flight ending)
+	// is taken.
+	freed := make(chan struct{})
+	go func() {
+		defer close(freed)
+		time.Sleep(100 * time.Millisecond)
+		held[0].Close()
+	}()
+	nc, err := d.Dial(context.Background())
+	<-freed
+	require.NoError(t, err, "the dial that waited for a descriptor")
+	nc.Close()
+	held[0], err = os.Open(os.DevNull) // full again
+	require.NoError(t, err)
+
+	nc, err = b.Dial(context.Background())
 	require.NoError(t, err, "the dial after the reclaim")
 	nc.Close()
 	assert.Equal(t, 2, a.Idle(), "the older half of a's idle connections was closed")

@@ -59,7 +59,7 @@ type Pool struct {
 	// Reclaim, when set (before the pool is used), is called when a dial
 	// fails for want of file descriptors: it closes idle connections (of
 	// this pool and others) and returns how many; when it closed any, the
-	// dial is tried once more.
+	// dial is tried again at once, otherwise after a wait (dialShort).
 	Reclaim func() int
 
 	mu     sync.Mutex // guards idle, low and closed
@@ -163,11 +163,12 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 	}
 }
 
-// Dial connects a new connection to the backend.
+// Dial connects a new connection to the backend. A dial that finds no file
+// descriptor goes on as dialShort says.
 func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
-	if err != nil && OutOfDescriptors(err) && p.Reclaim != nil && p.Reclaim() > 0 {
-		nc, err = p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil && OutOfDescriptors(err) {
+		nc, err = p.dialShort(ctx, err)
 	}
 	if err != nil {
 		return nil, err
@@ -177,6 +178,48 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 	c.takeBufs()
 	c.q.init(nc)
 	return c, nil
+}
+
+// shortWaitMax bounds one wait of dialShort between two tries.
+const shortWaitMax = 50 * time.Millisecond
+
+// dialShort dials again after a dial found no file descriptor (err): the
+// proxy's own shortage, not the backend's failure. Reclaim first closes
+// idle connections; when there are none to close, it waits for a
+// descriptor to be freed as the requests in flight end (1 ms, then twice
+// as long each time up to shortWaitMax), for at most DialTimeout (5 s when
+// unset) or until ctx ends. With thousands of clients each waiting for a
+// backend connection at an open-file limit that cannot hold them all, a
+// request waits its turn instead of failing (HAProxy queues it likewise,
+// having sized its maxconn to the limit). It returns the last error when
+// the time is up.
+func (p *Pool) dialShort(ctx context.Context, err error) (net.Conn, error) {
+	limit := p.cfg.DialTimeout
+	if limit <= 0 {
+		limit = 5 * time.Second
+	}
+	deadline := time.Now().Add(limit)
+	wait := time.Millisecond
+	for OutOfDescriptors(err) {
+		if p.Reclaim == nil || p.Reclaim() == 0 {
+			if time.Until(deadline) < wait {
+				return nil, err
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, err
+			case <-t.C:
+			}
+			wait = min(2*wait, shortWaitMax)
+		}
+		var nc net.Conn
+		if nc, err = p.dialer.DialContext(ctx, "tcp", p.addr); err == nil {
+			return nc, nil
+		}
+	}
+	return nil, err
 }
 
 // Idle connections hold no buffers: Put hands a connection's to these
