@@ -362,13 +362,24 @@ const (
 	trimMaxGap = 64 * time.Second
 )
 
+// trimSettle is how many samples in a row a count that rose must stay put
+// (within trimStill) before trimMemory sees it as settled.
+const (
+	trimSettle = 10
+	trimStill  = 10
+)
+
 // trimMemory returns the memory of connections that have closed, or gone
 // idle and been parked (HTTP mode: they hand back their goroutine's stack
 // and their buffers), to the system: when one of counts (the open
 // connections, the served ones, the idle backend connections), sampled
 // every sample, has dropped by at least half its peak and by 1,000 or more
-// since the last trim, and the last trim was long enough ago, it calls
-// free. Long enough is gap after a trim that came twice maxGap or more
+// since the last trim, or has risen by 1,000 or more since the last trim
+// and then settled (moved by trimStill at most, or a hundredth, in
+// trimSettle samples: a burst of new connections that went idle leaves the
+// garbage of their first requests, which with nothing allocating no
+// collection would take back), and the last trim was long enough ago, it
+// calls free. Long enough is gap after a trim that came twice maxGap or more
 // after the one before it, and twice the last wait (at most maxGap) after
 // one that came sooner: counts that keep rising and falling are not
 // trimmed each time they fall, and once every maxGap at most. Go would
@@ -378,6 +389,9 @@ const (
 func trimMemory(ctx context.Context, counts []func() int, sample, gap, maxGap time.Duration, free func()) {
 	peaks := make([]int, len(counts))
 	now := make([]int, len(counts))
+	base := make([]int, len(counts))  // at the last trim
+	prev := make([]int, len(counts))  // at the last sample
+	still := make([]int, len(counts)) // samples in a row that barely moved
 	var last time.Time
 	wait := gap
 	every(ctx, sample, func() {
@@ -386,6 +400,15 @@ func trimMemory(ctx context.Context, counts []func() int, sample, gap, maxGap ti
 			now[i] = count()
 			peaks[i] = max(peaks[i], now[i])
 			if drop := peaks[i] - now[i]; drop >= 1000 && drop >= peaks[i]/2 {
+				trim = true
+			}
+			if d := now[i] - prev[i]; max(d, -d) <= max(trimStill, now[i]/100) {
+				still[i]++
+			} else {
+				still[i] = 0
+			}
+			prev[i] = now[i]
+			if now[i]-base[i] >= 1000 && still[i] >= trimSettle {
 				trim = true
 			}
 		}
@@ -398,6 +421,7 @@ func trimMemory(ctx context.Context, counts []func() int, sample, gap, maxGap ti
 			}
 			last = time.Now()
 			copy(peaks, now)
+			copy(base, now)
 		}
 	})
 }

@@ -108,3 +108,33 @@ func TestTrimMemoryBacksOff(t *testing.T) {
 		assert.Equal(t, int64(10), trims.Load(), "and the gap is trimGap again")
 	})
 }
+
+// TestTrimMemoryAfterSettledRise: connections that open in a burst and then
+// idle (the open count rises by thousands and stays) are trimmed once it
+// has settled, and once only; a count still climbing is not.
+func TestTrimMemoryAfterSettledRise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		open, trims := startTrim(t)
+		for n := int64(500); n <= 9500; n += 500 { // climbing: 500 a sample
+			open.Store(n)
+			time.Sleep(trimSample)
+		}
+		synctest.Wait()
+		assert.Zero(t, trims.Load(), "still climbing")
+		time.Sleep((trimSettle + 1) * trimSample)
+		synctest.Wait()
+		assert.Equal(t, int64(1), trims.Load(), "9,500 opened, then a second without change")
+		open.Add(trimStill) // a few come and go: still settled
+		time.Sleep(10 * trimSettle * trimSample)
+		synctest.Wait()
+		assert.Equal(t, int64(1), trims.Load(), "no rise since the trim")
+		open.Add(800)
+		time.Sleep(trimGap + 2*trimSettle*trimSample)
+		synctest.Wait()
+		assert.Equal(t, int64(1), trims.Load(), "a rise of 800 only")
+		open.Add(400) // 1,200 above the last trim
+		time.Sleep((trimSettle + 1) * trimSample)
+		synctest.Wait()
+		assert.Equal(t, int64(2), trims.Load(), "1,200 more, settled")
+	})
+}
