@@ -233,6 +233,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if len(s.Pool.All()) == 0 {
 		s.log.Warn("no backend resolved yet; answering 503 until one does")
 	}
+	if w := descriptorWarning(cfg.MaxConnections, openFileLimit()); w != "" {
+		s.log.Warn(w)
+	}
 
 	// HTTP clients' connections get no TCP keep-alive probes (HAProxy's
 	// default): idle_timeout closes idle ones, and each accepted connection

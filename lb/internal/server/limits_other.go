@@ -1,0 +1,6 @@
+//go:build !unix
+
+package server
+
+// openFileLimit is unknown here: no warning.
+func openFileLimit() uint64 { return 0 }
