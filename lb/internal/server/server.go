@@ -365,8 +365,9 @@ const (
 	trimMaxGap = 64 * time.Second
 )
 
-// trimSettle is how many samples in a row a count that rose must stay put
-// (within trimStill) before trimMemory sees it as settled.
+// A count that rose has settled for trimMemory once it has moved by no more
+// than trimStill (or a hundredth of itself) from one sample to the next,
+// trimSettle samples in a row.
 const (
 	trimSettle = 10
 	trimStill  = 10
