@@ -11,13 +11,17 @@ import (
 	"unsafe"
 )
 
-// Read is read(2) on a non-blocking socket: a raw system call (it never
+// Read is recv(2) on a non-blocking socket: a raw system call (it never
 // blocks, so it skips the scheduler's system-call bookkeeping) unless
 // SetCrowded(true) was the last word. An interrupted call is retried.
+// recvfrom(2) with no flags and no address reads as read(2) does, without
+// the file layer read(2) passes through first (its position lock, access
+// checks and notifications), as HAProxy and nginx read. fd must be a
+// socket.
 // n == 0 with a nil error is the peer's EOF; EAGAIN comes back as
 // syscall.EAGAIN.
 func Read(fd int, b []byte) (int, error) {
-	return sockIO(syscall.SYS_READ, fd, b, 0)
+	return sockIO(syscall.SYS_RECVFROM, fd, b, 0)
 }
 
 // Send is send(2) on a non-blocking socket, without SIGPIPE
