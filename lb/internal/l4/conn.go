@@ -191,12 +191,10 @@ func (s *Server) connect(bal *balance.Named, key string) (*pool.Backend, *net.TC
 			return nil, nil, len(tried), lastErr
 		}
 		b.Acquire() // before the connect, so least_connections sees connects in progress
-		t0 := time.Now()
-		nc, err := s.dialer.DialContext(s.ctx, "tcp", b.Addr)
+		nc, d, err := s.dial(b)
 		if err == nil {
-			now := time.Now()
-			b.ObserveLatency(now.Sub(t0), now)
-			s.stats.connectTime.Observe(now.Sub(t0).Seconds())
+			b.ObserveLatency(d, time.Now())
+			s.stats.connectTime.Observe(d.Seconds())
 			return b, nc.(*net.TCPConn), len(tried), nil
 		}
 		b.Release()
@@ -205,7 +203,7 @@ func (s *Server) connect(bal *balance.Named, key string) (*pool.Backend, *net.TC
 		}
 		if upstream.OutOfDescriptors(err) { // the proxy's own file table full: not the backend's fault either
 			s.stats.connectErrors.Add(1)
-			s.log.Warn("connect to backend failed: out of file descriptors", "backend", b.Name, "address", b.Addr, "error", err)
+			s.log.Warn("connect to backend failed: no file descriptor freed within the dial timeout", "backend", b.Name, "address", b.Addr, "error", err)
 			return nil, nil, len(tried), err
 		}
 		b.CountError()
@@ -222,6 +220,26 @@ func (s *Server) connect(bal *balance.Named, key string) (*pool.Backend, *net.TC
 		lastErr = err
 	}
 	return nil, nil, len(tried), lastErr
+}
+
+// dial connects to b. A connect that finds no file descriptor (the proxy's
+// own file table full) waits for one, as the HTTP path's does
+// (upstream.DialShort), up to DialTimeout. d is how long the connect that
+// succeeded took, the waits left out.
+func (s *Server) dial(b *pool.Backend) (nc net.Conn, d time.Duration, err error) {
+	t0 := time.Now()
+	nc, err = s.dialer.DialContext(s.ctx, "tcp", b.Addr)
+	d = time.Since(t0)
+	if err == nil || !upstream.OutOfDescriptors(err) {
+		return nc, d, err
+	}
+	nc, err = upstream.DialShort(s.ctx, err, s.cfg.DialTimeout, nil, func(ctx context.Context) (net.Conn, error) {
+		t0 := time.Now()
+		nc, err := s.dialer.DialContext(ctx, "tcp", b.Addr)
+		d = time.Since(t0)
+		return nc, err
+	})
+	return nc, d, err
 }
 
 // clientIP returns the IP address of a TCP peer, the ip_hash key.

@@ -183,25 +183,33 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 // shortWaitMax bounds one wait of dialShort between two tries.
 const shortWaitMax = 50 * time.Millisecond
 
-// dialShort dials again after a dial found no file descriptor (err): the
-// proxy's own shortage, not the backend's failure. Reclaim first closes
-// idle connections; when there are none to close, it waits for a
-// descriptor to be freed as the requests in flight end (1 ms, then twice
-// as long each time up to shortWaitMax), for at most DialTimeout (5 s when
-// unset) or until ctx ends. With thousands of clients each waiting for a
-// backend connection at an open-file limit that cannot hold them all, a
-// request waits its turn instead of failing (HAProxy queues it likewise,
-// having sized its maxconn to the limit). It returns the last error when
-// the time is up.
+// dialShort dials again after a dial found no file descriptor (err), as
+// DialShort says, with the pool's Reclaim and DialTimeout.
 func (p *Pool) dialShort(ctx context.Context, err error) (net.Conn, error) {
-	limit := p.cfg.DialTimeout
+	return DialShort(ctx, err, p.cfg.DialTimeout, p.Reclaim, func(ctx context.Context) (net.Conn, error) {
+		return p.dialer.DialContext(ctx, "tcp", p.addr)
+	})
+}
+
+// DialShort dials again after a dial found no file descriptor (err): the
+// proxy's own shortage, not the backend's failure. reclaim, when not nil,
+// first closes idle connections; when it closes none, DialShort waits for
+// a descriptor to be freed as the requests and connections in flight end
+// (1 ms, then twice as long each time up to shortWaitMax), for at most
+// limit (5 s when not positive) or until ctx ends. With thousands of
+// clients each waiting for a backend connection at an open-file limit that
+// cannot hold them all, a request waits its turn instead of failing
+// (HAProxy queues it likewise, having sized its maxconn to the limit). It
+// returns the last error when the time is up, and any other error of a
+// dial at once.
+func DialShort(ctx context.Context, err error, limit time.Duration, reclaim func() int, dial func(context.Context) (net.Conn, error)) (net.Conn, error) {
 	if limit <= 0 {
 		limit = 5 * time.Second
 	}
 	deadline := time.Now().Add(limit)
 	wait := time.Millisecond
 	for OutOfDescriptors(err) {
-		if p.Reclaim == nil || p.Reclaim() == 0 {
+		if reclaim == nil || reclaim() == 0 {
 			if time.Until(deadline) < wait {
 				return nil, err
 			}
@@ -215,7 +223,7 @@ func (p *Pool) dialShort(ctx context.Context, err error) (net.Conn, error) {
 			wait = min(2*wait, shortWaitMax)
 		}
 		var nc net.Conn
-		if nc, err = p.dialer.DialContext(ctx, "tcp", p.addr); err == nil {
+		if nc, err = dial(ctx); err == nil {
 			return nc, nil
 		}
 	}

@@ -1,0 +1,91 @@
+//go:build linux
+
+package l4_test
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestConnectWaitsForDescriptor: a connect to a backend that finds the
+// proxy's own file table full waits for a descriptor to be freed, as the
+// HTTP path's dial does, and the connection then goes through; the
+// backend is not blamed. The child process lowers its open-file limit; the
+// backend runs here, outside it.
+func TestConnectWaitsForDescriptor(t *testing.T) {
+	be := newTCPBackend(t, "echo", echoHandler)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestConnectWaitsChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "L4_SHORT_BACKEND="+be.addr)
+	out, err := cmd.CombinedOutput()
+	t.Logf("child:\n%s", out)
+	require.NoError(t, err, "the child's checks")
+	assert.Contains(t, string(out), "--- PASS: TestConnectWaitsChild")
+}
+
+// TestConnectWaitsChild is TestConnectWaitsForDescriptor's child; it does
+// nothing unless run by it.
+func TestConnectWaitsChild(t *testing.T) {
+	addr := os.Getenv("L4_SHORT_BACKEND")
+	if addr == "" {
+		t.Skip("run by TestConnectWaitsForDescriptor")
+	}
+	lb := startLB(t, lbOpts{backendAddrs: []string{addr}, dial: 5 * time.Second, maxFails: 1})
+	exchange := func(msg string) (string, error) {
+		c := dial(t, lb.addr)
+		defer c.Close()
+		if _, err := io.WriteString(c, msg); err != nil {
+			return "", err
+		}
+		c.CloseWrite()
+		return readAll(c, 10*time.Second)
+	}
+	got, err := exchange("warm")
+	require.NoError(t, err)
+	require.Equal(t, "warm", got, "through the proxy before the limit")
+
+	// Fill the descriptor table up to a lowered limit, then leave two free:
+	// the client's socket and the one the proxy accepts. Its connect to the
+	// backend finds none.
+	lim := syscall.Rlimit{Cur: uint64(openFDs(t) + 32), Max: uint64(openFDs(t) + 32)}
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
+	var held []*os.File
+	for range 64 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			require.ErrorIs(t, err, syscall.EMFILE, "filling")
+			break
+		}
+		held = append(held, f)
+	}
+	require.Greater(t, len(held), 8)
+	for _, f := range held[:2] {
+		f.Close()
+	}
+	held = held[2:]
+	t.Logf("holding %d files at a limit of %d", len(held), lim.Cur)
+
+	// Requests in flight ending free descriptors while the connect waits
+	// (the relay needs two more for its copies).
+	freed := make(chan struct{})
+	go func() {
+		defer close(freed)
+		time.Sleep(200 * time.Millisecond)
+		for _, f := range held[:6] {
+			f.Close()
+		}
+	}()
+	start := time.Now()
+	got, err = exchange("after a wait")
+	<-freed
+	require.NoError(t, err)
+	assert.Equal(t, "after a wait", got, "the connect that waited for a descriptor went through")
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond, "it waited")
+	assert.Len(t, lb.pool.Available(), 1, "the backend was not blamed")
+}
