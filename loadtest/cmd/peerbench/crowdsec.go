@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // crowdSecond is one second of a crowd window: the requests sent in it and
@@ -47,15 +49,9 @@ func (b *secondBins) seconds() []crowdSecond {
 			continue
 		}
 		slices.Sort(l)
-		out[i] = crowdSecond{N: len(l), P50Ms: nearestRank(l, 0.50), P99Ms: nearestRank(l, 0.99)}
+		out[i] = crowdSecond{N: len(l), P50Ms: stat.Quantile(0.50, stat.Empirical, l, nil), P99Ms: stat.Quantile(0.99, stat.Empirical, l, nil)}
 	}
 	return out
-}
-
-// nearestRank returns the q quantile of sorted, non-empty xs.
-func nearestRank(xs []float64, q float64) float64 {
-	i := int(q*float64(len(xs))+0.999999) - 1
-	return xs[min(max(i, 0), len(xs)-1)]
 }
 
 // slowSeconds summarizes the seconds whose p50 is above crowdSlowMs: how

@@ -18,6 +18,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // Policies, named as the balancer's algorithms that behave so when every
@@ -207,13 +209,13 @@ func leastConnections(dep [][]float64, turn *int) int {
 	return best
 }
 
-// quantile returns the q-quantile of sorted (nearest rank).
+// quantile returns the q-quantile of sorted (nearest rank: gonum's
+// empirical quantile), NaN for none.
 func quantile(sorted []float64, q float64) float64 {
 	if len(sorted) == 0 {
 		return math.NaN()
 	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	return stat.Quantile(q, stat.Empirical, sorted, nil)
 }
 
 // MM1 returns the time in system of an M/M/1 queue at utilisation rho, in
