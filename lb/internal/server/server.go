@@ -382,7 +382,10 @@ const (
 // and then settled (moved by trimStill at most, or a hundredth, in
 // trimSettle samples: a burst of new connections that went idle leaves the
 // garbage of their first requests, which with nothing allocating no
-// collection would take back), and the last trim was long enough ago, it
+// collection would take back), or was still moving at the last trim and has
+// since settled elsewhere (a trim that came halfway through a burst: the
+// served count fell by thousands as the first connections parked, while
+// the rest were opening), and the last trim was long enough ago, it
 // calls free. Long enough is gap after a trim that came twice maxGap or more
 // after the one before it, and twice the last wait (at most maxGap) after
 // one that came sooner: counts that keep rising and falling are not
@@ -393,9 +396,10 @@ const (
 func trimMemory(ctx context.Context, counts []func() int, sample, gap, maxGap time.Duration, free func()) {
 	peaks := make([]int, len(counts))
 	now := make([]int, len(counts))
-	base := make([]int, len(counts))  // at the last trim
-	prev := make([]int, len(counts))  // at the last sample
-	still := make([]int, len(counts)) // samples in a row that barely moved
+	base := make([]int, len(counts))    // at the last trim
+	prev := make([]int, len(counts))    // at the last sample
+	still := make([]int, len(counts))   // samples in a row that barely moved
+	moving := make([]bool, len(counts)) // not settled at the last trim
 	var last time.Time
 	wait := gap
 	every(ctx, sample, func() {
@@ -412,8 +416,13 @@ func trimMemory(ctx context.Context, counts []func() int, sample, gap, maxGap ti
 				still[i] = 0
 			}
 			prev[i] = now[i]
-			if now[i]-base[i] >= 1000 && still[i] >= trimSettle {
-				trim = true
+			if still[i] >= trimSettle {
+				if now[i]-base[i] >= 1000 {
+					trim = true
+				}
+				if d := now[i] - base[i]; moving[i] && max(d, -d) > max(trimStill, base[i]/100) {
+					trim = true
+				}
 			}
 		}
 		if since := time.Since(last); trim && since >= wait {
@@ -426,6 +435,9 @@ func trimMemory(ctx context.Context, counts []func() int, sample, gap, maxGap ti
 			last = time.Now()
 			copy(peaks, now)
 			copy(base, now)
+			for i := range moving {
+				moving[i] = still[i] < trimSettle
+			}
 		}
 	})
 }

@@ -138,3 +138,35 @@ func TestTrimMemoryAfterSettledRise(t *testing.T) {
 		assert.Equal(t, int64(2), trims.Load(), "1,200 more, settled")
 	})
 }
+
+// TestTrimMemoryAfterTrimMidRise: a trim that came halfway through a burst
+// (the first connections parked, so the served count fell by a thousand,
+// while the rest were still opening) is followed by one once the counts
+// settle, even when fewer than 1,000 opened after it; and by no more.
+func TestTrimMemoryAfterTrimMidRise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var open, served, trims atomic.Int64
+		counts := []func() int{func() int { return int(open.Load()) }, func() int { return int(served.Load()) }}
+		go trimMemory(t.Context(), counts, trimSample, trimGap, trimMaxGap, func() { trims.Add(1) })
+		sample := func(o, s int64) {
+			open.Store(o)
+			served.Store(s)
+			time.Sleep(trimSample)
+		}
+		for o := int64(600); o <= 6000; o += 600 { // opening, each served at first
+			sample(o, min(o, 1200))
+		}
+		for o, s := int64(6600), int64(900); o <= 9000; o, s = o+600, s-200 { // the first ones park
+			sample(o, s)
+		}
+		synctest.Wait()
+		assert.Equal(t, int64(1), trims.Load(), "served down by 1,000 from its peak, halfway")
+		sample(9500, 0) // the last 500 open, then all idle
+		time.Sleep(trimGap)
+		synctest.Wait()
+		assert.Equal(t, int64(2), trims.Load(), "settled after the trim that came halfway")
+		time.Sleep(4 * trimMaxGap)
+		synctest.Wait()
+		assert.Equal(t, int64(2), trims.Load(), "and no more while nothing moves")
+	})
+}
