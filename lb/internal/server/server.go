@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/admin"
@@ -249,6 +250,15 @@ func (s *Server) Run(ctx context.Context) error {
 		if err := netx.DeferAccept(pl); err != nil {
 			pl.Close()
 			return fmt.Errorf("defer_accept on %s: %w", pl.Addr(), err)
+		}
+	}
+	// HTTP clients speak first and get a response at once: the ACK of a
+	// request rides on it (HAProxy's tcp-smart-accept). A listener handed in
+	// that takes no TCP_QUICKACK (Multipath TCP's) keeps its immediate ACKs.
+	if cfg.Mode == "http" {
+		if err := netx.DelayFirstAck(pl); err != nil && !errors.Is(err, syscall.ENOPROTOOPT) {
+			pl.Close()
+			return fmt.Errorf("delayed ACKs on %s: %w", pl.Addr(), err)
 		}
 	}
 	s.proxyAddr = pl.Addr()
@@ -502,6 +512,12 @@ func (s *Server) listen(given net.Listener, host string, port int, key string, k
 	if !keepAlive {
 		lc.KeepAlive = -1
 	}
+	// Plain TCP, as HAProxy and nginx listen by default. Go (1.24 on) would
+	// listen with Multipath TCP where the kernel has it: connections from
+	// plain TCP clients fall back to TCP, but the listener then takes fewer
+	// TCP options (no TCP_QUICKACK, see netx.DelayFirstAck) and every
+	// handshake passes MPTCP's layer first.
+	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (%s): %w", addr, key, err)

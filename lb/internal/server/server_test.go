@@ -78,11 +78,26 @@ func startWith(t testing.TB, cfg *config.Config) (*Server, string, *lockedBuffer
 	al, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	access := &lockedBuffer{}
-	srv, err := New(cfg, Options{
+	srv := run(t, cfg, Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AccessLog:     slog.New(slog.NewJSONHandler(access, nil)),
 		ProxyListener: pl, AdminListener: al,
 	})
+	return srv, "http://" + srv.ProxyAddr().String(), access
+}
+
+// startOwn starts a server with cfg that opens its listeners itself, at
+// cfg's addresses, and returns it.
+func startOwn(t testing.TB, cfg *config.Config) *Server {
+	t.Helper()
+	return run(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+// run starts a server with cfg and opts, stops it when the test ends, and
+// returns it once it is ready.
+func run(t testing.TB, cfg *config.Config, opts Options) *Server {
+	t.Helper()
+	srv, err := New(cfg, opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -97,7 +112,7 @@ func startWith(t testing.TB, cfg *config.Config) (*Server, string, *lockedBuffer
 		}
 	})
 	<-srv.Ready()
-	return srv, "http://" + srv.ProxyAddr().String(), access
+	return srv
 }
 
 type lockedBuffer struct {
