@@ -180,3 +180,42 @@ func TestEpollHold(t *testing.T) {
 		})
 	}
 }
+
+// TestDelayFirstAck: a plain TCP listener takes the cleared TCP_QUICKACK;
+// one that refuses it (Multipath TCP's, Go's default listener where the
+// kernel has it) and one that is not TCP are left as they are, without an
+// error.
+func TestDelayFirstAck(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		proto int // the listener's SO_PROTOCOL; 0: not a TCP listener
+	}{
+		{"tcp", syscall.IPPROTO_TCP},
+		{"mptcp", 262},
+		{"unix", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var lc net.ListenConfig
+			lc.SetMultipathTCP(tc.proto == 262)
+			network, addr := "tcp", "127.0.0.1:0"
+			if tc.proto == 0 {
+				network, addr = "unix", t.TempDir()+"/l.sock"
+			}
+			ln, err := lc.Listen(t.Context(), network, addr)
+			require.NoError(t, err)
+			defer ln.Close()
+			if tc.proto != 0 {
+				rc, err := ln.(*net.TCPListener).SyscallConn()
+				require.NoError(t, err)
+				var proto int
+				require.NoError(t, rc.Control(func(fd uintptr) {
+					proto, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PROTOCOL)
+				}))
+				if proto != tc.proto {
+					t.Skipf("SKIP: the kernel gave protocol %d, not %d (no Multipath TCP here)", proto, tc.proto)
+				}
+			}
+			assert.NoError(t, DelayFirstAck(ln))
+		})
+	}
+}

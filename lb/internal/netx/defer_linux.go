@@ -3,6 +3,7 @@
 package netx
 
 import (
+	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -26,11 +27,15 @@ func DeferAccept(ln net.Listener) error {
 // accepts start in the kernel's delayed-ACK mode, so the ACK of a client's
 // request goes out with the response (or after the delayed-ACK timer, about
 // 40 ms, if the response takes longer) instead of in a segment of its own.
-// With a new connection per request that is one segment in twelve fewer. The
-// listener must be plain TCP: an MPTCP listener refuses the option
-// (ENOPROTOOPT). Anything but a *net.TCPListener is left as it is.
+// With a new connection per request that is one segment in twelve fewer. A
+// listener that refuses the option (Multipath TCP's: ENOPROTOOPT) keeps its
+// immediate ACKs, as does anything but a *net.TCPListener.
 func DelayFirstAck(ln net.Listener) error {
-	return setListenerOpt(ln, syscall.TCP_QUICKACK, 0)
+	err := setListenerOpt(ln, syscall.TCP_QUICKACK, 0)
+	if errors.Is(err, syscall.ENOPROTOOPT) {
+		return nil
+	}
+	return err
 }
 
 func setListenerOpt(ln net.Listener, opt, value int) error {

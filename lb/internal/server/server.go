@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/admin"
@@ -253,10 +252,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	// HTTP clients speak first and get a response at once: the ACK of a
-	// request rides on it (HAProxy's tcp-smart-accept). A listener handed in
-	// that takes no TCP_QUICKACK (Multipath TCP's) keeps its immediate ACKs.
+	// request rides on it (HAProxy's tcp-smart-accept).
 	if cfg.Mode == "http" {
-		if err := netx.DelayFirstAck(pl); err != nil && !errors.Is(err, syscall.ENOPROTOOPT) {
+		if err := netx.DelayFirstAck(pl); err != nil {
 			pl.Close()
 			return fmt.Errorf("delayed ACKs on %s: %w", pl.Addr(), err)
 		}
