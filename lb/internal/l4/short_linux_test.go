@@ -53,7 +53,11 @@ func TestConnectWaitsChild(t *testing.T) {
 	// Fill the descriptor table up to a lowered limit, then leave two free:
 	// the client's socket and the one the proxy accepts. Its connect to the
 	// backend finds none.
-	lim := syscall.Rlimit{Cur: uint64(openFDs(t) + 32), Max: uint64(openFDs(t) + 32)}
+	// One count for both bounds: two counts can differ (the proxy opens and
+	// closes sockets meanwhile), and a soft limit above the hard one is
+	// EINVAL.
+	n := uint64(openFDs(t) + 32)
+	lim := syscall.Rlimit{Cur: n, Max: n}
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
 	var held []*os.File
 	for range 64 {
