@@ -22,7 +22,9 @@ import (
 func TestConnectWaitsForDescriptor(t *testing.T) {
 	be := newTCPBackend(t, "echo", echoHandler)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestConnectWaitsChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "L4_SHORT_BACKEND="+be.addr)
+	// The proxy's debug log goes to the child's output, which is shown when
+	// the test fails.
+	cmd.Env = append(os.Environ(), "L4_SHORT_BACKEND="+be.addr, "L4_TEST_LOG=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("child:\n%s", out)
 	require.NoError(t, err, "the child's checks")
