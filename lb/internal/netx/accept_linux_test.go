@@ -204,18 +204,31 @@ func TestDelayFirstAck(t *testing.T) {
 			ln, err := lc.Listen(t.Context(), network, addr)
 			require.NoError(t, err)
 			defer ln.Close()
-			if tc.proto != 0 {
-				rc, err := ln.(*net.TCPListener).SyscallConn()
-				require.NoError(t, err)
-				var proto int
-				require.NoError(t, rc.Control(func(fd uintptr) {
-					proto, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PROTOCOL)
-				}))
-				if proto != tc.proto {
-					t.Skipf("SKIP: the kernel gave protocol %d, not %d (no Multipath TCP here)", proto, tc.proto)
-				}
+			if tc.proto == 0 {
+				assert.NoError(t, DelayFirstAck(ln))
+				return
 			}
-			assert.NoError(t, DelayFirstAck(ln))
+			rc, err := ln.(*net.TCPListener).SyscallConn()
+			require.NoError(t, err)
+			// sockopt reads an option of the listener (-1: refused).
+			sockopt := func(level, opt int) int {
+				v := -1
+				require.NoError(t, rc.Control(func(fd uintptr) {
+					if got, err := syscall.GetsockoptInt(int(fd), level, opt); err == nil {
+						v = got
+					}
+				}))
+				return v
+			}
+			if proto := sockopt(syscall.SOL_SOCKET, syscall.SO_PROTOCOL); proto != tc.proto {
+				t.Skipf("SKIP: the kernel gave protocol %d, not %d (no Multipath TCP here)", proto, tc.proto)
+			}
+			before := sockopt(syscall.IPPROTO_TCP, syscall.TCP_QUICKACK)
+			require.NoError(t, DelayFirstAck(ln))
+			if tc.proto == syscall.IPPROTO_TCP {
+				assert.Equal(t, 1, before, "a new listener acks at once")
+				assert.Equal(t, 0, sockopt(syscall.IPPROTO_TCP, syscall.TCP_QUICKACK), "quick ACKs cleared")
+			}
 		})
 	}
 }
