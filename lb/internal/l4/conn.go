@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/balance"
+	"github.com/lblab/lblab/lb/internal/netx"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/upstream"
 )
@@ -201,7 +202,7 @@ func (s *Server) connect(bal *balance.Named, key string) (*pool.Backend, *net.TC
 		if s.ctx.Err() != nil { // closing: not the backend's fault
 			return nil, nil, len(tried), err
 		}
-		if upstream.OutOfDescriptors(err) { // the proxy's own file table full: not the backend's fault either
+		if netx.OutOfDescriptors(err) { // the proxy's own file table full: not the backend's fault either
 			s.stats.connectErrors.Add(1)
 			s.log.Warn("connect to backend failed: no file descriptor freed within the dial timeout", "backend", b.Name, "address", b.Addr, "error", err)
 			return nil, nil, len(tried), err
@@ -230,7 +231,7 @@ func (s *Server) dial(b *pool.Backend) (nc net.Conn, d time.Duration, err error)
 	t0 := time.Now()
 	nc, err = s.dialer.DialContext(s.ctx, "tcp", b.Addr)
 	d = time.Since(t0)
-	if err == nil || !upstream.OutOfDescriptors(err) {
+	if err == nil || !netx.OutOfDescriptors(err) {
 		return nc, d, err
 	}
 	nc, err = upstream.DialShort(s.ctx, err, s.cfg.DialTimeout, nil, func(ctx context.Context) (net.Conn, error) {

@@ -187,11 +187,11 @@ func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats, done fun
 	p.dir[0].count = [3]*atomic.Uint64{&c.up, &bs.up, &s.stats.up}
 	p.dir[1].count = [3]*atomic.Uint64{&c.down, &bs.down, &s.stats.down}
 	var err error
-	if p.fd[0], err = detach(c.client); err != nil {
+	if p.fd[0], err = s.detach(c.client); err != nil {
 		done(0, 0, err)
 		return
 	}
-	if p.fd[1], err = detach(backend); err != nil {
+	if p.fd[1], err = s.detach(backend); err != nil {
 		syscall.Close(p.fd[0])
 		done(0, 0, err)
 		return
@@ -210,18 +210,30 @@ func (s *Server) relay(c *conn, backend *net.TCPConn, bs *backendStats, done fun
 
 // detach takes a connection's socket out of Go's poller: it duplicates the
 // descriptor (the copy shares the socket and its non-blocking mode) and
-// closes the net.TCPConn.
-func detach(tc *net.TCPConn) (int, error) {
+// closes the net.TCPConn. The copy needs a descriptor of its own for a
+// moment: when the file table is full, detach waits for one as a connect
+// does (netx.RetryShort), for up to the dial timeout, rather than cut a
+// connection that got through its accept and its connect.
+func (s *Server) detach(tc *net.TCPConn) (int, error) {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return -1, err
 	}
-	nfd, dupErr := -1, error(nil)
-	if err := rc.Control(func(fd uintptr) { nfd, dupErr = netx.DupCloexec(int(fd)) }); err != nil {
-		return -1, err
+	nfd := -1
+	dup := func() error {
+		var dupErr error
+		if err := rc.Control(func(fd uintptr) { nfd, dupErr = netx.DupCloexec(int(fd)) }); err != nil {
+			return err
+		}
+		return dupErr
+	}
+	if err := dup(); err != nil {
+		if err = netx.RetryShort(s.ctx, err, s.cfg.DialTimeout, nil, dup); err != nil {
+			return -1, err
+		}
 	}
 	tc.Close()
-	return nfd, dupErr
+	return nfd, nil
 }
 
 // add registers p's sockets with the loop.

@@ -5,9 +5,11 @@
 package netx
 
 import (
+	"context"
 	"errors"
 	"net"
 	"syscall"
+	"time"
 )
 
 // TemporaryAcceptError reports whether an Accept error is worth retrying
@@ -18,9 +20,53 @@ func TemporaryAcceptError(err error) bool {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
 	}
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
+	return OutOfDescriptors(err) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EINTR)
+}
+
+// OutOfDescriptors reports whether err is the process's (EMFILE) or the
+// system's (ENFILE) file table being full.
+func OutOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// ShortWaitMax bounds one wait of RetryShort between two tries.
+const ShortWaitMax = 50 * time.Millisecond
+
+// RetryShort calls try again after an attempt failed for want of a file
+// descriptor (err, as OutOfDescriptors says): the proxy's own shortage, not
+// a peer's failure. reclaim, when not nil, first closes idle connections;
+// when it closes none, RetryShort waits for a descriptor to be freed as the
+// requests and connections in flight end (1 ms, then twice as long each
+// time up to ShortWaitMax), for at most limit (5 s when not positive) or
+// until ctx ends. It returns nil once try succeeds, the last error when
+// the time is up, and any other error of try at once. With thousands of
+// clients at an open-file limit that cannot hold them all, a connection
+// waits its turn instead of failing (HAProxy queues it likewise, having
+// sized its maxconn to the limit).
+func RetryShort(ctx context.Context, err error, limit time.Duration, reclaim func() int, try func() error) error {
+	if limit <= 0 {
+		limit = 5 * time.Second
+	}
+	deadline := time.Now().Add(limit)
+	wait := time.Millisecond
+	for OutOfDescriptors(err) {
+		if reclaim == nil || reclaim() == 0 {
+			if time.Until(deadline) < wait {
+				return err
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+			wait = min(2*wait, ShortWaitMax)
+		}
+		err = try()
+	}
+	return err
 }
 
 // Slots bounds the open connections: a slot is taken before a connection is

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/lblab/lblab/lb/internal/h1"
+	"github.com/lblab/lblab/lb/internal/netx"
 	"github.com/lblab/lblab/lb/internal/pool"
 	"github.com/lblab/lblab/lb/internal/upstream"
 )
@@ -23,7 +24,7 @@ var ErrNoBackend = pool.ErrNoBackend
 // wait in its queue ends), 502 for everything else (a malformed response
 // included).
 func StatusFor(err error) int {
-	if errors.Is(err, ErrNoBackend) || upstream.OutOfDescriptors(err) {
+	if errors.Is(err, ErrNoBackend) || netx.OutOfDescriptors(err) {
 		return http.StatusServiceUnavailable
 	}
 	var ne net.Error
@@ -60,7 +61,7 @@ func classify(err error, clientGone bool) failure {
 	if errors.Is(err, ErrTryTimeout) {
 		return failTryTimeout
 	}
-	if clientGone || errors.Is(err, context.Canceled) || upstream.OutOfDescriptors(err) {
+	if clientGone || errors.Is(err, context.Canceled) || netx.OutOfDescriptors(err) {
 		return failNone
 	}
 	var op *net.OpError

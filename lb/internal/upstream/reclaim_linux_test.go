@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lblab/lblab/lb/internal/netx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -60,7 +61,7 @@ func TestReclaimChild(t *testing.T) {
 	for range 64 {
 		f, err := os.Open(os.DevNull)
 		if err != nil {
-			require.True(t, OutOfDescriptors(err), "filling: %v", err)
+			require.True(t, netx.OutOfDescriptors(err), "filling: %v", err)
 			break
 		}
 		held = append(held, f)
@@ -70,7 +71,7 @@ func TestReclaimChild(t *testing.T) {
 	start := time.Now()
 	_, err = c.Dial(context.Background())
 	require.Error(t, err, "a pool with no reclaim finds no descriptor, not within its dial timeout")
-	require.True(t, OutOfDescriptors(err), "%v", err)
+	require.True(t, netx.OutOfDescriptors(err), "%v", err)
 	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond, "it waited for one before giving up")
 
 	// A descriptor freed while a dial waits (a request in flight ending)

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/netx"
@@ -167,7 +166,7 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 // descriptor goes on as dialShort says.
 func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
-	if err != nil && OutOfDescriptors(err) {
+	if err != nil && netx.OutOfDescriptors(err) {
 		nc, err = p.dialShort(ctx, err)
 	}
 	if err != nil {
@@ -180,9 +179,6 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 	return c, nil
 }
 
-// shortWaitMax bounds one wait of dialShort between two tries.
-const shortWaitMax = 50 * time.Millisecond
-
 // dialShort dials again after a dial found no file descriptor (err), as
 // DialShort says, with the pool's Reclaim and DialTimeout.
 func (p *Pool) dialShort(ctx context.Context, err error) (net.Conn, error) {
@@ -191,43 +187,20 @@ func (p *Pool) dialShort(ctx context.Context, err error) (net.Conn, error) {
 	})
 }
 
-// DialShort dials again after a dial found no file descriptor (err): the
-// proxy's own shortage, not the backend's failure. reclaim, when not nil,
-// first closes idle connections; when it closes none, DialShort waits for
-// a descriptor to be freed as the requests and connections in flight end
-// (1 ms, then twice as long each time up to shortWaitMax), for at most
-// limit (5 s when not positive) or until ctx ends. With thousands of
-// clients each waiting for a backend connection at an open-file limit that
-// cannot hold them all, a request waits its turn instead of failing
-// (HAProxy queues it likewise, having sized its maxconn to the limit). It
-// returns the last error when the time is up, and any other error of a
-// dial at once.
+// DialShort dials again after a dial found no file descriptor (err), for
+// as long and with the waits netx.RetryShort says: reclaim, when not nil,
+// closes idle connections first. It returns the last error when the time
+// is up, and any other error of a dial at once.
 func DialShort(ctx context.Context, err error, limit time.Duration, reclaim func() int, dial func(context.Context) (net.Conn, error)) (net.Conn, error) {
-	if limit <= 0 {
-		limit = 5 * time.Second
+	var nc net.Conn
+	err = netx.RetryShort(ctx, err, limit, reclaim, func() (err error) {
+		nc, err = dial(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	deadline := time.Now().Add(limit)
-	wait := time.Millisecond
-	for OutOfDescriptors(err) {
-		if reclaim == nil || reclaim() == 0 {
-			if time.Until(deadline) < wait {
-				return nil, err
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, err
-			case <-t.C:
-			}
-			wait = min(2*wait, shortWaitMax)
-		}
-		var nc net.Conn
-		if nc, err = dial(ctx); err == nil {
-			return nc, nil
-		}
-	}
-	return nil, err
+	return nc, nil
 }
 
 // Idle connections hold no buffers: Put hands a connection's to these
@@ -338,12 +311,6 @@ func (p *Pool) Shed() int {
 		c.Close()
 	}
 	return k
-}
-
-// OutOfDescriptors reports whether err is the process's (EMFILE) or the
-// system's (ENFILE) file table being full.
-func OutOfDescriptors(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // Idle returns the number of idle connections.
