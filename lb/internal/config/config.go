@@ -128,8 +128,15 @@ type Config struct {
 	// MaxIdleConnsPerBackend caps each backend's pool of idle keep-alive
 	// connections: -1 (the default, as HAProxy's pool-max-conn) no cap, 0
 	// none kept.
-	MaxIdleConnsPerBackend int      `json:"max_idle_conns_per_backend"`
-	ResolveInterval        Duration `json:"resolve_interval"`
+	MaxIdleConnsPerBackend int `json:"max_idle_conns_per_backend"`
+	// MaxConnsPerBackend bounds each backend's connections, busy and idle,
+	// as HAProxy's maxconn on a server line: a request beyond it waits for
+	// one to come free, up to connection_timeout, then is answered 503. 0
+	// (the default): no bound. HTTP mode's lean path only: what net/http
+	// serves (upgrades, and every request with "forwarder":
+	// "reverseproxy") is not counted.
+	MaxConnsPerBackend int      `json:"max_conns_per_backend"`
+	ResolveInterval    Duration `json:"resolve_interval"`
 
 	// keys holds the top-level keys present in the file (see IsSet).
 	keys map[string]bool
@@ -354,6 +361,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxIdleConnsPerBackend < -1 {
 		bad("max_idle_conns_per_backend", c.MaxIdleConnsPerBackend, "must be -1 (no limit), 0 (no keep-alive) or more")
+	}
+	if c.MaxConnsPerBackend < 0 {
+		bad("max_conns_per_backend", c.MaxConnsPerBackend, "must be 0 (no limit) or more")
+	} else if c.MaxConnsPerBackend > 0 && c.Mode == "tcp" {
+		bad("max_conns_per_backend", c.MaxConnsPerBackend, `bounds backend connections in HTTP mode only; "mode": "tcp" has no queue (use max_connections)`)
 	}
 	c.validateGray(bad)
 	for i, p := range c.TrustedProxies {

@@ -87,6 +87,8 @@ func TestBadConfigNamesKeyAndValue(t *testing.T) {
 		{"try timeout not below request timeout", `{` + base + `, "request_timeout": 3, "try_timeout": 5}`, []string{"try_timeout: 5s: must be shorter than request_timeout (3s)"}},
 		{"negative try timeout", `{` + base + `, "try_timeout": -1}`, []string{"try_timeout: -1s: must not be negative"}},
 		{"idle pool below -1", `{` + base + `, "max_idle_conns_per_backend": -2}`, []string{"max_idle_conns_per_backend: -2: must be -1 (no limit), 0 (no keep-alive) or more"}},
+		{"negative backend connection bound", `{` + base + `, "max_conns_per_backend": -1}`, []string{"max_conns_per_backend: -1: must be 0 (no limit) or more"}},
+		{"backend connection bound in tcp mode", `{` + base + `, "mode": "tcp", "admin_port": 9090, "max_conns_per_backend": 8}`, []string{`max_conns_per_backend: 8: bounds backend connections in HTTP mode only`}},
 		{"hedge delay of zero", `{` + base + `, "hedge_after": 0}`, []string{"hedge_after: 0s: must be greater than 0"}},
 		{"hedge percentile out of range", `{` + base + `, "hedge_after": "p100"}`, []string{`hedge_after: "p100": the percentile must be at least p50`}},
 		{"hedge delay not a delay", `{` + base + `, "hedge_after": "soon"}`, []string{`hedge_after: "soon": "soon" is neither a delay`}},

@@ -40,9 +40,8 @@ func (fc *conn) try(b *pool.Backend, t proxy.Try, head, body []byte) proxy.Outco
 	if err != nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
 		// A pooled connection failed before the request could have been
 		// acted on: send it on a new connection.
-		c.Close()
 		t0 := time.Now()
-		if c, err = cp.Dial(context.Background()); err != nil {
+		if c, err = cp.Redial(context.Background(), c); err != nil {
 			return proxy.Outcome{Err: err}
 		}
 		fc.tc = time.Since(t0)
@@ -144,9 +143,8 @@ func (fc *conn) send(ctx context.Context, b *pool.Backend, t proxy.Try, head, bo
 	}
 	err = fc.exchange(l.cp, c, head, body, now, &l.resp, t.HeadTimeout)
 	if err != nil && ctx.Err() == nil && upstream.Resend(err, reused, fc.req.Idempotent()) {
-		c.Close()
 		t0 := time.Now()
-		if c, err = l.cp.Dial(ctx); err != nil {
+		if c, err = l.cp.Redial(ctx, c); err != nil {
 			return fail(err)
 		}
 		if !l.use(c) {

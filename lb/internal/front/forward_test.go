@@ -399,3 +399,68 @@ func TestAwaitHeadLastLook(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardQueuesAtMaxConns: with max_conns_per_backend reached, a
+// request waits for the busy connection and is sent on it when it comes
+// back (no second connection); one that waits longer than
+// connection_timeout is answered 503 and does not count against the
+// backend (with max_fails 1, a failure would take it down).
+func TestForwardQueuesAtMaxConns(t *testing.T) {
+	tests := []struct {
+		name       string
+		queueWait  time.Duration
+		wantStatus int
+	}{
+		{"served once the connection is free", 5 * time.Second, http.StatusOK},
+		{"503 when none came free in time", 100 * time.Millisecond, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			rb := newRawBackend(t, func(r *http.Request, _ int) (string, bool) {
+				if r.URL.Path == "/slow" {
+					<-release
+				}
+				return ok(r.URL.Path), false
+			})
+			cfg := proxy.Config{MaxFails: 1, FailTimeout: time.Minute,
+				Conn: upstream.Config{DialTimeout: tt.queueWait, ResponseHeaderTimeout: 10 * time.Second, MaxIdle: -1, MaxConns: 1}}
+			url, _ := fastFront(t, cfg, Config{}, rb.addr())
+			get := func(path string) chan *http.Response {
+				ch := make(chan *http.Response, 1)
+				go func() {
+					resp, err := http.Get(url + path)
+					if !assert.NoError(t, err, path) {
+						ch <- nil
+						return
+					}
+					io.ReadAll(resp.Body)
+					resp.Body.Close()
+					ch <- resp
+				}()
+				return ch
+			}
+			slow := get("/slow")
+			require.Eventually(t, func() bool { return rb.count() == 1 }, 5*time.Second, time.Millisecond, "the slow request reached the backend")
+			queued := get("/queued")
+			if tt.wantStatus == http.StatusOK {
+				time.Sleep(50 * time.Millisecond)
+				assert.Equal(t, 1, rb.count(), "the second request waits for the connection")
+				close(release)
+			}
+			resp := <-queued
+			require.NotNil(t, resp)
+			assert.Equal(t, tt.wantStatus, resp.StatusCode, "the queued request")
+			if tt.wantStatus != http.StatusOK {
+				close(release)
+			}
+			require.NotNil(t, <-slow)
+			assert.Equal(t, int64(1), rb.conns.Load(), "one connection to the backend")
+
+			after := get("/after")
+			resp = <-after
+			require.NotNil(t, resp)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "the backend was not taken down")
+		})
+	}
+}

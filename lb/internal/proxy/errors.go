@@ -20,11 +20,12 @@ var ErrNoBackend = pool.ErrNoBackend
 
 // StatusFor maps an error from a backend round trip to the status sent to the
 // client: 504 for timeouts, 503 for ErrNoBackend and for the proxy's own
-// shortage of file descriptors (no room, as HAProxy's 503 when a request's
-// wait in its queue ends), 502 for everything else (a malformed response
+// limits (no file descriptor left, or no backend connection free within
+// max_conns_per_backend: no room, as HAProxy's 503 when a request's wait
+// in its queue ends), 502 for everything else (a malformed response
 // included).
 func StatusFor(err error) int {
-	if errors.Is(err, ErrNoBackend) || netx.OutOfDescriptors(err) {
+	if errors.Is(err, ErrNoBackend) || netx.OutOfDescriptors(err) || errors.Is(err, upstream.ErrQueueTimeout) {
 		return http.StatusServiceUnavailable
 	}
 	var ne net.Error
@@ -39,7 +40,8 @@ type failure int
 
 const (
 	// failNone: not a backend failure (e.g. the client went away, or the
-	// proxy had no file descriptor left for the connection).
+	// proxy had no file descriptor left for the connection, or no
+	// connection came free in its queue).
 	failNone failure = iota
 	// failConnect: the connection to the backend could not be made, so nothing
 	// of the request reached it. Safe to retry for every method.
@@ -61,7 +63,7 @@ func classify(err error, clientGone bool) failure {
 	if errors.Is(err, ErrTryTimeout) {
 		return failTryTimeout
 	}
-	if clientGone || errors.Is(err, context.Canceled) || netx.OutOfDescriptors(err) {
+	if clientGone || errors.Is(err, context.Canceled) || netx.OutOfDescriptors(err) || errors.Is(err, upstream.ErrQueueTimeout) {
 		return failNone
 	}
 	var op *net.OpError

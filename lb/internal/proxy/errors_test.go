@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lblab/lblab/lb/internal/upstream"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -30,6 +31,9 @@ func TestClassifyAndStatus(t *testing.T) {
 		// rather than a bad gateway.
 		{"no descriptor (process)", dial(syscall.EMFILE), false, failNone, http.StatusServiceUnavailable},
 		{"no descriptor (system)", dial(syscall.ENFILE), false, failNone, http.StatusServiceUnavailable},
+		// No connection to the backend came free in its queue
+		// (max_conns_per_backend): the proxy's limit, likewise.
+		{"queue timeout", upstream.ErrQueueTimeout, false, failNone, http.StatusServiceUnavailable},
 		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), false, failReset, http.StatusBadGateway},
 		{"eof", io.ErrUnexpectedEOF, false, failReset, http.StatusBadGateway},
 		{"client gone", io.EOF, true, failNone, http.StatusBadGateway},

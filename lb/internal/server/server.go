@@ -128,6 +128,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			DialTimeout:           cfg.ConnectionTimeout.D(),
 			ResponseHeaderTimeout: cfg.RequestTimeout.D(),
 			MaxIdle:               cfg.MaxIdleConnsPerBackend,
+			MaxConns:              cfg.MaxConnsPerBackend,
 		},
 		Retries: cfg.Retries, RetryBodyLimit: cfg.RetryBodyLimit,
 		MaxFails: cfg.MaxFails, FailTimeout: cfg.FailTimeout.D(), Passive5xx: cfg.PassiveOn5xx,

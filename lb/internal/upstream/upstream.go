@@ -20,6 +20,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lblab/lblab/lb/internal/netx"
@@ -38,6 +39,10 @@ type Config struct {
 	// IdleTimeout drops connections idle for longer than this (default
 	// 90s), before the backend's own keep-alive timeout is likely to.
 	IdleTimeout time.Duration
+	// MaxConns bounds the connections to the backend, busy and idle
+	// (max_conns_per_backend); a request beyond it waits in the pool's
+	// queue (see queue.go). 0: no bound.
+	MaxConns int
 }
 
 // Buffer sizes of a backend connection: a response head must fit in the
@@ -61,10 +66,12 @@ type Pool struct {
 	// dial is tried again at once, otherwise after a wait (dialShort).
 	Reclaim func() int
 
-	mu     sync.Mutex // guards idle, low and closed
+	mu     sync.Mutex // guards idle, low, closed, live and queue
 	idle   []*Conn    // oldest first
 	low    int        // the fewest idle since the last Purge: idle[:low] were not needed all that time
 	closed bool
+	live   int      // connections holding a place (bounded pools only)
+	queue  []waiter // Gets waiting for a connection, first come first
 }
 
 // New returns an empty pool for the backend at addr.
@@ -95,6 +102,14 @@ type Conn struct {
 	w      countingWriter // under BW: counts what the kernel took
 	q      quiet          // the idle check's state
 	idleAt time.Time
+	s      atomic.Pointer[slot] // its place in a bounded pool, given back by Close
+}
+
+// Close closes the connection and gives its place in a bounded pool back.
+func (c *Conn) Close() error {
+	err := c.Conn.Close()
+	c.s.Swap(nil).release()
+	return err
 }
 
 // countingWriter counts the bytes written to the connection.
@@ -139,14 +154,25 @@ func (c *Conn) Begin() { c.w.n = 0 }
 func (c *Conn) Sent() int64 { return c.w.n }
 
 // Get returns an idle connection that is still quiet (reused=true) or dials
-// a new one.
+// a new one. In a bounded pool with every connection taken it waits in the
+// queue for one (reused) or for a place to dial with; ErrQueueTimeout when
+// none came in time.
 func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, err error) {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
 		if n == 0 {
-			p.mu.Unlock()
-			c, err = p.Dial(ctx)
+			s, h, err := p.placeLocked(ctx, true)
+			if err != nil {
+				return nil, false, err
+			}
+			if h != nil {
+				if h = p.reuse(h, now); h != nil {
+					return h, true, nil
+				}
+				continue
+			}
+			c, err = p.dial(ctx, s)
 			return c, false, err
 		}
 		c = p.idle[n-1]
@@ -154,28 +180,99 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 		p.idle = p.idle[:n-1]
 		p.low = min(p.low, n-1)
 		p.mu.Unlock()
-		if now.Sub(c.idleAt) < p.cfg.IdleTimeout && c.q.quiet(c.Conn, &c.RD) {
-			c.takeBufs()
+		if c = p.reuse(c, now); c != nil {
 			return c, true, nil
 		}
-		c.Close()
 	}
 }
 
-// Dial connects a new connection to the backend. A dial that finds no file
-// descriptor goes on as dialShort says.
+// reuse returns c, back from the pool, with its buffers if it is still
+// quiet and not too old; otherwise it closes it and returns nil.
+func (p *Pool) reuse(c *Conn, now time.Time) *Conn {
+	if now.Sub(c.idleAt) < p.cfg.IdleTimeout && c.q.quiet(c.Conn, &c.RD) {
+		c.takeBufs()
+		return c
+	}
+	c.Close()
+	return nil
+}
+
+// placeLocked, with p.mu held, takes a place for a new connection in a
+// bounded pool (nil in one with no bound), waiting in the queue when every
+// place is taken; it unlocks p.mu. A connection handed over while it
+// waited is returned as h when handed is true; otherwise it is closed and
+// its place taken.
+func (p *Pool) placeLocked(ctx context.Context, handed bool) (s *slot, h *Conn, err error) {
+	if !p.bounded() {
+		p.mu.Unlock()
+		return nil, nil, nil
+	}
+	if p.live < p.cfg.MaxConns {
+		p.live++
+		p.mu.Unlock()
+		return &slot{pool: p}, nil, nil
+	}
+	if h, err = p.waitLocked(ctx); err != nil {
+		return nil, nil, err
+	}
+	if h == nil { // a place given back by a connection that closed
+		return &slot{pool: p}, nil, nil
+	}
+	if handed {
+		return nil, h, nil
+	}
+	s = h.s.Swap(nil) // h's place is taken over, not given back by its Close
+	h.Close()
+	if s == nil { // h held none (closed meanwhile: its place went on)
+		return p.place(ctx)
+	}
+	return s, nil, nil
+}
+
+// place is placeLocked for a caller that does not hold p.mu.
+func (p *Pool) place(ctx context.Context) (*slot, *Conn, error) {
+	p.mu.Lock()
+	return p.placeLocked(ctx, false)
+}
+
+// Dial connects a new connection to the backend (in a bounded pool, once
+// it has a place: see Get). A dial that finds no file descriptor goes on
+// as dialShort says.
 func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
+	s, _, err := p.place(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.dial(ctx, s)
+}
+
+// Redial closes old, a connection of the pool's, and dials a new one in its
+// place (in a bounded pool, without waiting in the queue).
+func (p *Pool) Redial(ctx context.Context, old *Conn) (*Conn, error) {
+	s := old.s.Swap(nil)
+	old.Close()
+	if s == nil && p.bounded() { // closed already: its place went on
+		return p.Dial(ctx)
+	}
+	return p.dial(ctx, s)
+}
+
+// dial connects a new connection holding place s (nil: none); s is given
+// back when the dial fails.
+func (p *Pool) dial(ctx context.Context, s *slot) (*Conn, error) {
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 	if err != nil && netx.OutOfDescriptors(err) {
 		nc, err = p.dialShort(ctx, err)
 	}
 	if err != nil {
+		s.release()
 		return nil, err
 	}
 	c := &Conn{Conn: netx.RawIO(nc)} // reads and writes as raw system calls (Linux)
 	c.w.c = c.Conn
 	c.takeBufs()
 	c.q.init(nc)
+	c.s.Store(s)
 	return c, nil
 }
 
@@ -241,6 +338,9 @@ func (p *Pool) Put(c *Conn, now time.Time) {
 	c.idleAt = now
 	c.dropBufs() // before c is in idle, where another Get may take it
 	p.mu.Lock()
+	if !p.closed && p.handOffLocked(c) {
+		return
+	}
 	if p.closed || (p.cfg.MaxIdle >= 0 && len(p.idle) >= p.cfg.MaxIdle) {
 		p.mu.Unlock()
 		c.Close()

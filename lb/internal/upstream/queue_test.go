@@ -1,0 +1,188 @@
+package upstream
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// boundedPool is a pool of at most max connections to a backend that
+// accepts and holds every connection; dials counts its accepts.
+func boundedPool(t *testing.T, max int, wait time.Duration) (*Pool, func() int64) {
+	t.Helper()
+	addr, dials := backend(t, func(c net.Conn) {
+		t.Cleanup(func() { c.Close() })
+	})
+	p := New(addr, Config{DialTimeout: wait, MaxIdle: -1, MaxConns: max})
+	t.Cleanup(p.Close)
+	return p, dials.Load
+}
+
+// get is Get in a goroutine: its result comes on the channel.
+type got struct {
+	c      *Conn
+	reused bool
+	err    error
+}
+
+func getAsync(p *Pool, ctx context.Context) chan got {
+	ch := make(chan got, 1)
+	go func() {
+		c, reused, err := p.Get(ctx, time.Now())
+		ch <- got{c, reused, err}
+	}()
+	return ch
+}
+
+// queued waits until n Gets wait in p's queue.
+func queued(t *testing.T, p *Pool, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return p.Queued() == n }, 5*time.Second, time.Millisecond, "%d waiting", n)
+}
+
+// TestBoundedPoolQueues: with MaxConns connections busy, a Get waits in
+// the queue, first come first served, and is given a connection Put back
+// (no new dial), or the place of one that closed (it dials); the count of
+// connections never exceeds the bound.
+func TestBoundedPoolQueues(t *testing.T) {
+	tests := []struct {
+		name      string
+		free      func(p *Pool, c *Conn) // what the holder of a busy connection does
+		reused    bool
+		wantDials int64
+	}{
+		{"put back: handed over", func(p *Pool, c *Conn) { p.Put(c, time.Now()) }, true, 2},
+		{"closed: its place handed over", func(_ *Pool, c *Conn) { c.Close() }, false, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, dials := boundedPool(t, 2, 5*time.Second)
+			var busy []*Conn
+			for range 2 {
+				c, _, err := p.Get(context.Background(), time.Now())
+				require.NoError(t, err)
+				busy = append(busy, c)
+			}
+			first := getAsync(p, context.Background())
+			queued(t, p, 1)
+			second := getAsync(p, context.Background())
+			queued(t, p, 2)
+			select {
+			case g := <-first:
+				t.Fatalf("a Get beyond the bound returned at once: %+v", g)
+			case <-time.After(20 * time.Millisecond):
+			}
+			assert.Equal(t, 2, p.Conns())
+
+			tt.free(p, busy[0])
+			g := <-first
+			require.NoError(t, g.err)
+			assert.Equal(t, tt.reused, g.reused, "reused")
+			assert.Equal(t, 1, p.Queued(), "the second still waits: first come, first served")
+			tt.free(p, busy[1])
+			g2 := <-second
+			require.NoError(t, g2.err)
+			assert.Eventually(t, func() bool { return dials() == tt.wantDials }, 5*time.Second, time.Millisecond, "dials: %d, want %d", dials(), tt.wantDials)
+			assert.Equal(t, 2, p.Conns(), "never more than the bound")
+			g.c.Close()
+			g2.c.Close()
+			assert.Equal(t, 0, p.Conns(), "closed connections give their places back")
+		})
+	}
+}
+
+// TestBoundedPoolQueueTimeout: a Get that waits longer than DialTimeout
+// fails with ErrQueueTimeout (one whose context ends, with its error); it
+// leaves the queue, so a connection freed later goes to the pool, not to
+// it.
+func TestBoundedPoolQueueTimeout(t *testing.T) {
+	p, _ := boundedPool(t, 1, 50*time.Millisecond)
+	c, _, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+
+	start := time.Now()
+	_, _, err = p.Get(context.Background(), time.Now())
+	require.ErrorIs(t, err, ErrQueueTimeout)
+	assert.GreaterOrEqual(t, time.Since(start), 40*time.Millisecond, "it waited")
+	assert.Equal(t, 0, p.Queued())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	g := getAsync(p, ctx)
+	queued(t, p, 1)
+	cancel()
+	require.ErrorIs(t, (<-g).err, context.Canceled)
+	assert.Equal(t, 0, p.Queued())
+
+	p.Put(c, time.Now())
+	assert.Equal(t, 1, p.Idle(), "put back with no one waiting: idle")
+	c2, reused, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+	assert.True(t, reused)
+	c2.Close()
+}
+
+// TestBoundedPoolRedialKeepsItsPlace: a connection replaced (a request
+// sent again after a pooled connection failed) keeps its place: the new
+// dial does not queue behind the waiting Gets.
+func TestBoundedPoolRedialKeepsItsPlace(t *testing.T) {
+	p, dials := boundedPool(t, 1, 5*time.Second)
+	c, _, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+	g := getAsync(p, context.Background())
+	queued(t, p, 1)
+	c2, err := p.Redial(context.Background(), c)
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool { return dials() == 2 }, 5*time.Second, time.Millisecond, "a new dial")
+	assert.Equal(t, 1, p.Conns())
+	assert.Equal(t, 1, p.Queued(), "the waiting Get still waits")
+	c2.Close()
+	w := <-g
+	require.NoError(t, w.err)
+	w.c.Close()
+	assert.Equal(t, 0, p.Conns())
+}
+
+// TestBoundedPoolUnderLoad: many Gets at once against a bound of 3 all get
+// a connection in turn, and no more than 3 are ever open.
+func TestBoundedPoolUnderLoad(t *testing.T) {
+	p, dials := boundedPool(t, 3, 5*time.Second)
+	var (
+		mu      sync.Mutex
+		open    int
+		maxOpen int
+		wg      sync.WaitGroup
+	)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, err := p.Get(context.Background(), time.Now())
+			if !assert.NoError(t, err) {
+				return
+			}
+			mu.Lock()
+			open++
+			maxOpen = max(maxOpen, open)
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			open--
+			mu.Unlock()
+			if i%4 == 0 {
+				c.Close()
+			} else {
+				p.Put(c, time.Now())
+			}
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, maxOpen, 3, "connections in use at once")
+	assert.LessOrEqual(t, p.Conns(), 3)
+	assert.Equal(t, p.Conns(), p.Idle(), "what is left is idle")
+	assert.LessOrEqual(t, dials(), int64(3+10), "one dial per place, and one per close")
+}
