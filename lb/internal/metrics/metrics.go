@@ -128,6 +128,9 @@ type Options struct {
 	// OpenConnections, when set (HTTP mode), reports the client connections
 	// open now, as lblab_open_connections.
 	OpenConnections func() int
+	// QueuedRequests, when set, reports the requests waiting for a backend
+	// connection (max_conns_per_backend), as lblab_queued_requests.
+	QueuedRequests func() int
 	// AccessLogDropped, when set, reports the access-log lines dropped so
 	// far because the log's reader fell behind, as
 	// lblab_access_log_dropped_total.
@@ -136,7 +139,7 @@ type Options struct {
 
 // Setup registers the series that depend on the mode and the build:
 // lblab_build_info always, lblab_open_connections when o.OpenConnections is
-// set, lblab_access_log_dropped_total when o.AccessLogDropped is set; in
+// set, lblab_queued_requests when o.QueuedRequests is set, lblab_access_log_dropped_total when o.AccessLogDropped is set; in
 // TCP mode it removes the response-time histograms (there are no HTTP
 // requests to time). Call it once, before serving.
 func (m *Metrics) Setup(o Options) {
@@ -150,6 +153,12 @@ func (m *Metrics) Setup(o Options) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lblab_open_connections", Help: "Client connections open now on the proxy port (idle keep-alive ones included).",
 		}, func() float64 { return float64(open()) }))
+	}
+	if o.QueuedRequests != nil {
+		queued := o.QueuedRequests
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lblab_queued_requests", Help: "Requests waiting in the balancer for a connection to their backend (max_conns_per_backend).",
+		}, func() float64 { return float64(queued()) }))
 	}
 	if o.AccessLogDropped != nil {
 		dropped := o.AccessLogDropped

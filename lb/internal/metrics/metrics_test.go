@@ -218,10 +218,10 @@ func TestSetup(t *testing.T) {
 		want     []string
 		wantNone []string
 	}{
-		{"http", Options{Version: "v1.2.3", OpenConnections: func() int { return 7 }},
-			[]string{"lblab_build_info", "lblab_open_connections", "lblab_response_time_seconds", "lblab_backend_response_time_seconds"}, nil},
+		{"http", Options{Version: "v1.2.3", OpenConnections: func() int { return 7 }, QueuedRequests: func() int { return 3 }},
+			[]string{"lblab_build_info", "lblab_open_connections", "lblab_queued_requests", "lblab_response_time_seconds", "lblab_backend_response_time_seconds"}, nil},
 		{"tcp", Options{Version: "v1.2.3", TCP: true},
-			[]string{"lblab_build_info"}, []string{"lblab_open_connections", "lblab_response_time_seconds", "lblab_backend_response_time_seconds"}},
+			[]string{"lblab_build_info"}, []string{"lblab_open_connections", "lblab_queued_requests", "lblab_response_time_seconds", "lblab_backend_response_time_seconds"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,6 +247,9 @@ func TestSetup(t *testing.T) {
 			assert.True(t, strings.HasPrefix(labels["goversion"], "go"), labels["goversion"])
 			if tt.opts.OpenConnections != nil {
 				assert.Equal(t, 7.0, fams["lblab_open_connections"].GetMetric()[0].GetGauge().GetValue())
+			}
+			if tt.opts.QueuedRequests != nil {
+				assert.Equal(t, 3.0, fams["lblab_queued_requests"].GetMetric()[0].GetGauge().GetValue())
 			}
 		})
 	}

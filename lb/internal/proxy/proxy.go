@@ -217,6 +217,14 @@ func (p *Proxy) IdleUpstream() int {
 	return n
 }
 
+// QueuedUpstream returns the number of requests waiting in the fast front
+// end's backend pools for a connection (max_conns_per_backend).
+func (p *Proxy) QueuedUpstream() int {
+	n := 0
+	p.pools.Range(func(_, v any) bool { n += v.(*upstream.Pool).Queued(); return true })
+	return n
+}
+
 // Upstream returns b's keep-alive pool for the fast front end, made on
 // first use.
 func (p *Proxy) Upstream(b *pool.Backend) *upstream.Pool {

@@ -149,13 +149,18 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		}
 		switcher, extra = s.L4, s.L4.StatusExtra
 	} else {
-		extra = s.grayStatus
+		extra = func() map[string]any {
+			m := s.grayStatus()
+			m["queued_requests"] = s.Proxy.QueuedUpstream()
+			return m
+		}
 	}
 	mo := metrics.Options{Version: opts.Version, TCP: cfg.Mode == "tcp"}
 	if cfg.EnableLogging {
 		mo.AccessLogDropped = opts.AccessLogDropped
 	}
 	if !mo.TCP {
+		mo.QueuedRequests = s.Proxy.QueuedUpstream
 		mo.OpenConnections = func() int {
 			if fe := s.front.Load(); fe != nil {
 				return fe.Open()
