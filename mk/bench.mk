@@ -5,11 +5,14 @@
 #   make bench ROUNDS=1 DURATION=2s     a short run
 #   make bench-compare CASES=c64,tcp TARGETS=lb,lb-rp,haproxy PORT_BASE=19000
 #   make bench-compare BASE_BIN=../main/bin   adds lb-base: before/after in one run
+#   make bench-compare CASES=crowd TARGETS=lb BASE_CONFIG='{"max_conns_per_backend": 128}'
+#                                       adds lb-base: bin/lb with these keys on top, side by side
 #   make bench-peers                    install haproxy, nginx (+stream module), wrk if missing
 #   make bench-go                       the older Go-only loopback benchmarks
 #
 # bench-compare runs loadtest/cmd/peerbench: direct (one backend), bin/lb,
-# lb-base (BASE_BIN/lb with lb's configs, only when BASE_BIN is set), lb-rp
+# lb-base (BASE_BIN/lb with lb's configs, only when BASE_BIN or BASE_CONFIG is
+# set; BASE_CONFIG, a JSON object of config keys, goes on top of them), lb-rp
 # (a second bin/lb with "forwarder": "reverseproxy"; HTTP cases only),
 # haproxy (nbthread 1), haproxy-mt (nbthread = CPUs) and nginx
 # (worker_processes auto) side by side on 127.0.0.1 in front of the same
@@ -27,6 +30,7 @@ CASES           ?=
 TARGETS         ?=
 PORT_BASE       ?= 18000
 BASE_BIN        ?=
+BASE_CONFIG     ?=
 BENCH_OUT       ?= bench/out
 PEERBENCH_FLAGS ?=
 # Debian packages of the peers; the stream module is what nginx's stream {} needs.
@@ -61,12 +65,12 @@ bench-peers: ## install haproxy, nginx, libnginx-mod-stream and wrk with apt-get
 	  echo "bench-peers: could not install:$$missing (tried: $${sudo:+$$sudo }apt-get install -y$$want)" >&2; exit 1; fi; \
 	echo "bench-peers: installed$$want"
 
-bench-compare: build bench-peers ## direct vs bin/lb [vs BASE_BIN/lb] vs lb-rp vs HAProxy (1 thread, all cores) vs nginx on loopback: HTTP, HTTP/1.0, TCP, idle memory, a 10k crowd (ROUNDS=3 DURATION=5s CASES= TARGETS= BASE_BIN= PORT_BASE=18000)
+bench-compare: build bench-peers ## direct vs bin/lb [vs BASE_BIN/lb] vs lb-rp vs HAProxy (1 thread, all cores) vs nginx on loopback: HTTP, HTTP/1.0, TCP, idle memory, a 10k crowd (ROUNDS=3 DURATION=5s CASES= TARGETS= BASE_BIN= BASE_CONFIG= PORT_BASE=18000)
 	@CGO_ENABLED=0 $(GO) build -o $(BIN)/peerbench ./loadtest/cmd/peerbench
 	$(BIN)/peerbench --bin $(BIN) --peers bench/peers --out $(BENCH_OUT) \
 	  --rounds $(ROUNDS) --duration $(DURATION) --port-base $(PORT_BASE) \
 	  $(if $(CASES),--cases $(CASES)) $(if $(TARGETS),--targets $(TARGETS)) \
-	  $(if $(BASE_BIN),--base-bin $(BASE_BIN)) $(PEERBENCH_FLAGS)
+	  $(if $(BASE_BIN),--base-bin $(BASE_BIN)) $(if $(BASE_CONFIG),--base-config '$(BASE_CONFIG)') $(PEERBENCH_FLAGS)
 
 bench-go: build ## Go-only loopback benchmarks: direct vs bin/lb (e2ebench), TCP mode vs direct vs HTTP mode (l4)
 	$(GO) test -run '^$$' -bench Loopback -benchtime 20000x -count 3 ./lb/test/e2ebench/

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -13,14 +16,17 @@ import (
 type options struct {
 	Bin string `json:"bin"`
 	// BaseBin holds the baseline lb of the lb-base target; empty: no lb-base.
-	BaseBin  string        `json:"base_bin,omitempty"`
-	Peers    string        `json:"peers"`
-	Out      string        `json:"out"`
-	Rounds   int           `json:"rounds"`
-	Duration time.Duration `json:"duration_ns"`
-	Cases    []benchCase   `json:"-"`
-	Targets  []string      `json:"targets"`
-	PortBase int           `json:"port_base"`
+	BaseBin string `json:"base_bin,omitempty"`
+	// BaseConfig is a JSON object of config keys lb-base runs with on top
+	// of lb's (--base-config); with no --base-bin, lb-base is bin/lb itself.
+	BaseConfig string        `json:"base_config,omitempty"`
+	Peers      string        `json:"peers"`
+	Out        string        `json:"out"`
+	Rounds     int           `json:"rounds"`
+	Duration   time.Duration `json:"duration_ns"`
+	Cases      []benchCase   `json:"-"`
+	Targets    []string      `json:"targets"`
+	PortBase   int           `json:"port_base"`
 	// IdleConns and CrowdConns: connections of the idle and crowd cases;
 	// 0 sizes them to the open-file limit (see sizeConns).
 	IdleConns  int `json:"idle_conns"`
@@ -47,13 +53,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&targets, "targets", "", "comma-separated targets to run (default all): "+strings.Join(allTargets, ","))
 	fs.IntVar(&o.PortBase, "port-base", 18000, "first port of the range the run listens on (base+1 .. base+99)")
 	fs.StringVar(&o.BaseBin, "base-bin", "", "directory holding a baseline lb: adds the target lb-base (DIR/lb with lb's configs), to measure a change before/after in one run")
+	fs.StringVar(&o.BaseConfig, "base-config", "", `JSON object of config keys for lb-base on top of lb's (e.g. '{"max_conns_per_backend": 128}'): adds lb-base (bin/lb itself unless --base-bin), to measure a setting side by side`)
 	fs.IntVar(&o.IdleConns, "idle-conns", 0, fmt.Sprintf("connections of idle-http and idle-tcp (default: %d, or fewer when the open-file limit cannot hold them)", maxIdleConns))
 	fs.IntVar(&o.CrowdConns, "crowd-conns", 0, fmt.Sprintf("connections of crowd, one GET per --crowd-period each (default: %d, or fewer when the open-file limit cannot hold them)", maxCrowdConns))
 	fs.DurationVar(&o.CrowdPeriod, "crowd-period", time.Second, "crowd: time between two GETs of one connection (the rate is connections ÷ period)")
 	fs.DurationVar(&o.ReleaseWait, "release-wait", 10*time.Second, "idle cases: how long to watch the proxy's RSS after closing the connections")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: peerbench [flags]")
-		fmt.Fprintln(stderr, "Measures direct (one backend), bin/lb, lb-base (a baseline lb, with --base-bin), lb-rp (bin/lb with")
+		fmt.Fprintln(stderr, "Measures direct (one backend), bin/lb, lb-base (a baseline lb, with --base-bin and/or --base-config), lb-rp (bin/lb with")
 		fmt.Fprintln(stderr, "\"forwarder\": \"reverseproxy\"; HTTP cases only), HAProxy with one thread (haproxy) and one per CPU")
 		fmt.Fprintln(stderr, "(haproxy-mt), and nginx side by side on loopback, in front of the same three bin/backend processes.")
 		fmt.Fprintln(stderr, "Needs haproxy, nginx (stream module) and wrk.")
@@ -85,7 +92,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.Targets, err = parseList(targets, allTargets, "target"); err != nil {
 		return o, fmt.Errorf("--targets: %w", err)
 	}
-	// lb-base is in the run exactly when --base-bin says where it is.
+	if o.BaseConfig != "" {
+		if err := checkBaseConfig(o.BaseConfig); err != nil {
+			return o, fmt.Errorf("--base-config %s: %w", o.BaseConfig, err)
+		}
+		if o.BaseBin == "" {
+			o.BaseBin = o.Bin
+		}
+	}
+	// lb-base is in the run exactly when --base-bin (or --base-config) says
+	// what it is.
 	switch {
 	case o.BaseBin != "" && !has(o.Targets, targetLBBase):
 		o.Targets, _ = parseList(strings.Join(append(o.Targets, targetLBBase), ","), allTargets, "target")
@@ -167,4 +183,41 @@ func needs(cases []benchCase) (http, tcp, wrk bool) {
 		}
 	}
 	return http, tcp, wrk
+}
+
+// checkBaseConfig checks --base-config: a JSON object with at least one key
+// (what the keys mean, lb's own --check of lb-base's config says).
+func checkBaseConfig(s string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return errors.New(`not a JSON object of config keys (e.g. '{"max_conns_per_backend": 128}')`)
+	}
+	if len(m) == 0 {
+		return errors.New("no config key in it")
+	}
+	return nil
+}
+
+// overlayConfig rewrites the JSON config file at path with the keys of
+// extra (a JSON object) added, replacing any it already has.
+func overlayConfig(path, extra string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var cfg, add map[string]json.RawMessage
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := json.Unmarshal([]byte(extra), &add); err != nil {
+		return fmt.Errorf("--base-config: %w", err)
+	}
+	for k, v := range add {
+		cfg[k] = v
+	}
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(out, '\n'), 0o644)
 }

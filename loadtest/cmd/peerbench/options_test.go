@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -63,6 +66,23 @@ func TestParseOptions(t *testing.T) {
 				assert.Equal(t, "/tmp/old/bin", o.BaseBin)
 				assert.Equal(t, []string{"direct", "lb", "lb-base", "lb-rp", "haproxy", "haproxy-mt", "nginx"}, o.Targets)
 			}},
+		{name: "base-config adds lb-base: bin/lb itself", args: []string{"--bin", "mybin", "--base-config", `{"max_conns_per_backend": 128}`, "--targets", "lb"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, "mybin", o.BaseBin)
+				assert.Equal(t, `{"max_conns_per_backend": 128}`, o.BaseConfig)
+				assert.Equal(t, []string{"lb", "lb-base"}, o.Targets)
+			}},
+		{name: "base-config with base-bin", args: []string{"--base-bin", "old", "--base-config", `{"retries": 0}`, "--targets", "lb"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, "old", o.BaseBin)
+				assert.Equal(t, []string{"lb", "lb-base"}, o.Targets)
+			}},
+		{name: "base-config not JSON", args: []string{"--base-config", "max_conns_per_backend=128"},
+			err: `--base-config max_conns_per_backend=128: not a JSON object of config keys (e.g. '{"max_conns_per_backend": 128}')`},
+		{name: "base-config not an object", args: []string{"--base-config", "[1]"},
+			err: `--base-config [1]: not a JSON object of config keys (e.g. '{"max_conns_per_backend": 128}')`},
+		{name: "base-config empty object", args: []string{"--base-config", "{}"},
+			err: "--base-config {}: no config key in it"},
 		{name: "base-bin adds lb-base to named targets", args: []string{"--base-bin", "b", "--targets", "lb,haproxy-mt"},
 			check: func(t *testing.T, o options) {
 				assert.Equal(t, []string{"lb", "lb-base", "haproxy-mt"}, o.Targets)
@@ -167,4 +187,23 @@ func TestNeeds(t *testing.T) {
 		h, tcp, w := needs(tc.cases)
 		assert.Equal(t, []bool{tc.http, tc.tcp, tc.needsWrk}, []bool{h, tcp, w}, "%v", caseIDs(tc.cases))
 	}
+}
+
+// TestOverlayConfig: --base-config's keys are added to a rendered config,
+// replacing those it has; the rest stay.
+func TestOverlayConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lb-base.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"proxy_port": 18080, "retries": 2, "backend_servers": [{"host": "127.0.0.1", "port": 18001}]}`), 0o644))
+	require.NoError(t, overlayConfig(path, `{"retries": 0, "max_conns_per_backend": 128}`))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(b, &got))
+	assert.Equal(t, map[string]any{
+		"proxy_port": 18080.0, "retries": 0.0, "max_conns_per_backend": 128.0,
+		"backend_servers": []any{map[string]any{"host": "127.0.0.1", "port": 18001.0}},
+	}, got)
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"proxy_port": `), 0o644))
+	assert.ErrorContains(t, overlayConfig(path, `{"retries": 0}`), path, "a broken rendered config is named")
 }

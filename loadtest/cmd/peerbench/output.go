@@ -43,6 +43,8 @@ type reportOptions struct {
 	Targets  []string `json:"targets"`
 	PortBase int      `json:"port_base"`
 	BaseBin  string   `json:"base_bin,omitempty"`
+	// BaseConfig: the config keys lb-base ran with on top of lb's.
+	BaseConfig string `json:"base_config,omitempty"`
 	// ReleaseWait: how long the idle cases watch RSS after the close.
 	ReleaseWait string `json:"release_wait"`
 }
@@ -347,6 +349,9 @@ func markdown(r *report) string {
 		e.HAProxyMTThreads, e.HAProxyMaxConn, shortVersion(e.Nginx), shortVersion(e.Wrk), e.LB)
 	if e.LBBase != "" {
 		fmt.Fprintf(&b, ", lb-base: %s from %s", e.LBBase, r.Options.BaseBin)
+		if r.Options.BaseConfig != "" {
+			fmt.Fprintf(&b, " with %s on top of lb's config", r.Options.BaseConfig)
+		}
 	}
 	fmt.Fprintf(&b, ", %s.\n", e.GoVersion)
 	if r.Sizes.Note != "" {

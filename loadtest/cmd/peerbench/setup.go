@@ -309,6 +309,11 @@ func startLab(ctx context.Context, o options, t tools, plan portPlan, nofile uin
 			if err := renderFile(tmpl("lb.json"), cfg, d); err != nil {
 				return nil, err
 			}
+			if v.target == targetLBBase && o.BaseConfig != "" {
+				if err := overlayConfig(cfg, o.BaseConfig); err != nil {
+					return nil, err
+				}
+			}
 			if err := runCheck(ctx, v.target, v.bin, "--config", cfg, "--check"); err != nil {
 				return nil, err
 			}
@@ -327,6 +332,11 @@ func startLab(ctx context.Context, o options, t tools, plan portPlan, nofile uin
 			cfg := filepath.Join(scratch, v.target+"-tcp.json")
 			if err := renderFile(tmpl("lb-tcp.json"), cfg, d); err != nil {
 				return nil, err
+			}
+			if v.target == targetLBBase && o.BaseConfig != "" {
+				if err := overlayConfig(cfg, o.BaseConfig); err != nil {
+					return nil, err
+				}
 			}
 			if err := runCheck(ctx, v.target+" (tcp)", v.bin, "--config", cfg, "--check"); err != nil {
 				return nil, err
