@@ -186,3 +186,41 @@ func TestBoundedPoolUnderLoad(t *testing.T) {
 	assert.Equal(t, p.Conns(), p.Idle(), "what is left is idle")
 	assert.LessOrEqual(t, dials(), int64(3+10), "one dial per place, and one per close")
 }
+
+// TestBoundedPoolStaleHandOver: a connection handed over that the backend
+// has closed meanwhile is not used; the waiter it went to dials in its
+// place at once, keeping its turn: the Get queued behind it still waits.
+func TestBoundedPoolStaleHandOver(t *testing.T) {
+	server := make(chan net.Conn, 4)
+	addr, dials := backend(t, func(c net.Conn) { server <- c })
+	p := New(addr, Config{DialTimeout: 5 * time.Second, MaxIdle: -1, MaxConns: 1})
+	t.Cleanup(p.Close)
+	c, _, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+	sc := <-server
+	first := getAsync(p, context.Background())
+	queued(t, p, 1)
+	second := getAsync(p, context.Background())
+	queued(t, p, 2)
+
+	sc.Close() // the backend closes the busy connection
+	time.Sleep(20 * time.Millisecond)
+	p.Put(c, time.Now())
+	var w got
+	select {
+	case w = <-first:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the first waiter did not get a connection in the stale one's place")
+	}
+	require.NoError(t, w.err)
+	assert.False(t, w.reused, "the closed connection was not reused")
+	assert.Eventually(t, func() bool { return dials.Load() == 2 }, 5*time.Second, time.Millisecond, "a new dial")
+	assert.Equal(t, 1, p.Conns(), "in the stale one's place")
+	assert.Equal(t, 1, p.Queued(), "the second still waits its turn")
+	(<-server).Close()
+	w.c.Close() // its place goes to the second
+	w2 := <-second
+	require.NoError(t, w2.err)
+	w2.c.Close()
+	assert.Equal(t, 0, p.Conns())
+}

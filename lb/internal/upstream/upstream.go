@@ -166,11 +166,17 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 			if err != nil {
 				return nil, false, err
 			}
-			if h != nil {
-				if h = p.reuse(h, now); h != nil {
+			if h != nil { // handed over by Put
+				if p.usable(h, now) {
+					h.takeBufs()
 					return h, true, nil
 				}
-				continue
+				// Gone stale: dial in its place rather than queue again.
+				s = h.s.Swap(nil)
+				h.Close()
+				if s == nil {
+					continue
+				}
 			}
 			c, err = p.dial(ctx, s)
 			return c, false, err
@@ -180,21 +186,18 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 		p.idle = p.idle[:n-1]
 		p.low = min(p.low, n-1)
 		p.mu.Unlock()
-		if c = p.reuse(c, now); c != nil {
+		if p.usable(c, now) {
+			c.takeBufs()
 			return c, true, nil
 		}
+		c.Close()
 	}
 }
 
-// reuse returns c, back from the pool, with its buffers if it is still
-// quiet and not too old; otherwise it closes it and returns nil.
-func (p *Pool) reuse(c *Conn, now time.Time) *Conn {
-	if now.Sub(c.idleAt) < p.cfg.IdleTimeout && c.q.quiet(c.Conn, &c.RD) {
-		c.takeBufs()
-		return c
-	}
-	c.Close()
-	return nil
+// usable reports whether c, back from the pool, may carry a request: not
+// idle too long, and quiet (no stray bytes, no close from the backend).
+func (p *Pool) usable(c *Conn, now time.Time) bool {
+	return now.Sub(c.idleAt) < p.cfg.IdleTimeout && c.q.quiet(c.Conn, &c.RD)
 }
 
 // placeLocked, with p.mu held, takes a place for a new connection in a
