@@ -287,3 +287,35 @@ func TestComputeIdleCells(t *testing.T) {
 	assert.Equal(t, "not in 4 s", idleRow(byName["haproxy"], false)[10])
 	assert.Equal(t, []string{"idle-tcp", "x", "error", "", "", "", "", "", "", "", "", "", "", ""}, idleRow(idleCell{Case: "idle-tcp", Target: "x"}, true))
 }
+
+// TestMarkdownHeaderNamesTheToolsOfTheRun: latest.md's header names the
+// peers and wrk with their versions when the run used them, and does not
+// name them (as "?") when it did not.
+func TestMarkdownHeaderNamesTheToolsOfTheRun(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      environment
+		want     []string
+		wantNone []string
+	}{
+		{"all", environment{HAProxy: "HAProxy version 2.6.12-1+deb12u2 2025/04/09", HAProxyMTThreads: 2, HAProxyMaxConn: 9900,
+			Nginx: "nginx version: nginx/1.22.1", Wrk: "wrk 4.1.0 [epoll]", LB: "lb abc"},
+			[]string{"HAProxy 2.6.12 (haproxy: nbthread 1,\nhaproxy-mt: nbthread 2; maxconn 9900)", "nginx 1.22.1 (worker_processes auto)", "wrk 4.1.0", "bin/lb abc"}, []string{"?"}},
+		{"lb only (the crowd)", environment{LB: "lb abc", LBBase: "lb abc"},
+			[]string{"bin/lb abc"}, []string{"HAProxy", "nginx", "wrk", "?"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &report{Environment: tt.env, Options: reportOptions{Rounds: 1, Duration: "5s"}}
+			parts := strings.SplitN(markdown(r), "\n\n", 3) // the title, the header, the rest
+			require.Len(t, parts, 3)
+			head := parts[1]
+			for _, s := range tt.want {
+				assert.Contains(t, head, s)
+			}
+			for _, s := range tt.wantNone {
+				assert.NotContains(t, head, s)
+			}
+		})
+	}
+}

@@ -266,7 +266,7 @@ errors and error statuses, total over all rounds. Comparisons are medians of sam
 vs haproxy: req/s ÷ HAProxy's with one thread (paced cases: p99 − HAProxy's p99), CPU per request ÷
 HAProxy's; vs best peer: req/s ÷ the higher of haproxy-mt's (nbthread = CPUs) and nginx's (paced:
 p99 − the lower p99), CPU per request ÷ the lower of the two; vs lb-base: against the baseline lb
-(--base-bin). lb-rp: bin/lb with "forwarder": "reverseproxy" (every request through
+(--base-bin, and/or --base-config: config keys on top of lb's). lb-rp: bin/lb with "forwarder": "reverseproxy" (every request through
 httputil.ReverseProxy), otherwise lb's config; HTTP cases only.`
 
 // idleNotes explains the idle table.
@@ -343,10 +343,19 @@ func markdown(r *report) string {
 	fmt.Fprintf(&b, "## Peer comparison, %s\n\n", r.Started.Format("2006-01-02 15:04"))
 	fmt.Fprintf(&b, "`make bench` (loadtest/cmd/peerbench): loopback, each proxy in front of the same three `bin/backend`,\n")
 	fmt.Fprintf(&b, "keep-alive to the backends; %d round(s) × %s per measurement, target order rotated each round,\n", r.Options.Rounds, r.Options.Duration)
-	fmt.Fprintf(&b, "medians over rounds. %d CPUs (GOMAXPROCS %d), load average at start %s; HAProxy %s (haproxy: nbthread 1,\n",
-		e.NumCPU, e.GOMAXPROCS, e.LoadAvg, shortVersion(e.HAProxy))
-	fmt.Fprintf(&b, "haproxy-mt: nbthread %d; maxconn %d), nginx %s (worker_processes auto), wrk %s, bin/%s",
-		e.HAProxyMTThreads, e.HAProxyMaxConn, shortVersion(e.Nginx), shortVersion(e.Wrk), e.LB)
+	fmt.Fprintf(&b, "medians over rounds. %d CPUs (GOMAXPROCS %d), load average at start %s; ", e.NumCPU, e.GOMAXPROCS, e.LoadAvg)
+	// The tools of a run: a peer or wrk the run did not need is not named.
+	if e.HAProxy != "" {
+		fmt.Fprintf(&b, "HAProxy %s (haproxy: nbthread 1,\nhaproxy-mt: nbthread %d; maxconn %d), ",
+			shortVersion(e.HAProxy), e.HAProxyMTThreads, e.HAProxyMaxConn)
+	}
+	if e.Nginx != "" {
+		fmt.Fprintf(&b, "nginx %s (worker_processes auto), ", shortVersion(e.Nginx))
+	}
+	if e.Wrk != "" {
+		fmt.Fprintf(&b, "wrk %s, ", shortVersion(e.Wrk))
+	}
+	fmt.Fprintf(&b, "bin/%s", e.LB)
 	if e.LBBase != "" {
 		fmt.Fprintf(&b, ", lb-base: %s from %s", e.LBBase, r.Options.BaseBin)
 		if r.Options.BaseConfig != "" {
