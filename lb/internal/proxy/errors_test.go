@@ -34,6 +34,9 @@ func TestClassifyAndStatus(t *testing.T) {
 		// No connection to the backend came free in its queue
 		// (max_conns_per_backend): the proxy's limit, likewise.
 		{"queue timeout", upstream.ErrQueueTimeout, false, failNone, http.StatusServiceUnavailable},
+		// Its backend removed while it waited in the queue: nothing was
+		// sent, so it may be tried on another backend.
+		{"backend removed while queued", &net.OpError{Op: "dial", Net: "tcp", Err: upstream.ErrBackendRemoved}, false, failConnect, http.StatusBadGateway},
 		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), false, failReset, http.StatusBadGateway},
 		{"eof", io.ErrUnexpectedEOF, false, failReset, http.StatusBadGateway},
 		{"client gone", io.EOF, true, failNone, http.StatusBadGateway},

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,25 @@ import (
 // free within the wait: the balancer's own limit, not the backend's
 // failure (a 503, as HAProxy's when a wait in its queue ends).
 var ErrQueueTimeout = errors.New("no connection to the backend came free within connection_timeout (max_conns_per_backend)")
+
+// ErrBackendRemoved is what a Get waiting in the queue gets when the pool
+// closes (its backend was removed), inside a *net.OpError of a dial:
+// nothing was sent, so the request may be tried on another backend.
+var ErrBackendRemoved = errors.New("backend removed while the request waited for a connection")
+
+// removed is the error of a Get that waited in the queue of a closed pool.
+func (p *Pool) removed() error {
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: addr(p.addr), Err: ErrBackendRemoved}
+}
+
+// addr is a backend address as a net.Addr, for errors.
+type addr string
+
+func (a addr) Network() string { return "tcp" }
+func (a addr) String() string  { return string(a) }
+
+// closedPool is what Close hands the Gets waiting in the queue.
+var closedPool = new(Conn)
 
 // waiter is a Get waiting in the queue: it receives a connection handed
 // over by Put, or nil for a place of its own (it dials).
@@ -67,6 +87,9 @@ func (p *Pool) waitLocked(ctx context.Context) (*Conn, error) {
 	defer t.Stop()
 	select {
 	case c := <-w:
+		if c == closedPool {
+			return nil, p.removed()
+		}
 		return c, nil
 	case <-ctx.Done():
 	case <-t.C:
@@ -81,7 +104,11 @@ func (p *Pool) waitLocked(ctx context.Context) (*Conn, error) {
 		return nil, ErrQueueTimeout
 	}
 	p.mu.Unlock()
-	return <-w, nil // handed something as the wait ended: take it
+	c := <-w // handed something as the wait ended: take it
+	if c == closedPool {
+		return nil, p.removed()
+	}
+	return c, nil
 }
 
 // release gives back a closed connection's place: to the head of the

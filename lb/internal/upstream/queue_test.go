@@ -224,3 +224,32 @@ func TestBoundedPoolStaleHandOver(t *testing.T) {
 	w2.c.Close()
 	assert.Equal(t, 0, p.Conns())
 }
+
+// TestBoundedPoolClosedFailsItsQueue: closing a bounded pool (its backend
+// removed) fails the requests waiting in its queue at once, as a dial that
+// sent nothing (so the proxy may try another backend), and a Get after the
+// close that finds no place fails likewise without waiting.
+func TestBoundedPoolClosedFailsItsQueue(t *testing.T) {
+	p, _ := boundedPool(t, 1, 5*time.Second)
+	c, _, err := p.Get(context.Background(), time.Now())
+	require.NoError(t, err)
+	g := getAsync(p, context.Background())
+	queued(t, p, 1)
+	p.Close()
+	var w got
+	select {
+	case w = <-g:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the waiting Get was not failed when the pool closed")
+	}
+	require.ErrorIs(t, w.err, ErrBackendRemoved)
+	var op *net.OpError
+	require.ErrorAs(t, w.err, &op)
+	assert.Equal(t, "dial", op.Op)
+
+	_, _, err = p.Get(context.Background(), time.Now())
+	require.ErrorIs(t, err, ErrBackendRemoved, "every place is taken: no wait after the close")
+	p.Put(c, time.Now()) // closed: not kept
+	assert.Equal(t, 0, p.Conns())
+	assert.Equal(t, 0, p.Idle())
+}

@@ -210,6 +210,10 @@ func (p *Pool) placeLocked(ctx context.Context, handed bool) (s *slot, h *Conn, 
 		p.mu.Unlock()
 		return nil, nil, nil
 	}
+	if p.closed {
+		p.mu.Unlock()
+		return nil, nil, p.removed()
+	}
 	if p.live < p.cfg.MaxConns {
 		p.live++
 		p.mu.Unlock()
@@ -354,12 +358,16 @@ func (p *Pool) Put(c *Conn, now time.Time) {
 }
 
 // Close closes the idle connections and makes Put close the busy ones as
-// they come back.
+// they come back; the requests waiting in a bounded pool's queue fail at
+// once with ErrBackendRemoved, and new ones get it without waiting.
 func (p *Pool) Close() {
 	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.low, p.closed = nil, 0, true
+	idle, queue := p.idle, p.queue
+	p.idle, p.low, p.closed, p.queue = nil, 0, true, nil
 	p.mu.Unlock()
+	for _, w := range queue { // their backend is gone: they fail at once
+		w <- closedPool
+	}
 	for _, c := range idle {
 		c.Close()
 	}
