@@ -227,10 +227,8 @@ func (s *Server) detach(tc *net.TCPConn) (int, error) {
 		}
 		return dupErr
 	}
-	if err := dup(); err != nil {
-		if err = netx.RetryShort(s.ctx, err, s.cfg.DialTimeout, nil, dup); err != nil {
-			return -1, err
-		}
+	if err := netx.RetryShort(s.ctx, dup(), s.cfg.DialTimeout, nil, dup); err != nil {
+		return -1, err
 	}
 	tc.Close()
 	return nfd, nil

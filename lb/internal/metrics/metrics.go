@@ -138,8 +138,9 @@ type Options struct {
 }
 
 // Setup registers the series that depend on the mode and the build:
-// lblab_build_info always, lblab_open_connections when o.OpenConnections is
-// set, lblab_queued_requests when o.QueuedRequests is set, lblab_access_log_dropped_total when o.AccessLogDropped is set; in
+// lblab_build_info always, and lblab_open_connections,
+// lblab_queued_requests and lblab_access_log_dropped_total when
+// o.OpenConnections, o.QueuedRequests and o.AccessLogDropped are set; in
 // TCP mode it removes the response-time histograms (there are no HTTP
 // requests to time). Call it once, before serving.
 func (m *Metrics) Setup(o Options) {

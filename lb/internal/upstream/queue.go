@@ -57,9 +57,9 @@ type slot struct {
 // bounded reports whether the pool bounds its connections.
 func (p *Pool) bounded() bool { return p.cfg.MaxConns > 0 }
 
-// Conns returns the number of connections to the backend the pool counts:
+// conns returns the number of connections to the backend the pool counts:
 // busy and idle (bounded pools only; 0 otherwise).
-func (p *Pool) Conns() int {
+func (p *Pool) conns() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.live
@@ -87,10 +87,7 @@ func (p *Pool) waitLocked(ctx context.Context) (*Conn, error) {
 	defer t.Stop()
 	select {
 	case c := <-w:
-		if c == closedPool {
-			return nil, p.removed()
-		}
-		return c, nil
+		return p.handed(c)
 	case <-ctx.Done():
 	case <-t.C:
 	}
@@ -104,11 +101,27 @@ func (p *Pool) waitLocked(ctx context.Context) (*Conn, error) {
 		return nil, ErrQueueTimeout
 	}
 	p.mu.Unlock()
-	c := <-w // handed something as the wait ended: take it
+	return p.handed(<-w) // handed something as the wait ended: take it
+}
+
+// handed is what a waiter was given: a connection, nil (a place), or the
+// pool's close.
+func (p *Pool) handed(c *Conn) (*Conn, error) {
 	if c == closedPool {
 		return nil, p.removed()
 	}
 	return c, nil
+}
+
+// headLocked takes the head of the queue, if any, for the caller to hand
+// something to once it has unlocked p.mu.
+func (p *Pool) headLocked() (waiter, bool) {
+	if len(p.queue) == 0 {
+		return nil, false
+	}
+	w := p.queue[0]
+	p.queue = slices.Delete(p.queue, 0, 1)
+	return w, true
 }
 
 // release gives back a closed connection's place: to the head of the
@@ -119,9 +132,7 @@ func (s *slot) release() {
 	}
 	p := s.pool
 	p.mu.Lock()
-	if len(p.queue) > 0 {
-		w := p.queue[0]
-		p.queue = slices.Delete(p.queue, 0, 1)
+	if w, ok := p.headLocked(); ok {
 		p.mu.Unlock()
 		w <- nil
 		return
@@ -130,15 +141,22 @@ func (s *slot) release() {
 	p.mu.Unlock()
 }
 
+// takeOver closes c keeping its place for the caller, who dials in it (nil
+// when c held none: no bound, or closed meanwhile and its place given on).
+func takeOver(c *Conn) *slot {
+	s := c.s.Swap(nil) // not given back by c's Close
+	c.Close()
+	return s
+}
+
 // handOffLocked gives c, on its way back to the pool, to the head of the
 // queue if there is one; it reports whether it did (and then has unlocked
 // p.mu).
 func (p *Pool) handOffLocked(c *Conn) bool {
-	if len(p.queue) == 0 {
+	w, ok := p.headLocked()
+	if !ok {
 		return false
 	}
-	w := p.queue[0]
-	p.queue = slices.Delete(p.queue, 0, 1)
 	p.mu.Unlock()
 	w <- c
 	return true

@@ -39,6 +39,18 @@ func getAsync(p *Pool, ctx context.Context) chan got {
 	return ch
 }
 
+// recv is what a getAsync gave, failing the test when nothing comes in 3 s.
+func recv(t *testing.T, ch chan got, what string) got {
+	t.Helper()
+	select {
+	case g := <-ch:
+		return g
+	case <-time.After(3 * time.Second):
+		t.Fatalf("%s: no result within 3 s", what)
+		return got{}
+	}
+}
+
 // queued waits until n Gets wait in p's queue.
 func queued(t *testing.T, p *Pool, n int) {
 	t.Helper()
@@ -77,21 +89,21 @@ func TestBoundedPoolQueues(t *testing.T) {
 				t.Fatalf("a Get beyond the bound returned at once: %+v", g)
 			case <-time.After(20 * time.Millisecond):
 			}
-			assert.Equal(t, 2, p.Conns())
+			assert.Equal(t, 2, p.conns())
 
 			tt.free(p, busy[0])
-			g := <-first
+			g := recv(t, first, "the first waiter")
 			require.NoError(t, g.err)
 			assert.Equal(t, tt.reused, g.reused, "reused")
 			assert.Equal(t, 1, p.Queued(), "the second still waits: first come, first served")
 			tt.free(p, busy[1])
-			g2 := <-second
+			g2 := recv(t, second, "the second waiter")
 			require.NoError(t, g2.err)
 			assert.Eventually(t, func() bool { return dials() == tt.wantDials }, 5*time.Second, time.Millisecond, "dials: %d, want %d", dials(), tt.wantDials)
-			assert.Equal(t, 2, p.Conns(), "never more than the bound")
+			assert.Equal(t, 2, p.conns(), "never more than the bound")
 			g.c.Close()
 			g2.c.Close()
-			assert.Equal(t, 0, p.Conns(), "closed connections give their places back")
+			assert.Equal(t, 0, p.conns(), "closed connections give their places back")
 		})
 	}
 }
@@ -115,7 +127,7 @@ func TestBoundedPoolQueueTimeout(t *testing.T) {
 	g := getAsync(p, ctx)
 	queued(t, p, 1)
 	cancel()
-	require.ErrorIs(t, (<-g).err, context.Canceled)
+	require.ErrorIs(t, recv(t, g, "the cancelled Get").err, context.Canceled)
 	assert.Equal(t, 0, p.Queued())
 
 	p.Put(c, time.Now())
@@ -138,13 +150,13 @@ func TestBoundedPoolRedialKeepsItsPlace(t *testing.T) {
 	c2, err := p.Redial(context.Background(), c)
 	require.NoError(t, err)
 	assert.Eventually(t, func() bool { return dials() == 2 }, 5*time.Second, time.Millisecond, "a new dial")
-	assert.Equal(t, 1, p.Conns())
+	assert.Equal(t, 1, p.conns())
 	assert.Equal(t, 1, p.Queued(), "the waiting Get still waits")
 	c2.Close()
-	w := <-g
+	w := recv(t, g, "the waiting Get")
 	require.NoError(t, w.err)
 	w.c.Close()
-	assert.Equal(t, 0, p.Conns())
+	assert.Equal(t, 0, p.conns())
 }
 
 // TestBoundedPoolUnderLoad: many Gets at once against a bound of 3 all get
@@ -182,8 +194,8 @@ func TestBoundedPoolUnderLoad(t *testing.T) {
 	}
 	wg.Wait()
 	assert.LessOrEqual(t, maxOpen, 3, "connections in use at once")
-	assert.LessOrEqual(t, p.Conns(), 3)
-	assert.Equal(t, p.Conns(), p.Idle(), "what is left is idle")
+	assert.LessOrEqual(t, p.conns(), 3)
+	assert.Equal(t, p.conns(), p.Idle(), "what is left is idle")
 	assert.LessOrEqual(t, dials(), int64(3+10), "one dial per place, and one per close")
 }
 
@@ -206,23 +218,18 @@ func TestBoundedPoolStaleHandOver(t *testing.T) {
 	sc.Close() // the backend closes the busy connection
 	time.Sleep(20 * time.Millisecond)
 	p.Put(c, time.Now())
-	var w got
-	select {
-	case w = <-first:
-	case <-time.After(3 * time.Second):
-		t.Fatal("the first waiter did not get a connection in the stale one's place")
-	}
+	w := recv(t, first, "the first waiter, in the stale one's place")
 	require.NoError(t, w.err)
 	assert.False(t, w.reused, "the closed connection was not reused")
 	assert.Eventually(t, func() bool { return dials.Load() == 2 }, 5*time.Second, time.Millisecond, "a new dial")
-	assert.Equal(t, 1, p.Conns(), "in the stale one's place")
+	assert.Equal(t, 1, p.conns(), "in the stale one's place")
 	assert.Equal(t, 1, p.Queued(), "the second still waits its turn")
 	(<-server).Close()
 	w.c.Close() // its place goes to the second
-	w2 := <-second
+	w2 := recv(t, second, "the second waiter")
 	require.NoError(t, w2.err)
 	w2.c.Close()
-	assert.Equal(t, 0, p.Conns())
+	assert.Equal(t, 0, p.conns())
 }
 
 // TestBoundedPoolClosedFailsItsQueue: closing a bounded pool (its backend
@@ -236,12 +243,7 @@ func TestBoundedPoolClosedFailsItsQueue(t *testing.T) {
 	g := getAsync(p, context.Background())
 	queued(t, p, 1)
 	p.Close()
-	var w got
-	select {
-	case w = <-g:
-	case <-time.After(3 * time.Second):
-		t.Fatal("the waiting Get was not failed when the pool closed")
-	}
+	w := recv(t, g, "the waiting Get, failed when the pool closed")
 	require.ErrorIs(t, w.err, ErrBackendRemoved)
 	var op *net.OpError
 	require.ErrorAs(t, w.err, &op)
@@ -250,6 +252,6 @@ func TestBoundedPoolClosedFailsItsQueue(t *testing.T) {
 	_, _, err = p.Get(context.Background(), time.Now())
 	require.ErrorIs(t, err, ErrBackendRemoved, "every place is taken: no wait after the close")
 	p.Put(c, time.Now()) // closed: not kept
-	assert.Equal(t, 0, p.Conns())
+	assert.Equal(t, 0, p.conns())
 	assert.Equal(t, 0, p.Idle())
 }

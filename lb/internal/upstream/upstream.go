@@ -172,9 +172,7 @@ func (p *Pool) Get(ctx context.Context, now time.Time) (c *Conn, reused bool, er
 					return h, true, nil
 				}
 				// Gone stale: dial in its place rather than queue again.
-				s = h.s.Swap(nil)
-				h.Close()
-				if s == nil {
+				if s = takeOver(h); s == nil {
 					continue
 				}
 			}
@@ -228,9 +226,7 @@ func (p *Pool) placeLocked(ctx context.Context, handed bool) (s *slot, h *Conn, 
 	if handed {
 		return nil, h, nil
 	}
-	s = h.s.Swap(nil) // h's place is taken over, not given back by its Close
-	h.Close()
-	if s == nil { // h held none (closed meanwhile: its place went on)
+	if s = takeOver(h); s == nil {
 		return p.place(ctx)
 	}
 	return s, nil, nil
@@ -256,8 +252,7 @@ func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
 // Redial closes old, a connection of the pool's, and dials a new one in its
 // place (in a bounded pool, without waiting in the queue).
 func (p *Pool) Redial(ctx context.Context, old *Conn) (*Conn, error) {
-	s := old.s.Swap(nil)
-	old.Close()
+	s := takeOver(old)
 	if s == nil && p.bounded() { // closed already: its place went on
 		return p.Dial(ctx)
 	}

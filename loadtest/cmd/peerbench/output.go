@@ -266,8 +266,9 @@ errors and error statuses, total over all rounds. Comparisons are medians of sam
 vs haproxy: req/s ÷ HAProxy's with one thread (paced cases: p99 − HAProxy's p99), CPU per request ÷
 HAProxy's; vs best peer: req/s ÷ the higher of haproxy-mt's (nbthread = CPUs) and nginx's (paced:
 p99 − the lower p99), CPU per request ÷ the lower of the two; vs lb-base: against the baseline lb
-(--base-bin, and/or --base-config: config keys on top of lb's). lb-rp: bin/lb with "forwarder": "reverseproxy" (every request through
-httputil.ReverseProxy), otherwise lb's config; HTTP cases only.`
+(--base-bin, and/or --base-config: config keys on top of lb's). lb-rp: bin/lb with "forwarder":
+"reverseproxy" (every request through httputil.ReverseProxy), otherwise lb's config; HTTP cases
+only.`
 
 // idleNotes explains the idle table.
 const idleNotes = `Idle: N connections opened (each one GET and its response, then idle), the proxy's VmRSS
