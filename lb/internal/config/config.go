@@ -132,9 +132,8 @@ type Config struct {
 	// MaxConnsPerBackend bounds each backend's connections, busy and idle,
 	// as HAProxy's maxconn on a server line: a request beyond it waits for
 	// one to come free, up to connection_timeout, then is answered 503. 0
-	// (the default): no bound. HTTP mode's lean path only: what net/http
-	// serves (upgrades, and every request with "forwarder":
-	// "reverseproxy") is not counted.
+	// (the default): no bound. HTTP mode only; both forwarders, and what the
+	// lean one hands to net/http, count against it.
 	MaxConnsPerBackend int      `json:"max_conns_per_backend"`
 	ResolveInterval    Duration `json:"resolve_interval"`
 

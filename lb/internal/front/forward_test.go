@@ -402,17 +402,21 @@ func TestAwaitHeadLastLook(t *testing.T) {
 
 // TestForwardQueuesAtMaxConns: with max_conns_per_backend reached, a
 // request waits for the busy connection and is sent on it when it comes
-// back (no second connection); one that waits longer than
+// back (no second connection), on the fast path and through net/http's
+// Transport (handoff: the "reverseproxy" forwarder); one that waits longer than
 // connection_timeout is answered 503 and does not count against the
 // backend (with max_fails 1, a failure would take it down).
 func TestForwardQueuesAtMaxConns(t *testing.T) {
 	tests := []struct {
 		name       string
+		mode       string // proxyURL's
 		queueWait  time.Duration
 		wantStatus int
 	}{
-		{"served once the connection is free", 5 * time.Second, http.StatusOK},
-		{"503 when none came free in time", 100 * time.Millisecond, http.StatusServiceUnavailable},
+		{"served once the connection is free", "fast", 5 * time.Second, http.StatusOK},
+		{"503 when none came free in time", "fast", 100 * time.Millisecond, http.StatusServiceUnavailable},
+		{"handoff: served once the connection is free", "handoff", 5 * time.Second, http.StatusOK},
+		{"handoff: 503 when none came free in time", "handoff", 100 * time.Millisecond, http.StatusServiceUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -425,7 +429,7 @@ func TestForwardQueuesAtMaxConns(t *testing.T) {
 			})
 			cfg := proxy.Config{MaxFails: 1, FailTimeout: time.Minute,
 				Conn: upstream.Config{DialTimeout: tt.queueWait, ResponseHeaderTimeout: 10 * time.Second, MaxIdle: -1, MaxConns: 1}}
-			url, _ := fastFront(t, cfg, Config{}, rb.addr())
+			url := proxyURL(t, tt.mode, cfg, rb.addr())
 			get := func(path string) chan *http.Response {
 				ch := make(chan *http.Response, 1)
 				go func() {

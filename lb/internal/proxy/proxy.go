@@ -217,8 +217,9 @@ func (p *Proxy) IdleUpstream() int {
 	return n
 }
 
-// QueuedUpstream returns the number of requests waiting in the fast front
-// end's backend pools for a connection (max_conns_per_backend).
+// QueuedUpstream returns the number of requests waiting in the backend
+// pools' queues for a connection (max_conns_per_backend): the fast path's,
+// and net/http's dials (see try).
 func (p *Proxy) QueuedUpstream() int {
 	n := 0
 	p.pools.Range(func(_, v any) bool { n += v.(*upstream.Pool).Queued(); return true })
@@ -412,6 +413,9 @@ func (p *Proxy) try(b *pool.Backend, rec *recorder, r *http.Request) (aborted bo
 			aborted = true // ReverseProxy cut off a response body
 		}
 	}()
+	if p.cfg.Conn.MaxConns > 0 { // the Transport's dial takes a place in b's pool (upstream.WithPool)
+		r = r.WithContext(upstream.WithPool(r.Context(), p.Upstream(b)))
+	}
 	p.reverseProxy(b).ServeHTTP(rec, r)
 	return false
 }

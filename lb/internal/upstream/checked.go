@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http/httptrace"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // errStale: bytes or an EOF were waiting on a connection about to carry a
@@ -26,17 +28,132 @@ var errStale = errors.New("connection closed or spoke while idle")
 // lost (and one that cannot be replayed fails). A framer follows the
 // responses, so that bytes past the end of the one asked for never reach
 // the Transport, which would take them for the next request's response.
+//
+// A dial whose context carries a bounded pool of the same backend
+// (WithPool) first takes a place among the pool's MaxConns, waiting in its
+// queue as the fast path's Get does, and the connection gives the place
+// back when it closes: what net/http carries to a backend counts against
+// max_conns_per_backend with what the fast path carries.
 func CheckedDialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var s *slot
+		w, _ := ctx.Value(poolKey{}).(*want)
+		if w != nil {
+			var err error
+			if s, _, err = w.p.place(ctx); err != nil {
+				return nil, err
+			}
+		}
 		nc, err := d.DialContext(ctx, network, addr)
 		if err != nil {
+			s.release()
 			return nil, err
 		}
-		c := &checkedConn{Conn: nc}
+		c := &checkedConn{Conn: nc, idleAt: time.Now()}
 		c.q.init(nc)
 		c.initRead()
+		if s != nil {
+			c.s.Store(s)
+			w.p.track(c)
+		}
 		return c, nil
 	}
+}
+
+// poolKey is the context key of WithPool.
+type poolKey struct{}
+
+// want is what WithPool puts in a request's context: the pool whose place
+// its dials take, and a channel closed when the request gets a connection
+// (its GotConn), replaced by a new one for the next.
+type want struct {
+	p   *Pool
+	mu  sync.Mutex
+	got chan struct{}
+}
+
+// next is the channel closed when the request next gets a connection.
+func (w *want) next() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.got
+}
+
+func (w *want) gotConn(httptrace.GotConnInfo) {
+	w.mu.Lock()
+	close(w.got)
+	w.got = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// wantFrom is the want in ctx, if any.
+func wantFrom(ctx context.Context) *want {
+	w, _ := ctx.Value(poolKey{}).(*want)
+	return w
+}
+
+// errNotNeeded is the error of a dial that left the queue because the
+// request it was for got another connection: http.Transport dials for a
+// request and hands it the first connection that comes, its own idle ones
+// included, and keeps a dial that came too late for the next request. A
+// dial that waited for a place would otherwise take it when it came, for
+// a connection nobody waits for.
+var errNotNeeded = errors.New("the request got another connection while its dial waited for a place (max_conns_per_backend)")
+
+// WithPool returns ctx carrying p, a bounded pool, for a CheckedDialer dial
+// made on its behalf: http.Transport dials with the request's context
+// values (not its cancellation), so a request sent through a Transport
+// with this context takes its connection's place in p when it must dial,
+// and leaves the queue when it gets a connection another way (GotConn,
+// through httptrace). A pool with no bound is not carried (there is no
+// place to take).
+func WithPool(ctx context.Context, p *Pool) context.Context {
+	if !p.bounded() {
+		return ctx
+	}
+	w := &want{p: p, got: make(chan struct{})}
+	ctx = context.WithValue(ctx, poolKey{}, w)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: w.gotConn})
+}
+
+// track counts c, a net/http connection holding a place, among the pool's
+// (see reclaimLocked); its Close forgets it.
+func (p *Pool) track(c *checkedConn) {
+	p.mu.Lock()
+	if p.nets == nil {
+		p.nets = make(map[*checkedConn]struct{})
+	}
+	p.nets[c] = struct{}{}
+	p.scheduleReclaimLocked()
+	p.mu.Unlock()
+}
+
+// Close closes the connection and gives its place in a bounded pool back.
+func (c *checkedConn) Close() error {
+	err := c.Conn.Close()
+	if s := c.s.Swap(nil); s != nil {
+		s.pool.mu.Lock()
+		delete(s.pool.nets, c)
+		s.pool.mu.Unlock()
+		s.release()
+	}
+	return err
+}
+
+// retire, for a pool that needs an idle connection's place, marks c to
+// carry no more requests if it has been idle for at least d at now: no
+// request due, and its framing followed (an upgraded connection is never
+// idle). The Transport's next request on it is then refused with nothing
+// sent (ErrNotSent), and sent on another connection. It reports whether it
+// did; the caller closes c.
+func (c *checkedConn) retire(now time.Time, d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stale || c.f.lost || c.f.answering() || now.Sub(c.idleAt) < d {
+		return false
+	}
+	c.stale = true
+	return true
 }
 
 // checkedConn is a Transport's connection with the idle check and a
@@ -45,6 +162,7 @@ func CheckedDialer(d *net.Dialer) func(ctx context.Context, network, addr string
 type checkedConn struct {
 	net.Conn
 	q quiet
+	s atomic.Pointer[slot] // its place in a bounded pool, given back by Close
 
 	// reading says where the reader's read system call is (see
 	// readSock): bytes a read has taken are no longer there for Write's
@@ -54,8 +172,9 @@ type checkedConn struct {
 
 	mu        sync.Mutex
 	f         framer
-	afterRead bool // a response byte was read since the last write
-	stale     bool // bytes came that answer nothing: the connection carries no more requests
+	idleAt    time.Time // when the last response ended (or the connection was made), for retire
+	afterRead bool      // a response byte was read since the last write
+	stale     bool      // bytes came that answer nothing: the connection carries no more requests
 }
 
 // The states of checkedConn.reading.
@@ -87,7 +206,11 @@ func (c *checkedConn) Read(b []byte) (int, error) {
 		return 0, errStale
 	}
 	c.afterRead = true
-	if k := c.f.read(b[:n]); k < n {
+	k := c.f.read(b[:n])
+	if c.s.Load() != nil && !c.f.answering() { // (only a bounded pool's retire asks)
+		c.idleAt = time.Now()
+	}
+	if k < n {
 		c.stale = true
 		if k == 0 {
 			return 0, errStale

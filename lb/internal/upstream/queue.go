@@ -75,9 +75,10 @@ func (p *Pool) Queued() int {
 // waitLocked is Get with every connection taken: it queues, unlocks p.mu
 // and waits. It returns a connection handed over (reused), or nil and no
 // error for a place of its own to dial with.
-func (p *Pool) waitLocked(ctx context.Context) (*Conn, error) {
+func (p *Pool) waitLocked(ctx context.Context, w8 *want) (*Conn, error) {
 	w := make(waiter, 1)
 	p.queue = append(p.queue, w)
+	p.scheduleReclaimLocked()
 	p.mu.Unlock()
 	limit := p.cfg.DialTimeout
 	if limit <= 0 {
@@ -85,17 +86,27 @@ func (p *Pool) waitLocked(ctx context.Context) (*Conn, error) {
 	}
 	t := time.NewTimer(limit)
 	defer t.Stop()
+	var served <-chan struct{}
+	if w8 != nil {
+		served = w8.next()
+	}
+	withdrawn := false
 	select {
 	case c := <-w:
 		return p.handed(c)
 	case <-ctx.Done():
 	case <-t.C:
+	case <-served:
+		withdrawn = true
 	}
 	p.mu.Lock()
 	if i := slices.Index(p.queue, w); i >= 0 {
 		p.queue = slices.Delete(p.queue, i, i+1)
 		p.mu.Unlock()
-		if ctx.Err() != nil {
+		switch {
+		case withdrawn:
+			return nil, errNotNeeded
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		}
 		return nil, ErrQueueTimeout
@@ -111,6 +122,103 @@ func (p *Pool) handed(c *Conn) (*Conn, error) {
 		return nil, p.removed()
 	}
 	return c, nil
+}
+
+// reclaimLocked, with p.mu held and every place taken, takes the place of
+// an idle connection for a caller that would otherwise queue, and unlocks
+// p.mu; nil (p.mu still held) when there is none. A dial for net/http
+// takes one of the fast path's idle connections, which net/http could
+// never use; a Get takes one of net/http's that has sat idle for
+// reclaimAfter, which the fast path could never be handed (see
+// retireIdleLocked).
+func (p *Pool) reclaimLocked(handed bool) *slot {
+	if handed {
+		c := p.retireIdleLocked(time.Now())
+		if c == nil {
+			return nil
+		}
+		p.mu.Unlock()
+		c.Conn.Close()
+		return &slot{pool: p}
+	}
+	if len(p.idle) == 0 {
+		return nil
+	}
+	c := p.idle[0]
+	p.idle = slices.Delete(p.idle, 0, 1)
+	p.low = max(p.low-1, 0)
+	p.mu.Unlock()
+	if s := takeOver(c); s != nil {
+		return s
+	}
+	p.mu.Lock() // closed meanwhile: its place went on; look again
+	return p.reclaimLocked(handed)
+}
+
+// reclaimAfter is how long one of net/http's connections must have sat
+// idle before a request waiting in the queue takes its place: long enough
+// that the Transport would have handed it to a request of its own that
+// waited for one.
+const reclaimAfter = 20 * time.Millisecond
+
+// retireIdleLocked retires one of net/http's connections that has sat
+// idle for reclaimAfter (checkedConn.retire), if any, and returns it for
+// the caller to close once p.mu is unlocked; its place is the caller's
+// (live is unchanged).
+func (p *Pool) retireIdleLocked(now time.Time) *checkedConn {
+	for c := range p.nets {
+		if !c.retire(now, reclaimAfter) {
+			continue
+		}
+		delete(p.nets, c)
+		if s := c.s.Swap(nil); s != nil { // else closing: its Close gives the place on
+			s.done.Store(true) // its place is the caller's now
+			return c
+		}
+	}
+	return nil
+}
+
+// reclaimIdle runs every reclaimAfter while requests wait in the queue and
+// net/http holds connections to the backend: the places of those that sat
+// idle go to the head of the queue. A connection net/http's Transport
+// keeps idle, with no request of its own waiting for it, would otherwise
+// keep its place from the fast path's requests (and from uploads, which
+// take a connection of their own) until idle_timeout.
+func (p *Pool) reclaimIdle() {
+	now := time.Now()
+	var (
+		given   []waiter
+		retired []*checkedConn
+	)
+	p.mu.Lock()
+	for len(p.queue) > 0 {
+		c := p.retireIdleLocked(now)
+		if c == nil {
+			break
+		}
+		w, _ := p.headLocked()
+		given, retired = append(given, w), append(retired, c)
+	}
+	p.reclaiming = false
+	p.scheduleReclaimLocked()
+	p.mu.Unlock()
+	for _, w := range given {
+		w <- nil // a place of its own
+	}
+	for _, c := range retired {
+		c.Conn.Close()
+	}
+}
+
+// scheduleReclaimLocked schedules reclaimIdle, unless it is, while
+// requests wait and net/http holds connections.
+func (p *Pool) scheduleReclaimLocked() {
+	if p.reclaiming || p.closed || len(p.queue) == 0 || len(p.nets) == 0 {
+		return
+	}
+	p.reclaiming = true
+	time.AfterFunc(reclaimAfter, p.reclaimIdle)
 }
 
 // headLocked takes the head of the queue, if any, for the caller to hand

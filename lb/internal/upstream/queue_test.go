@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"net"
+	"net/http/httptrace"
 	"sync"
 	"testing"
 	"time"
@@ -254,4 +255,172 @@ func TestBoundedPoolClosedFailsItsQueue(t *testing.T) {
 	p.Put(c, time.Now()) // closed: not kept
 	assert.Equal(t, 0, p.conns())
 	assert.Equal(t, 0, p.Idle())
+}
+
+// dialed is what a CheckedDialer dial in a goroutine gave.
+type dialed struct {
+	c   net.Conn
+	err error
+}
+
+func dialAsync(dial func(context.Context, string, string) (net.Conn, error), ctx context.Context, addr string) chan dialed {
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := dial(ctx, "tcp", addr)
+		ch <- dialed{c, err}
+	}()
+	return ch
+}
+
+func recvDial(t *testing.T, ch chan dialed, what string) dialed {
+	t.Helper()
+	select {
+	case d := <-ch:
+		return d
+	case <-time.After(3 * time.Second):
+		t.Fatalf("%s: no result within 3 s", what)
+		return dialed{}
+	}
+}
+
+// TestCheckedDialerTakesAPlace: net/http's connections (CheckedDialer, with
+// the pool in the dial's context) count against the pool's bound with the
+// fast path's, and wait in the same queue: a dial beyond the bound waits
+// until a connection closes; a Get waits for a net/http connection to
+// close; a connection the fast path puts back while a dial waits is closed
+// and its place goes to the dial. A dial that waits too long fails with
+// ErrQueueTimeout, and a pool with no bound is not carried at all.
+// (TestReclaimIdlePlaces: what idle connections give up to the other side.)
+func TestCheckedDialerTakesAPlace(t *testing.T) {
+	dial := CheckedDialer(&net.Dialer{Timeout: 5 * time.Second})
+	p, dials := boundedPool(t, 1, 5*time.Second)
+	ctx := WithPool(context.Background(), p)
+
+	d1, err := dial(ctx, "tcp", p.Addr())
+	require.NoError(t, err)
+	_, err = d1.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n")) // busy: a response is due
+	require.NoError(t, err)
+	assert.Equal(t, 1, p.conns(), "a net/http connection holds a place")
+	second := dialAsync(dial, ctx, p.Addr())
+	queued(t, p, 1)
+	select {
+	case d := <-second:
+		t.Fatalf("a dial beyond the bound returned at once: %+v", d)
+	case <-time.After(20 * time.Millisecond):
+	}
+	require.NoError(t, d1.Close())
+	d2 := recvDial(t, second, "the waiting dial")
+	require.NoError(t, d2.err)
+	assert.Equal(t, 1, p.conns())
+
+	_, err = d2.c.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n")) // busy: a response is due
+	require.NoError(t, err)
+	g := getAsync(p, context.Background())
+	queued(t, p, 1)
+	require.NoError(t, d2.c.Close())
+	d2.c.Close() // a second Close gives nothing back twice
+	w := recv(t, g, "the Get waiting for the net/http connection to close")
+	require.NoError(t, w.err)
+	assert.False(t, w.reused)
+	assert.Equal(t, 1, p.conns())
+
+	third := dialAsync(dial, ctx, p.Addr())
+	queued(t, p, 1)
+	p.Put(w.c, time.Now())
+	d3 := recvDial(t, third, "the dial waiting for the fast path's connection")
+	require.NoError(t, d3.err)
+	assert.Equal(t, 1, p.conns(), "the connection put back was closed for the dial")
+	assert.Equal(t, 0, p.Idle())
+	assert.Eventually(t, func() bool { return dials() == 4 }, 5*time.Second, time.Millisecond, "dials: %d, want 4", dials())
+	require.NoError(t, d3.c.Close())
+	assert.Equal(t, 0, p.conns())
+
+	short, _ := boundedPool(t, 1, 50*time.Millisecond)
+	sctx := WithPool(context.Background(), short)
+	held, err := dial(sctx, "tcp", short.Addr())
+	require.NoError(t, err)
+	_, err = held.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
+	require.NoError(t, err)
+	_, err = dial(sctx, "tcp", short.Addr())
+	require.ErrorIs(t, err, ErrQueueTimeout)
+	held.Close()
+	assert.Equal(t, 0, short.conns())
+
+	free := New(p.Addr(), Config{DialTimeout: time.Second})
+	assert.Nil(t, WithPool(context.Background(), free).Value(poolKey{}), "no bound: nothing to carry")
+}
+
+// TestReclaimIdlePlaces: with every place taken, a waiter that the other
+// side's idle connections could never serve takes one of their places. A
+// Get takes the place of a net/http connection once it has sat idle for
+// reclaimAfter (its next request is then refused with nothing sent, for
+// the Transport to send elsewhere), and never a busy one's; a net/http
+// dial takes an idle fast-path connection's at once.
+func TestReclaimIdlePlaces(t *testing.T) {
+	dial := CheckedDialer(&net.Dialer{Timeout: 5 * time.Second})
+	p, dials := boundedPool(t, 1, 5*time.Second)
+	ctx := WithPool(context.Background(), p)
+
+	idle, err := dial(ctx, "tcp", p.Addr())
+	require.NoError(t, err)
+	g := recv(t, getAsync(p, context.Background()), "a Get, with net/http's connection idle")
+	// (at once, or from the queue: it was made just now)
+	require.NoError(t, g.err)
+	assert.False(t, g.reused)
+	assert.Equal(t, 1, p.conns(), "in the idle connection's place")
+	_, err = idle.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
+	require.ErrorIs(t, err, ErrNotSent, "the retired connection carries no request")
+	idle.Close() // as the Transport does: its place is not given twice
+	assert.Equal(t, 1, p.conns())
+
+	p.Put(g.c, time.Now())
+	require.Equal(t, 1, p.Idle())
+	d := recvDial(t, dialAsync(dial, ctx, p.Addr()), "a dial, with the fast path's connection idle")
+	require.NoError(t, d.err)
+	assert.Equal(t, 0, p.Idle(), "the idle connection was closed for it")
+	assert.Equal(t, 1, p.conns())
+
+	_, err = d.c.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n")) // busy
+	require.NoError(t, err)
+	busy := getAsync(p, context.Background())
+	queued(t, p, 1)
+	time.Sleep(5 * reclaimAfter)
+	assert.Equal(t, 1, p.Queued(), "a busy connection keeps its place")
+	d.c.Close()
+	w := recv(t, busy, "the Get waiting for the busy connection")
+	require.NoError(t, w.err)
+	w.c.Close()
+	assert.Equal(t, 0, p.conns())
+	assert.Eventually(t, func() bool { return dials() == 4 }, 5*time.Second, time.Millisecond, "dials: %d, want 4", dials())
+}
+
+// TestDialLeavesTheQueueWhenServed: http.Transport dials for a request and
+// hands it whichever connection comes first; a dial still waiting for a
+// place when its request got another connection (GotConn) leaves the queue
+// with errNotNeeded, rather than take the place later for a connection
+// nobody waits for.
+func TestDialLeavesTheQueueWhenServed(t *testing.T) {
+	dial := CheckedDialer(&net.Dialer{Timeout: 5 * time.Second})
+	p, _ := boundedPool(t, 1, 5*time.Second)
+	busy, err := dial(WithPool(context.Background(), p), "tcp", p.Addr())
+	require.NoError(t, err)
+	_, err = busy.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
+	require.NoError(t, err)
+
+	ctx := WithPool(context.Background(), p)
+	d := dialAsync(dial, ctx, p.Addr())
+	queued(t, p, 1)
+	httptrace.ContextClientTrace(ctx).GotConn(httptrace.GotConnInfo{}) // served by another connection
+	got := recvDial(t, d, "the dial whose request was served")
+	require.ErrorIs(t, got.err, errNotNeeded)
+	assert.Equal(t, 0, p.Queued())
+
+	// The request's next connection (a retry) waits again, until served.
+	again := dialAsync(dial, ctx, p.Addr())
+	queued(t, p, 1)
+	busy.Close()
+	g := recvDial(t, again, "the next dial of the same request")
+	require.NoError(t, g.err)
+	g.c.Close()
+	assert.Equal(t, 0, p.conns())
 }

@@ -66,12 +66,15 @@ type Pool struct {
 	// dial is tried again at once, otherwise after a wait (dialShort).
 	Reclaim func() int
 
-	mu     sync.Mutex // guards idle, low, closed, live and queue
+	mu     sync.Mutex // guards idle, low, closed, live, queue, nets and reclaiming
 	idle   []*Conn    // oldest first
 	low    int        // the fewest idle since the last Purge: idle[:low] were not needed all that time
 	closed bool
-	live   int      // connections holding a place (bounded pools only)
-	queue  []waiter // Gets waiting for a connection, first come first
+	live   int                       // connections holding a place (bounded pools only)
+	queue  []waiter                  // Gets waiting for a connection, first come first
+	nets   map[*checkedConn]struct{} // net/http's connections holding a place (see CheckedDialer)
+	// reclaiming: reclaimIdle is scheduled.
+	reclaiming bool
 }
 
 // New returns an empty pool for the backend at addr.
@@ -217,7 +220,10 @@ func (p *Pool) placeLocked(ctx context.Context, handed bool) (s *slot, h *Conn, 
 		p.mu.Unlock()
 		return &slot{pool: p}, nil, nil
 	}
-	if h, err = p.waitLocked(ctx); err != nil {
+	if s := p.reclaimLocked(handed); s != nil {
+		return s, nil, nil
+	}
+	if h, err = p.waitLocked(ctx, wantFrom(ctx)); err != nil {
 		return nil, nil, err
 	}
 	if h == nil { // a place given back by a connection that closed
