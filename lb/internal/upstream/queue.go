@@ -74,8 +74,10 @@ func (p *Pool) Queued() int {
 
 // waitLocked is Get with every connection taken: it queues, unlocks p.mu
 // and waits. It returns a connection handed over (reused), or nil and no
-// error for a place of its own to dial with.
-func (p *Pool) waitLocked(ctx context.Context, w8 *want) (*Conn, error) {
+// error for a place of its own to dial with. req, when not nil, is the
+// net/http request a dial waits for: once it got a connection, the dial
+// leaves the queue with errNotNeeded.
+func (p *Pool) waitLocked(ctx context.Context, req *want) (*Conn, error) {
 	w := make(waiter, 1)
 	p.queue = append(p.queue, w)
 	p.scheduleReclaimLocked()
@@ -87,8 +89,8 @@ func (p *Pool) waitLocked(ctx context.Context, w8 *want) (*Conn, error) {
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	var served <-chan struct{}
-	if w8 != nil {
-		served = w8.next()
+	if req != nil {
+		served = req.next()
 	}
 	withdrawn := false
 	select {
