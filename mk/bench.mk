@@ -7,6 +7,9 @@
 #   make bench-compare BASE_BIN=../main/bin   adds lb-base: before/after in one run
 #   make bench-compare CASES=crowd TARGETS=lb BASE_CONFIG='{"max_conns_per_backend": 128}'
 #                                       adds lb-base: bin/lb with these keys on top, side by side
+#   make bench-compare CASES=crowd SERVER_MAXCONN=128
+#                                       every proxy with a queue bounds each backend at 128
+#                                       connections (lb, HAProxy; nginx has no queue: left out)
 #   make bench-peers                    install haproxy, nginx (+stream module), wrk if missing
 #   make bench-go                       the older Go-only loopback benchmarks
 #
@@ -31,6 +34,7 @@ TARGETS         ?=
 PORT_BASE       ?= 18000
 BASE_BIN        ?=
 BASE_CONFIG     ?=
+SERVER_MAXCONN  ?=
 BENCH_OUT       ?= bench/out
 PEERBENCH_FLAGS ?=
 # Debian packages of the peers; the stream module is what nginx's stream {} needs.
@@ -65,12 +69,13 @@ bench-peers: ## install haproxy, nginx, libnginx-mod-stream and wrk with apt-get
 	  echo "bench-peers: could not install:$$missing (tried: $${sudo:+$$sudo }apt-get install -y$$want)" >&2; exit 1; fi; \
 	echo "bench-peers: installed$$want"
 
-bench-compare: build bench-peers ## direct vs bin/lb [vs BASE_BIN/lb] vs lb-rp vs HAProxy (1 thread, all cores) vs nginx on loopback: HTTP, HTTP/1.0, TCP, idle memory, a 10k crowd (ROUNDS=3 DURATION=5s CASES= TARGETS= BASE_BIN= BASE_CONFIG= PORT_BASE=18000)
+bench-compare: build bench-peers ## direct vs bin/lb [vs BASE_BIN/lb] vs lb-rp vs HAProxy (1 thread, all cores) vs nginx on loopback: HTTP, HTTP/1.0, TCP, idle memory, a 10k crowd (ROUNDS=3 DURATION=5s CASES= TARGETS= BASE_BIN= BASE_CONFIG= SERVER_MAXCONN= PORT_BASE=18000)
 	@CGO_ENABLED=0 $(GO) build -o $(BIN)/peerbench ./loadtest/cmd/peerbench
 	$(BIN)/peerbench --bin $(BIN) --peers bench/peers --out $(BENCH_OUT) \
 	  --rounds $(ROUNDS) --duration $(DURATION) --port-base $(PORT_BASE) \
 	  $(if $(CASES),--cases $(CASES)) $(if $(TARGETS),--targets $(TARGETS)) \
-	  $(if $(BASE_BIN),--base-bin $(BASE_BIN)) $(if $(BASE_CONFIG),--base-config '$(BASE_CONFIG)') $(PEERBENCH_FLAGS)
+	  $(if $(BASE_BIN),--base-bin $(BASE_BIN)) $(if $(BASE_CONFIG),--base-config '$(BASE_CONFIG)') \
+	  $(if $(SERVER_MAXCONN),--server-maxconn $(SERVER_MAXCONN)) $(PEERBENCH_FLAGS)
 
 bench-go: build ## Go-only loopback benchmarks: direct vs bin/lb (e2ebench), TCP mode vs direct vs HTTP mode (l4)
 	$(GO) test -run '^$$' -bench Loopback -benchtime 20000x -count 3 ./lb/test/e2ebench/

@@ -302,7 +302,7 @@ func TestMarkdownHeaderNamesTheToolsOfTheRun(t *testing.T) {
 			Nginx: "nginx version: nginx/1.22.1", Wrk: "wrk 4.1.0 [epoll]", LB: "lb abc"},
 			[]string{"HAProxy 2.6.12 (haproxy: nbthread 1,\nhaproxy-mt: nbthread 2; maxconn 9900)", "nginx 1.22.1 (worker_processes auto)", "wrk 4.1.0", "bin/lb abc"}, []string{"?"}},
 		{"lb only (the crowd)", environment{LB: "lb abc", LBBase: "lb abc"},
-			[]string{"bin/lb abc"}, []string{"HAProxy", "nginx", "wrk", "?"}},
+			[]string{"bin/lb abc"}, []string{"HAProxy", "nginx", "wrk", "?", "bounded"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,4 +318,13 @@ func TestMarkdownHeaderNamesTheToolsOfTheRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMarkdownHeaderNamesTheBound: a run with --server-maxconn says so in
+// latest.md's header, with the settings it stands for.
+func TestMarkdownHeaderNamesTheBound(t *testing.T) {
+	r := &report{Environment: environment{LB: "lb abc"}, Options: reportOptions{Rounds: 1, Duration: "5s", ServerMaxConn: 128}}
+	parts := strings.SplitN(markdown(r), "\n\n", 3)
+	require.Len(t, parts, 3)
+	assert.Contains(t, parts[1], "Each backend's connections bounded at 128, with a queue beyond (`--server-maxconn`): lb's `max_conns_per_backend`, HAProxy's server `maxconn`")
 }

@@ -117,7 +117,8 @@ func bench(ctx context.Context, o options, procs *procSet, stdout, stderr io.Wri
 		Tool:    "peerbench",
 		Started: time.Now(),
 		Options: reportOptions{Rounds: o.Rounds, Duration: o.Duration.String(), Cases: caseIDs(o.Cases), Targets: o.Targets,
-			PortBase: o.PortBase, BaseBin: o.BaseBin, BaseConfig: o.BaseConfig, ReleaseWait: o.ReleaseWait.String()},
+			PortBase: o.PortBase, BaseBin: o.BaseBin, BaseConfig: o.BaseConfig, ServerMaxConn: o.ServerMaxConn,
+			ReleaseWait: o.ReleaseWait.String()},
 		Ports: plan,
 		Cases: o.Cases,
 	}

@@ -19,14 +19,19 @@ type options struct {
 	BaseBin string `json:"base_bin,omitempty"`
 	// BaseConfig is a JSON object of config keys lb-base runs with on top
 	// of lb's (--base-config); with no --base-bin, lb-base is bin/lb itself.
-	BaseConfig string        `json:"base_config,omitempty"`
-	Peers      string        `json:"peers"`
-	Out        string        `json:"out"`
-	Rounds     int           `json:"rounds"`
-	Duration   time.Duration `json:"duration_ns"`
-	Cases      []benchCase   `json:"-"`
-	Targets    []string      `json:"targets"`
-	PortBase   int           `json:"port_base"`
+	BaseConfig string `json:"base_config,omitempty"`
+	// ServerMaxConn bounds each backend's connections in every proxy that
+	// queues beyond such a bound (--server-maxconn): lb's (and lb-base's,
+	// lb-rp's) max_conns_per_backend and HAProxy's server maxconn, in HTTP
+	// mode. 0: no bound, every proxy at its defaults.
+	ServerMaxConn int           `json:"server_maxconn,omitempty"`
+	Peers         string        `json:"peers"`
+	Out           string        `json:"out"`
+	Rounds        int           `json:"rounds"`
+	Duration      time.Duration `json:"duration_ns"`
+	Cases         []benchCase   `json:"-"`
+	Targets       []string      `json:"targets"`
+	PortBase      int           `json:"port_base"`
 	// IdleConns and CrowdConns: connections of the idle and crowd cases;
 	// 0 sizes them to the open-file limit (see sizeConns).
 	IdleConns  int `json:"idle_conns"`
@@ -54,6 +59,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.PortBase, "port-base", 18000, "first port of the range the run listens on (base+1 .. base+99)")
 	fs.StringVar(&o.BaseBin, "base-bin", "", "directory holding a baseline lb: adds the target lb-base (DIR/lb with lb's configs), to measure a change before/after in one run")
 	fs.StringVar(&o.BaseConfig, "base-config", "", `JSON object of config keys for lb-base on top of lb's (e.g. '{"max_conns_per_backend": 128}'): adds lb-base (bin/lb itself unless --base-bin), to measure a setting side by side`)
+	fs.IntVar(&o.ServerMaxConn, "server-maxconn", 0, "bound each backend's connections at N with a queue beyond it, in every proxy that has one: lb's max_conns_per_backend, HAProxy's server maxconn (HTTP mode; 0: none, the defaults). nginx's open-source build has no queue, so it takes no part")
 	fs.IntVar(&o.IdleConns, "idle-conns", 0, fmt.Sprintf("connections of idle-http and idle-tcp (default: %d, or fewer when the open-file limit cannot hold them)", maxIdleConns))
 	fs.IntVar(&o.CrowdConns, "crowd-conns", 0, fmt.Sprintf("connections of crowd, one GET per --crowd-period each (default: %d, or fewer when the open-file limit cannot hold them)", maxCrowdConns))
 	fs.DurationVar(&o.CrowdPeriod, "crowd-period", time.Second, "crowd: time between two GETs of one connection (the rate is connections ÷ period)")
@@ -110,6 +116,15 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("--targets %s: lb-base needs --base-bin DIR (the directory of the baseline lb)", targets)
 		}
 		o.Targets = slices.DeleteFunc(o.Targets, func(t string) bool { return t == targetLBBase })
+	}
+	switch {
+	case o.ServerMaxConn < 0:
+		return o, fmt.Errorf("--server-maxconn %d: need 0 (no bound) or more", o.ServerMaxConn)
+	case o.ServerMaxConn > 0 && has(o.Targets, targetNginx):
+		if strings.TrimSpace(targets) != "" {
+			return o, fmt.Errorf("--targets %s: nginx takes no part with --server-maxconn (its open-source build has no queue: max_conns answers 502 beyond the bound)", targets)
+		}
+		o.Targets = slices.DeleteFunc(o.Targets, func(t string) bool { return t == targetNginx })
 	}
 	if o.IdleConns < 0 {
 		return o, fmt.Errorf("--idle-conns %d: need 0 (sized to the open-file limit) or more", o.IdleConns)

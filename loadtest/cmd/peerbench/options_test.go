@@ -77,6 +77,15 @@ func TestParseOptions(t *testing.T) {
 				assert.Equal(t, "old", o.BaseBin)
 				assert.Equal(t, []string{"lb", "lb-base"}, o.Targets)
 			}},
+		{name: "server-maxconn leaves nginx out", args: []string{"--server-maxconn", "128"},
+			check: func(t *testing.T, o options) {
+				assert.Equal(t, 128, o.ServerMaxConn)
+				assert.Equal(t, []string{"direct", "lb", "lb-rp", "haproxy", "haproxy-mt"}, o.Targets)
+			}},
+		{name: "server-maxconn with nginx asked for", args: []string{"--server-maxconn", "128", "--targets", "lb,nginx"},
+			err: "--targets lb,nginx: nginx takes no part with --server-maxconn (its open-source build has no queue: max_conns answers 502 beyond the bound)"},
+		{name: "server-maxconn negative", args: []string{"--server-maxconn", "-1"},
+			err: "--server-maxconn -1: need 0 (no bound) or more"},
 		{name: "base-config not JSON", args: []string{"--base-config", "max_conns_per_backend=128"},
 			err: `--base-config max_conns_per_backend=128: not a JSON object of config keys (e.g. '{"max_conns_per_backend": 128}')`},
 		{name: "base-config not an object", args: []string{"--base-config", "[1]"},

@@ -45,6 +45,9 @@ type reportOptions struct {
 	BaseBin  string   `json:"base_bin,omitempty"`
 	// BaseConfig: the config keys lb-base ran with on top of lb's.
 	BaseConfig string `json:"base_config,omitempty"`
+	// ServerMaxConn: each backend's connections bounded, with a queue
+	// (--server-maxconn); 0: none.
+	ServerMaxConn int `json:"server_maxconn,omitempty"`
 	// ReleaseWait: how long the idle cases watch RSS after the close.
 	ReleaseWait string `json:"release_wait"`
 }
@@ -364,6 +367,9 @@ func markdown(r *report) string {
 		}
 	}
 	fmt.Fprintf(&b, ", %s.\n", e.GoVersion)
+	if n := r.Options.ServerMaxConn; n > 0 {
+		fmt.Fprintf(&b, "Each backend's connections bounded at %d, with a queue beyond (`--server-maxconn`): lb's `max_conns_per_backend`, HAProxy's server `maxconn`, in HTTP mode; nginx takes no part (no queue in its open-source build).\n", n)
+	}
 	if r.Sizes.Note != "" {
 		fmt.Fprintf(&b, "Connections: %s.\n", r.Sizes.Note)
 	}

@@ -22,6 +22,9 @@ type templateData struct {
 	MaxConn      uint64 // haproxy: global maxconn
 	NbThread     int    // haproxy: nbthread (1 for haproxy, the CPUs for haproxy-mt)
 	StreamModule string // nginx: path of ngx_stream_module.so
+	// ServerMaxConn: lb's max_conns_per_backend and HAProxy's server
+	// maxconn in HTTP mode (--server-maxconn); 0 leaves them out.
+	ServerMaxConn int
 }
 
 // haproxyMaxConn returns HAProxy's global maxconn: 20000, or less when the

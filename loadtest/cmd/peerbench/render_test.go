@@ -42,12 +42,22 @@ func TestRenderHAProxy(t *testing.T) {
 			[]string{"bind 127.0.0.1:18081", "mode tcp", "bind 127.0.0.1:18091", "backend tcp_backends"}, nil},
 		{"haproxy-mt", 18094, 2,
 			[]string{"    nbthread 2\n", "bind 127.0.0.1:18094"}, []string{"    nbthread 1\n"}},
+		{"server maxconn", 18091, 1,
+			[]string{"server b0 127.0.0.1:18001 check inter 2s maxconn 64\n", "server b2 127.0.0.1:18003 check inter 2s maxconn 64\n"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := base
 			d.TCPPort, d.NbThread = tc.tcpPort, tc.nbthread
+			if tc.name == "server maxconn" {
+				d.ServerMaxConn = 64
+			}
 			out := renderPeer(t, "haproxy.cfg", d)
+			if d.ServerMaxConn == 0 {
+				assert.NotContains(t, out, "check inter 2s maxconn")
+			} else {
+				assert.Equal(t, 3, strings.Count(out, "maxconn 64"), "the HTTP backend's servers only: TCP mode has no bound in lb")
+			}
 			for _, w := range tc.want {
 				assert.Contains(t, out, w)
 			}
@@ -103,28 +113,37 @@ func TestRenderLBConfigs(t *testing.T) {
 	lbWant := map[string]any{"proxy_host": "127.0.0.1", "proxy_port": 18080.0, "algorithm": "round_robin",
 		"health_check_interval": 2.0, "health_check_timeout": 2.0, "max_connections": 20000.0,
 		"connection_timeout": 5.0, "request_timeout": 30.0, "enable_logging": false, "enable_metrics": true,
-		"forwarder": nil}
+		"forwarder": nil, "max_conns_per_backend": nil}
 	// lb-rp: lb's config on its own port, plus the forwarder.
 	rpWant := map[string]any{}
 	for k, v := range lbWant {
 		rpWant[k] = v
 	}
 	rpWant["proxy_port"], rpWant["forwarder"] = 18083.0, "reverseproxy"
+	// --server-maxconn: the bound in HTTP mode; TCP mode has none.
+	boundWant := map[string]any{}
+	for k, v := range lbWant {
+		boundWant[k] = v
+	}
+	boundWant["max_conns_per_backend"] = 64.0
 	tests := []struct {
 		name, file string
 		port       int
 		forwarder  string
+		maxConn    int
 		want       map[string]any
 	}{
-		{"lb", "lb.json", 18080, "", lbWant},
-		{"lb-rp", "lb.json", 18083, "reverseproxy", rpWant},
-		{"lb-tcp", "lb-tcp.json", 18080, "", map[string]any{"mode": "tcp", "proxy_port": 18090.0, "admin_host": "127.0.0.1",
+		{"lb", "lb.json", 18080, "", 0, lbWant},
+		{"lb-rp", "lb.json", 18083, "reverseproxy", 0, rpWant},
+		{"lb bounded", "lb.json", 18080, "", 64, boundWant},
+		{"lb-tcp", "lb-tcp.json", 18080, "", 0, map[string]any{"mode": "tcp", "proxy_port": 18090.0, "admin_host": "127.0.0.1",
 			"admin_port": 18099.0, "idle_timeout": 60.0, "enable_logging": false}},
+		{"lb-tcp bounded: not in TCP mode", "lb-tcp.json", 18080, "", 64, map[string]any{"mode": "tcp", "max_conns_per_backend": nil}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := d
-			d.HTTPPort, d.Forwarder = tc.port, tc.forwarder
+			d.HTTPPort, d.Forwarder, d.ServerMaxConn = tc.port, tc.forwarder, tc.maxConn
 			var cfg map[string]any
 			require.NoError(t, json.Unmarshal([]byte(renderPeer(t, tc.file, d)), &cfg))
 			for k, v := range tc.want {

@@ -279,7 +279,7 @@ func startLab(ctx context.Context, o options, t tools, plan portPlan, nofile uin
 		return nil, err
 	}
 	data := templateData{HTTPPort: 0, Backends: plan.Backends[:], NoFile: nofile, MaxConn: haproxyMaxConn(nofile),
-		WorkerConns: nginxWorkerConns(nofile), StreamModule: nginxStreamModule}
+		WorkerConns: nginxWorkerConns(nofile), StreamModule: nginxStreamModule, ServerMaxConn: o.ServerMaxConn}
 	tmpl := func(name string) string { return filepath.Join(o.Peers, name) }
 
 	for i, port := range plan.Backends {
