@@ -114,10 +114,16 @@ func NewTransport(c upstream.Config) *http.Transport {
 type splitTransport struct{ keep, fresh *http.Transport }
 
 func (t *splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
+	if ownConnection(r) {
 		return t.fresh.RoundTrip(r)
 	}
 	return t.keep.RoundTrip(r)
+}
+
+// ownConnection reports whether r is sent on a new connection of its own:
+// its body cannot be replayed.
+func ownConnection(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.GetBody == nil
 }
 
 // CloseIdleConnections closes both transports' idle connections.
@@ -414,7 +420,7 @@ func (p *Proxy) try(b *pool.Backend, rec *recorder, r *http.Request) (aborted bo
 		}
 	}()
 	if p.cfg.Conn.MaxConns > 0 { // the Transport's dial takes a place in b's pool (upstream.WithPool)
-		r = r.WithContext(upstream.WithPool(r.Context(), p.Upstream(b)))
+		r = r.WithContext(upstream.WithPool(r.Context(), p.Upstream(b), !ownConnection(r)))
 	}
 	p.reverseProxy(b).ServeHTTP(rec, r)
 	return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http/httptrace"
 	"runtime"
@@ -67,10 +68,18 @@ type poolKey struct{}
 // its dials take, and a channel closed when the request gets a connection
 // (its GotConn), replaced by a new one for the next.
 type want struct {
-	p   *Pool
-	mu  sync.Mutex
-	got chan struct{}
+	p *Pool
+	// reuse: the Transport may hand the request one of its idle
+	// connections (it does not need one of its own).
+	reuse bool
+	mu    sync.Mutex
+	got   chan struct{}
 }
+
+// needsPlace reports whether no idle connection of net/http's Transport
+// can serve the waiter w stands for (nil: a Get or a Dial of the fast
+// path's).
+func (w *want) needsPlace() bool { return w == nil || !w.reuse }
 
 // next is the channel closed when the request next gets a connection.
 func (w *want) next() <-chan struct{} {
@@ -105,13 +114,15 @@ var errNotNeeded = errors.New("the request got another connection while its dial
 // values (not its cancellation), so a request sent through a Transport
 // with this context takes its connection's place in p when it must dial,
 // and leaves the queue when it gets a connection another way (GotConn,
-// through httptrace). A pool with no bound is not carried (there is no
-// place to take).
-func WithPool(ctx context.Context, p *Pool) context.Context {
+// through httptrace). reuse says whether the Transport may hand the
+// request one of its idle connections (false for one sent on a connection
+// of its own). A pool with no bound is not carried (there is no place to
+// take).
+func WithPool(ctx context.Context, p *Pool, reuse bool) context.Context {
 	if !p.bounded() {
 		return ctx
 	}
-	w := &want{p: p, got: make(chan struct{})}
+	w := &want{p: p, reuse: reuse, got: make(chan struct{})}
 	ctx = context.WithValue(ctx, poolKey{}, w)
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: w.gotConn})
 }
@@ -146,13 +157,19 @@ func (c *checkedConn) Close() error {
 // idle). The Transport's next request on it is then refused with nothing
 // sent (ErrNotSent), and sent on another connection. It reports whether it
 // did; the caller closes c.
+//
+// Its reads then end in io.EOF, whatever the close made them return: the
+// Transport takes that for a backend that closed an idle connection and
+// sends a request that had taken it on another, as it does for nothing
+// sent. (Any other error would reach the client as a 502 and count as the
+// backend's failure.)
 func (c *checkedConn) retire(now time.Time, d time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stale || c.f.lost || c.f.answering() || now.Sub(c.idleAt) < d {
 		return false
 	}
-	c.stale = true
+	c.stale, c.retired = true, true
 	return true
 }
 
@@ -175,6 +192,7 @@ type checkedConn struct {
 	idleAt    time.Time // when the last response ended (or the connection was made), for retire
 	afterRead bool      // a response byte was read since the last write
 	stale     bool      // bytes came that answer nothing: the connection carries no more requests
+	retired   bool      // its place went to a request waiting in the pool's queue (retire)
 }
 
 // The states of checkedConn.reading.
@@ -190,13 +208,24 @@ const (
 // write (with nothing sent: the Transport sends it on a new connection).
 func (c *checkedConn) Read(b []byte) (int, error) {
 	c.mu.Lock()
-	stale := c.stale
+	stale, retired := c.stale, c.retired
 	c.mu.Unlock()
-	if stale {
+	switch {
+	case retired:
+		return 0, io.EOF
+	case stale:
 		return 0, errStale
 	}
 	n, err := c.readSock(b) // a read that took nothing has set readIdle
 	if n == 0 {
+		if err != nil {
+			c.mu.Lock()
+			retired = c.retired // closed under the read by retire's caller
+			c.mu.Unlock()
+			if retired {
+				return 0, io.EOF
+			}
+		}
 		return n, err
 	}
 	c.mu.Lock()

@@ -80,6 +80,12 @@ func (p *Pool) Queued() int {
 func (p *Pool) waitLocked(ctx context.Context, req *want) (*Conn, error) {
 	w := make(waiter, 1)
 	p.queue = append(p.queue, w)
+	if req.needsPlace() {
+		if p.needy == nil {
+			p.needy = make(map[waiter]bool)
+		}
+		p.needy[w] = true
+	}
 	p.scheduleReclaimLocked()
 	p.mu.Unlock()
 	limit := p.cfg.DialTimeout
@@ -104,6 +110,7 @@ func (p *Pool) waitLocked(ctx context.Context, req *want) (*Conn, error) {
 	p.mu.Lock()
 	if i := slices.Index(p.queue, w); i >= 0 {
 		p.queue = slices.Delete(p.queue, i, i+1)
+		delete(p.needy, w)
 		p.mu.Unlock()
 		switch {
 		case withdrawn:
@@ -128,33 +135,35 @@ func (p *Pool) handed(c *Conn) (*Conn, error) {
 
 // reclaimLocked, with p.mu held and every place taken, takes the place of
 // an idle connection for a caller that would otherwise queue, and unlocks
-// p.mu; nil (p.mu still held) when there is none. A dial for net/http
+// p.mu; nil (p.mu still held) when there is none. A dial (not handed)
 // takes one of the fast path's idle connections, which net/http could
-// never use; a Get takes one of net/http's that has sat idle for
-// reclaimAfter, which the fast path could never be handed (see
-// retireIdleLocked).
-func (p *Pool) reclaimLocked(handed bool) *slot {
-	if handed {
-		c := p.retireIdleLocked(time.Now())
-		if c == nil {
-			return nil
-		}
+// never use; a caller that needs a place (a Get, or a dial for a request
+// that takes a connection of its own) takes one of net/http's that has
+// sat idle for reclaimAfter (see retireIdleLocked). A dial that the
+// Transport may serve with one of its own idle connections leaves those
+// to the Transport.
+func (p *Pool) reclaimLocked(handed, needsPlace bool) *slot {
+	if !handed && len(p.idle) > 0 {
+		c := p.idle[0]
+		p.idle = slices.Delete(p.idle, 0, 1)
+		p.low = max(p.low-1, 0)
 		p.mu.Unlock()
-		c.Conn.Close()
-		return &slot{pool: p}
+		if s := takeOver(c); s != nil {
+			return s
+		}
+		p.mu.Lock() // closed meanwhile: its place went on; look again
+		return p.reclaimLocked(handed, needsPlace)
 	}
-	if len(p.idle) == 0 {
+	if !needsPlace {
 		return nil
 	}
-	c := p.idle[0]
-	p.idle = slices.Delete(p.idle, 0, 1)
-	p.low = max(p.low-1, 0)
-	p.mu.Unlock()
-	if s := takeOver(c); s != nil {
-		return s
+	c := p.retireIdleLocked(time.Now())
+	if c == nil {
+		return nil
 	}
-	p.mu.Lock() // closed meanwhile: its place went on; look again
-	return p.reclaimLocked(handed)
+	p.mu.Unlock()
+	c.Conn.Close()
+	return &slot{pool: p}
 }
 
 // reclaimAfter is how long one of net/http's connections must have sat
@@ -181,12 +190,13 @@ func (p *Pool) retireIdleLocked(now time.Time) *checkedConn {
 	return nil
 }
 
-// reclaimIdle runs every reclaimAfter while requests wait in the queue and
-// net/http holds connections to the backend: the places of those that sat
-// idle go to the head of the queue. A connection net/http's Transport
-// keeps idle, with no request of its own waiting for it, would otherwise
-// keep its place from the fast path's requests (and from uploads, which
-// take a connection of their own) until idle_timeout.
+// reclaimIdle runs every reclaimAfter while requests that need a place
+// wait in the queue (needy) and net/http holds connections to the backend:
+// the places of those that sat idle go to the first of them. A connection
+// net/http's Transport keeps idle would otherwise keep its place from the
+// fast path's requests (and from uploads, which take a connection of
+// their own) until idle_timeout. The dials the Transport may serve with
+// its idle connections are left to it: it hands them one as it comes.
 func (p *Pool) reclaimIdle() {
 	now := time.Now()
 	var (
@@ -194,12 +204,15 @@ func (p *Pool) reclaimIdle() {
 		retired []*checkedConn
 	)
 	p.mu.Lock()
-	for len(p.queue) > 0 {
+	for len(p.needy) > 0 {
 		c := p.retireIdleLocked(now)
 		if c == nil {
 			break
 		}
-		w, _ := p.headLocked()
+		i := slices.IndexFunc(p.queue, func(w waiter) bool { return p.needy[w] })
+		w := p.queue[i]
+		p.queue = slices.Delete(p.queue, i, i+1)
+		delete(p.needy, w)
 		given, retired = append(given, w), append(retired, c)
 	}
 	p.reclaiming = false
@@ -214,9 +227,9 @@ func (p *Pool) reclaimIdle() {
 }
 
 // scheduleReclaimLocked schedules reclaimIdle, unless it is, while
-// requests wait and net/http holds connections.
+// requests that need a place wait and net/http holds connections.
 func (p *Pool) scheduleReclaimLocked() {
-	if p.reclaiming || p.closed || len(p.queue) == 0 || len(p.nets) == 0 {
+	if p.reclaiming || p.closed || len(p.needy) == 0 || len(p.nets) == 0 {
 		return
 	}
 	p.reclaiming = true
@@ -231,6 +244,7 @@ func (p *Pool) headLocked() (waiter, bool) {
 	}
 	w := p.queue[0]
 	p.queue = slices.Delete(p.queue, 0, 1)
+	delete(p.needy, w)
 	return w, true
 }
 

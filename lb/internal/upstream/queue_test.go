@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http/httptrace"
 	"sync"
@@ -294,7 +295,7 @@ func recvDial(t *testing.T, ch chan dialed, what string) dialed {
 func TestCheckedDialerTakesAPlace(t *testing.T) {
 	dial := CheckedDialer(&net.Dialer{Timeout: 5 * time.Second})
 	p, dials := boundedPool(t, 1, 5*time.Second)
-	ctx := WithPool(context.Background(), p)
+	ctx := WithPool(context.Background(), p, true)
 
 	d1, err := dial(ctx, "tcp", p.Addr())
 	require.NoError(t, err)
@@ -336,7 +337,7 @@ func TestCheckedDialerTakesAPlace(t *testing.T) {
 	assert.Equal(t, 0, p.conns())
 
 	short, _ := boundedPool(t, 1, 50*time.Millisecond)
-	sctx := WithPool(context.Background(), short)
+	sctx := WithPool(context.Background(), short, true)
 	held, err := dial(sctx, "tcp", short.Addr())
 	require.NoError(t, err)
 	_, err = held.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
@@ -347,7 +348,7 @@ func TestCheckedDialerTakesAPlace(t *testing.T) {
 	assert.Equal(t, 0, short.conns())
 
 	free := New(p.Addr(), Config{DialTimeout: time.Second})
-	assert.Nil(t, WithPool(context.Background(), free).Value(poolKey{}), "no bound: nothing to carry")
+	assert.Nil(t, WithPool(context.Background(), free, true).Value(poolKey{}), "no bound: nothing to carry")
 }
 
 // TestReclaimIdlePlaces: with every place taken, a waiter that the other
@@ -359,15 +360,28 @@ func TestCheckedDialerTakesAPlace(t *testing.T) {
 func TestReclaimIdlePlaces(t *testing.T) {
 	dial := CheckedDialer(&net.Dialer{Timeout: 5 * time.Second})
 	p, dials := boundedPool(t, 1, 5*time.Second)
-	ctx := WithPool(context.Background(), p)
+	ctx := WithPool(context.Background(), p, true)
 
 	idle, err := dial(ctx, "tcp", p.Addr())
 	require.NoError(t, err)
+	readErr := make(chan error, 1)
+	go func() { // as the Transport's background read does
+		_, err := idle.Read(make([]byte, 1))
+		readErr <- err
+	}()
 	g := recv(t, getAsync(p, context.Background()), "a Get, with net/http's connection idle")
 	// (at once, or from the queue: it was made just now)
 	require.NoError(t, g.err)
 	assert.False(t, g.reused)
 	assert.Equal(t, 1, p.conns(), "in the idle connection's place")
+	select {
+	case err := <-readErr:
+		require.ErrorIs(t, err, io.EOF, "a read under way ends as if the backend closed the idle connection (the Transport sends the request elsewhere)")
+	case <-time.After(3 * time.Second):
+		t.Fatal("the read under way did not end")
+	}
+	_, err = idle.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
 	_, err = idle.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
 	require.ErrorIs(t, err, ErrNotSent, "the retired connection carries no request")
 	idle.Close() // as the Transport does: its place is not given twice
@@ -402,12 +416,12 @@ func TestReclaimIdlePlaces(t *testing.T) {
 func TestDialLeavesTheQueueWhenServed(t *testing.T) {
 	dial := CheckedDialer(&net.Dialer{Timeout: 5 * time.Second})
 	p, _ := boundedPool(t, 1, 5*time.Second)
-	busy, err := dial(WithPool(context.Background(), p), "tcp", p.Addr())
+	busy, err := dial(WithPool(context.Background(), p, true), "tcp", p.Addr())
 	require.NoError(t, err)
 	_, err = busy.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
 	require.NoError(t, err)
 
-	ctx := WithPool(context.Background(), p)
+	ctx := WithPool(context.Background(), p, true)
 	d := dialAsync(dial, ctx, p.Addr())
 	queued(t, p, 1)
 	httptrace.ContextClientTrace(ctx).GotConn(httptrace.GotConnInfo{}) // served by another connection
@@ -422,5 +436,34 @@ func TestDialLeavesTheQueueWhenServed(t *testing.T) {
 	g := recvDial(t, again, "the next dial of the same request")
 	require.NoError(t, g.err)
 	g.c.Close()
+	assert.Equal(t, 0, p.conns())
+}
+
+// TestReclaimLeavesTheTransportItsIdle: a dial the Transport may serve
+// with one of its own idle connections (reuse) never retires one: the
+// Transport hands it over itself. A dial for a request that needs a
+// connection of its own (an upload that cannot be replayed) does, and
+// takes the place before the reuse dial queued ahead of it.
+func TestReclaimLeavesTheTransportItsIdle(t *testing.T) {
+	dial := CheckedDialer(&net.Dialer{Timeout: 5 * time.Second})
+	p, _ := boundedPool(t, 1, 5*time.Second)
+	idle, err := dial(WithPool(context.Background(), p, true), "tcp", p.Addr())
+	require.NoError(t, err)
+	reuse := dialAsync(dial, WithPool(context.Background(), p, true), p.Addr())
+	queued(t, p, 1)
+	time.Sleep(5 * reclaimAfter)
+	assert.Equal(t, 1, p.Queued(), "the reuse dial still waits: the idle connection is the Transport's to hand over")
+
+	own := dialAsync(dial, WithPool(context.Background(), p, false), p.Addr())
+	d := recvDial(t, own, "the dial that needs a connection of its own")
+	require.NoError(t, d.err)
+	_, err = idle.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
+	require.ErrorIs(t, err, ErrNotSent, "its place went to the upload")
+	idle.Close()
+	assert.Equal(t, 1, p.Queued(), "the reuse dial waits on")
+	d.c.Close()
+	r := recvDial(t, reuse, "the reuse dial")
+	require.NoError(t, r.err)
+	r.c.Close()
 	assert.Equal(t, 0, p.conns())
 }

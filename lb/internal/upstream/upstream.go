@@ -66,13 +66,17 @@ type Pool struct {
 	// dial is tried again at once, otherwise after a wait (dialShort).
 	Reclaim func() int
 
-	mu     sync.Mutex // guards idle, low, closed, live, queue, nets and reclaiming
+	mu     sync.Mutex // guards idle, low, closed, live, queue, nets, needy and reclaiming
 	idle   []*Conn    // oldest first
 	low    int        // the fewest idle since the last Purge: idle[:low] were not needed all that time
 	closed bool
 	live   int                       // connections holding a place (bounded pools only)
 	queue  []waiter                  // Gets waiting for a connection, first come first
 	nets   map[*checkedConn]struct{} // net/http's connections holding a place (see CheckedDialer)
+	// needy: the waiters in queue that no idle connection of net/http's
+	// Transport can serve (Gets, and dials for requests that take a
+	// connection of their own); reclaimIdle works for them.
+	needy map[waiter]bool
 	// reclaiming: reclaimIdle is scheduled.
 	reclaiming bool
 }
@@ -220,10 +224,11 @@ func (p *Pool) placeLocked(ctx context.Context, handed bool) (s *slot, h *Conn, 
 		p.mu.Unlock()
 		return &slot{pool: p}, nil, nil
 	}
-	if s := p.reclaimLocked(handed); s != nil {
+	req := wantFrom(ctx)
+	if s := p.reclaimLocked(handed, req.needsPlace()); s != nil {
 		return s, nil, nil
 	}
-	if h, err = p.waitLocked(ctx, wantFrom(ctx)); err != nil {
+	if h, err = p.waitLocked(ctx, req); err != nil {
 		return nil, nil, err
 	}
 	if h == nil { // a place given back by a connection that closed
@@ -364,7 +369,7 @@ func (p *Pool) Put(c *Conn, now time.Time) {
 func (p *Pool) Close() {
 	p.mu.Lock()
 	idle, queue := p.idle, p.queue
-	p.idle, p.low, p.closed, p.queue = nil, 0, true, nil
+	p.idle, p.low, p.closed, p.queue, p.needy = nil, 0, true, nil, nil
 	p.mu.Unlock()
 	for _, w := range queue { // their backend is gone: they fail at once
 		w <- closedPool
