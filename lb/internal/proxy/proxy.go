@@ -262,6 +262,15 @@ func (p *Proxy) shedIdle() int {
 // others where it is safe.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if r.Body != nil && r.Body != http.NoBody {
+		// Relay both ways at once, as HAProxy does: net/http's server
+		// otherwise reads (and closes) what is left of the request body
+		// when the response starts, which waits on a client that waits
+		// for the response, and fails the Transport's last read of the
+		// body, which then cuts the response. (HTTP/1 only; an error
+		// means there is nothing to enable.)
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
 	rec := &recorder{ResponseWriter: w}
 	var lg reqLog
 	if p.cfg.AccessLog != nil { // an id only for the access log to name
