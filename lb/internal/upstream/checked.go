@@ -88,6 +88,8 @@ func (w *want) next() <-chan struct{} {
 	return w.got
 }
 
+// gotConn is the request's GotConn: it closes the current channel and
+// makes the next.
 func (w *want) gotConn(httptrace.GotConnInfo) {
 	w.mu.Lock()
 	close(w.got)

@@ -204,12 +204,15 @@ func (p *Pool) reclaimIdle() {
 		retired []*checkedConn
 	)
 	p.mu.Lock()
-	for len(p.needy) > 0 {
+	for {
+		i := slices.IndexFunc(p.queue, func(w waiter) bool { return p.needy[w] })
+		if i < 0 {
+			break
+		}
 		c := p.retireIdleLocked(now)
 		if c == nil {
 			break
 		}
-		i := slices.IndexFunc(p.queue, func(w waiter) bool { return p.needy[w] })
 		w := p.queue[i]
 		p.queue = slices.Delete(p.queue, i, i+1)
 		delete(p.needy, w)
