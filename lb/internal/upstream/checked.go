@@ -38,7 +38,7 @@ var errStale = errors.New("connection closed or spoke while idle")
 func CheckedDialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var s *slot
-		w, _ := ctx.Value(poolKey{}).(*want)
+		w := wantFrom(ctx)
 		if w != nil {
 			var err error
 			if s, _, err = w.p.place(ctx); err != nil {
@@ -141,13 +141,18 @@ func (p *Pool) track(c *checkedConn) {
 	p.mu.Unlock()
 }
 
+// untrack forgets c, a net/http connection that closed.
+func (p *Pool) untrack(c *checkedConn) {
+	p.mu.Lock()
+	delete(p.nets, c)
+	p.mu.Unlock()
+}
+
 // Close closes the connection and gives its place in a bounded pool back.
 func (c *checkedConn) Close() error {
 	err := c.Conn.Close()
 	if s := c.s.Swap(nil); s != nil {
-		s.pool.mu.Lock()
-		delete(s.pool.nets, c)
-		s.pool.mu.Unlock()
+		s.pool.untrack(c)
 		s.release()
 	}
 	return err

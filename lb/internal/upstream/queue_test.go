@@ -41,15 +41,17 @@ func getAsync(p *Pool, ctx context.Context) chan got {
 	return ch
 }
 
-// recv is what a getAsync gave, failing the test when nothing comes in 3 s.
-func recv(t *testing.T, ch chan got, what string) got {
+// recv is what a getAsync or dialAsync gave, failing the test when nothing
+// comes in 3 s.
+func recv[T any](t *testing.T, ch chan T, what string) T {
 	t.Helper()
 	select {
-	case g := <-ch:
-		return g
+	case v := <-ch:
+		return v
 	case <-time.After(3 * time.Second):
 		t.Fatalf("%s: no result within 3 s", what)
-		return got{}
+		var zero T
+		return zero
 	}
 }
 
@@ -273,17 +275,6 @@ func dialAsync(dial func(context.Context, string, string) (net.Conn, error), ctx
 	return ch
 }
 
-func recvDial(t *testing.T, ch chan dialed, what string) dialed {
-	t.Helper()
-	select {
-	case d := <-ch:
-		return d
-	case <-time.After(3 * time.Second):
-		t.Fatalf("%s: no result within 3 s", what)
-		return dialed{}
-	}
-}
-
 // TestCheckedDialerTakesAPlace: net/http's connections (CheckedDialer, with
 // the pool in the dial's context) count against the pool's bound with the
 // fast path's, and wait in the same queue: a dial beyond the bound waits
@@ -310,7 +301,7 @@ func TestCheckedDialerTakesAPlace(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 	require.NoError(t, d1.Close())
-	d2 := recvDial(t, second, "the waiting dial")
+	d2 := recv(t, second, "the waiting dial")
 	require.NoError(t, d2.err)
 	assert.Equal(t, 1, p.conns())
 
@@ -328,7 +319,7 @@ func TestCheckedDialerTakesAPlace(t *testing.T) {
 	third := dialAsync(dial, ctx, p.Addr())
 	queued(t, p, 1)
 	p.Put(w.c, time.Now())
-	d3 := recvDial(t, third, "the dial waiting for the fast path's connection")
+	d3 := recv(t, third, "the dial waiting for the fast path's connection")
 	require.NoError(t, d3.err)
 	assert.Equal(t, 1, p.conns(), "the connection put back was closed for the dial")
 	assert.Equal(t, 0, p.Idle())
@@ -389,7 +380,7 @@ func TestReclaimIdlePlaces(t *testing.T) {
 
 	p.Put(g.c, time.Now())
 	require.Equal(t, 1, p.Idle())
-	d := recvDial(t, dialAsync(dial, ctx, p.Addr()), "a dial, with the fast path's connection idle")
+	d := recv(t, dialAsync(dial, ctx, p.Addr()), "a dial, with the fast path's connection idle")
 	require.NoError(t, d.err)
 	assert.Equal(t, 0, p.Idle(), "the idle connection was closed for it")
 	assert.Equal(t, 1, p.conns())
@@ -425,7 +416,7 @@ func TestDialLeavesTheQueueWhenServed(t *testing.T) {
 	d := dialAsync(dial, ctx, p.Addr())
 	queued(t, p, 1)
 	httptrace.ContextClientTrace(ctx).GotConn(httptrace.GotConnInfo{}) // served by another connection
-	got := recvDial(t, d, "the dial whose request was served")
+	got := recv(t, d, "the dial whose request was served")
 	require.ErrorIs(t, got.err, errNotNeeded)
 	assert.Equal(t, 0, p.Queued())
 
@@ -433,7 +424,7 @@ func TestDialLeavesTheQueueWhenServed(t *testing.T) {
 	again := dialAsync(dial, ctx, p.Addr())
 	queued(t, p, 1)
 	busy.Close()
-	g := recvDial(t, again, "the next dial of the same request")
+	g := recv(t, again, "the next dial of the same request")
 	require.NoError(t, g.err)
 	g.c.Close()
 	assert.Equal(t, 0, p.conns())
@@ -455,14 +446,14 @@ func TestReclaimLeavesTheTransportItsIdle(t *testing.T) {
 	assert.Equal(t, 1, p.Queued(), "the reuse dial still waits: the idle connection is the Transport's to hand over")
 
 	own := dialAsync(dial, WithPool(context.Background(), p, false), p.Addr())
-	d := recvDial(t, own, "the dial that needs a connection of its own")
+	d := recv(t, own, "the dial that needs a connection of its own")
 	require.NoError(t, d.err)
 	_, err = idle.Write([]byte("GET / HTTP/1.1\r\nHost: b\r\n\r\n"))
 	require.ErrorIs(t, err, ErrNotSent, "its place went to the upload")
 	idle.Close()
 	assert.Equal(t, 1, p.Queued(), "the reuse dial waits on")
 	d.c.Close()
-	r := recvDial(t, reuse, "the reuse dial")
+	r := recv(t, reuse, "the reuse dial")
 	require.NoError(t, r.err)
 	r.c.Close()
 	assert.Equal(t, 0, p.conns())
