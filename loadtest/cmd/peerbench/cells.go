@@ -33,9 +33,14 @@ type cell struct {
 	// CPUVsBestPeer: CPU per request ÷ the lower of haproxy-mt's and
 	// nginx's in the same round.
 	CPUVsBestPeer *float64 `json:"cpu_vs_best_peer,omitempty"`
+	// BestPeerRounds: VsBestPeer round by round, for a median that hides
+	// how far apart the rounds were.
+	BestPeerRounds *roundSpan `json:"best_peer_by_round,omitempty"`
 	// VsLBBase and CPUVsLBBase: as VsHAProxy, against lb-base.
 	VsLBBase    *float64 `json:"vs_lb_base,omitempty"`
 	CPUVsLBBase *float64 `json:"cpu_vs_lb_base,omitempty"`
+	// LBBaseRounds: VsLBBase round by round.
+	LBBaseRounds *roundSpan `json:"lb_base_by_round,omitempty"`
 	// P99OverDirectMs (paced cases): median of p99 − direct's p99, same round.
 	P99OverDirectMs *float64 `json:"p99_over_direct_ms,omitempty"`
 	// Spread: (max−min)/median across rounds of req/s (p99 for paced cases).
@@ -45,6 +50,32 @@ type cell struct {
 	Short int `json:"short_rounds,omitempty"`
 	// Errs are the errors of rounds without figures.
 	Errs []string `json:"errors,omitempty"`
+}
+
+// roundSpan is how one comparison went round by round: its lowest and
+// highest same-round figure, and in how many of the Of rounds compared the
+// target was level or ahead (a req/s ratio of at least 1; paced cases, a p99
+// difference of at most 0).
+type roundSpan struct {
+	Min   float64 `json:"min"`
+	Max   float64 `json:"max"`
+	Level int     `json:"level_or_ahead"`
+	Of    int     `json:"rounds"`
+}
+
+// spanOf returns the round-by-round span of a comparison's figures; nil for
+// none.
+func spanOf(figs []float64, paced bool) *roundSpan {
+	if len(figs) == 0 {
+		return nil
+	}
+	s := &roundSpan{Min: slices.Min(figs), Max: slices.Max(figs), Of: len(figs)}
+	for _, v := range figs {
+		if (paced && v <= 0) || (!paced && v >= 1) {
+			s.Level++
+		}
+	}
+	return s
 }
 
 // measurementKey finds a measurement by round, case and target.
@@ -214,6 +245,7 @@ func computeCells(cases []benchCase, targets []string, ms []measurement) []cell 
 			out.VsHAProxy, out.CPUVsHAProxy = vsH.medians()
 			out.VsBestPeer, out.CPUVsBestPeer = vsBest.medians()
 			out.VsLBBase, out.CPUVsLBBase = vsBase.medians()
+			out.BestPeerRounds, out.LBBaseRounds = spanOf(vsBest.fig, paced), spanOf(vsBase.fig, paced)
 			out.P99OverDirectMs = medianPtr(overDirect)
 			if paced {
 				out.Spread = spread(p99)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -53,6 +54,8 @@ func TestComputeCells(t *testing.T) {
 	assert.InDelta(t, 3.0, *lb.CPUVsHAProxy, 1e-12) // 3, 2, 3
 	assert.Nil(t, lb.P99OverDirectMs, "only rate cases")
 	assert.InDelta(t, (15000.0-10000)/12000, lb.Spread, 1e-12)
+	assert.Nil(t, lb.BestPeerRounds, "no all-core peer in this run")
+	assert.Nil(t, lb.LBBaseRounds, "no lb-base in this run")
 
 	assert.Nil(t, byName["c64/direct"].CPUPer100k)
 	assert.Nil(t, byName["c64/direct"].CPUVsHAProxy)
@@ -124,22 +127,25 @@ func TestThroughputAndRatioRows(t *testing.T) {
 		wantRatio []string
 	}{
 		{"throughput", cell{Case: "c64", Target: "lb", Rounds: 3, ReqPerSec: 12345.6, P50Ms: 1.234, P99Ms: 12.34, MaxMs: 123.4,
-			CPUPer100k: fp(5.5), Failed: 3, Requests: 30000, VsHAProxy: fp(0.456), CPUVsHAProxy: fp(3.21), VsBestPeer: fp(0.4), CPUVsBestPeer: fp(3.5)}, false,
+			CPUPer100k: fp(5.5), Failed: 3, Requests: 30000, VsHAProxy: fp(0.456), CPUVsHAProxy: fp(3.21), VsBestPeer: fp(0.4), CPUVsBestPeer: fp(3.5),
+			BestPeerRounds: &roundSpan{Min: 0.3, Max: 1.2, Level: 1, Of: 3}}, false,
 			[]string{"c64", "lb", "12346", "1.23", "12.3", "123", "", "5.50", "3 (0.01%)"},
-			[]string{"c64", "lb", "0.46×", "3.21×", "0.40×", "3.50×"}},
-		{"with lb-base", cell{Case: "c64", Target: "lb", Rounds: 1, ReqPerSec: 100, VsLBBase: fp(1.1), CPUVsLBBase: fp(0.9)}, true,
+			[]string{"c64", "lb", "0.46×", "3.21×", "0.40×", "3.50×", "0.30 to 1.20×, 1 of 3 ≥ 1×"}},
+		{"with lb-base", cell{Case: "c64", Target: "lb", Rounds: 1, ReqPerSec: 100, VsLBBase: fp(1.1), CPUVsLBBase: fp(0.9),
+			LBBaseRounds: &roundSpan{Min: 1.1, Max: 1.1, Level: 1, Of: 1}}, true,
 			[]string{"c64", "lb", "100", "0.00", "0.00", "0.00", "", "", "0"},
-			[]string{"c64", "lb", "", "", "", "", "1.10×", "0.90×"}},
+			[]string{"c64", "lb", "", "", "", "", "", "1.10×", "0.90×", "1.10×, 1 of 1 ≥ 1×"}},
 		{"rate", cell{Case: "rate5000", Target: "nginx", Rounds: 1, Rate: true, ReqPerSec: 5000, P50Ms: 0.28, P99Ms: 3.25, MaxMs: 8.4,
-			CPUPer100k: fp(4.2), VsHAProxy: fp(-1.5), CPUVsHAProxy: fp(0.98), VsBestPeer: fp(0.25), P99OverDirectMs: fp(0.59)}, false,
+			CPUPer100k: fp(4.2), VsHAProxy: fp(-1.5), CPUVsHAProxy: fp(0.98), VsBestPeer: fp(0.25), P99OverDirectMs: fp(0.59),
+			BestPeerRounds: &roundSpan{Min: 0.25, Max: 0.25, Of: 1}}, false,
 			[]string{"rate5000", "nginx", "5000", "0.28", "3.25", "8.40", "+0.59", "4.20", "0"},
-			[]string{"rate5000", "nginx", "-1.50 ms", "0.98×", "+0.25 ms", ""}},
+			[]string{"rate5000", "nginx", "-1.50 ms", "0.98×", "+0.25 ms", "", "+0.25 ms, 0 of 1 ≤ 0"}},
 		{"direct", cell{Case: "c64", Target: "direct", Rounds: 1, ReqPerSec: 40000, P50Ms: 1, P99Ms: 2, MaxMs: 3, VsHAProxy: fp(2)}, false,
 			[]string{"c64", "direct", "40000", "1.00", "2.00", "3.00", "", "", "0"},
-			[]string{"c64", "direct", "2.00×", "", "", ""}},
+			[]string{"c64", "direct", "2.00×", "", "", "", ""}},
 		{"no figures", cell{Case: "tcp", Target: "nginx"}, false,
 			[]string{"tcp", "nginx", "error", "", "", "", "", "", ""},
-			[]string{"tcp", "nginx", "error", "", "", ""}},
+			[]string{"tcp", "nginx", "error", "", "", "", ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,6 +155,28 @@ func TestThroughputAndRatioRows(t *testing.T) {
 			gotR := ratioRow(tc.c, tc.withBase)
 			require.Len(t, gotR, len(ratioColumns(tc.withBase)))
 			assert.Equal(t, tc.wantRatio, gotR)
+		})
+	}
+}
+
+// round2 rounds to two decimals, for ratios like 40/55.
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+func TestFmtRoundSpan(t *testing.T) {
+	tests := []struct {
+		name  string
+		s     *roundSpan
+		paced bool
+		want  string
+	}{
+		{"none", nil, false, ""},
+		{"ratios", &roundSpan{Min: 0.864, Max: 1.151, Level: 1, Of: 3}, false, "0.86 to 1.15×, 1 of 3 ≥ 1×"},
+		{"one round", &roundSpan{Min: 1.02, Max: 1.02, Level: 1, Of: 1}, false, "1.02×, 1 of 1 ≥ 1×"},
+		{"paced", &roundSpan{Min: -5.2, Max: 1.3, Level: 2, Of: 3}, true, "-5.20 to +1.30 ms, 2 of 3 ≤ 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, fmtRoundSpan(tc.s, tc.paced))
 		})
 	}
 }
@@ -163,8 +191,8 @@ func TestMarkdownTable(t *testing.T) {
 	assert.Equal(t, "| c64 | lb | 1000 | 1.00 | 2.00 | 3.00 |  |  | 0 |", lines[2])
 	lines = strings.Split(strings.TrimSpace(markdownTable(tbs[1])), "\n")
 	require.Len(t, lines, 3)
-	assert.Equal(t, "| case | target | vs haproxy | CPU vs haproxy | vs best peer | CPU vs best peer |", lines[0])
-	assert.Equal(t, "| c64 | lb |  |  | 0.50× |  |", lines[2])
+	assert.Equal(t, "| case | target | vs haproxy | CPU vs haproxy | vs best peer | CPU vs best peer | best peer by round |", lines[0])
+	assert.Equal(t, "| c64 | lb |  |  | 0.50× |  |  |", lines[2])
 
 	tbs = tables(nil, []idleCell{{Case: "idle-tcp", Target: "lb", Rounds: 1, Conns: 9500, KiBPerConn: 18.3}}, true)
 	require.Len(t, tbs, 1, "only the idle table")
@@ -229,6 +257,13 @@ func TestComputeCellsBestPeer(t *testing.T) {
 	mt := byName["c64/haproxy-mt"]
 	assert.InDelta(t, 0.76, *mt.VsBestPeer, 1e-12, "38/50, 1 (nginx failed), 40/55")
 	assert.InDelta(t, 1.0, *mt.CPUVsBestPeer, 1e-12)
+	// Round by round: the lowest and highest comparison, and the rounds level or ahead.
+	require.NotNil(t, lb.BestPeerRounds)
+	assert.Equal(t, roundSpan{Min: 0.8, Max: 0.8, Level: 0, Of: 3}, roundSpan{Min: round2(lb.BestPeerRounds.Min), Max: round2(lb.BestPeerRounds.Max), Level: lb.BestPeerRounds.Level, Of: lb.BestPeerRounds.Of})
+	require.NotNil(t, lb.LBBaseRounds)
+	assert.Equal(t, roundSpan{Min: 0.9, Max: 1.25, Level: 2, Of: 3}, *lb.LBBaseRounds, "1.25, 0.9, 1.1")
+	require.NotNil(t, mt.BestPeerRounds)
+	assert.Equal(t, roundSpan{Min: 0.73, Max: 1, Level: 1, Of: 3}, roundSpan{Min: round2(mt.BestPeerRounds.Min), Max: mt.BestPeerRounds.Max, Level: mt.BestPeerRounds.Level, Of: mt.BestPeerRounds.Of}, "0.76, level with itself, 40/55")
 	assert.Equal(t, 2, byName["c64/nginx"].Rounds)
 
 	cl := byName["crowd/lb"]
@@ -236,6 +271,8 @@ func TestComputeCellsBestPeer(t *testing.T) {
 	assert.InDelta(t, 5.0, *cl.VsBestPeer, 1e-12, "p99 12 − nginx's 7")
 	assert.InDelta(t, 1.5, *cl.CPUVsBestPeer, 1e-12, "3 ÷ nginx's 2")
 	assert.InDelta(t, 2.0, *cl.VsLBBase, 1e-12, "p99 12 − 10")
+	assert.Equal(t, &roundSpan{Min: 5, Max: 5, Level: 0, Of: 1}, cl.BestPeerRounds, "a higher p99 is behind")
+	assert.Equal(t, &roundSpan{Min: -2, Max: -2, Level: 1, Of: 1}, byName["crowd/haproxy-mt"].LBBaseRounds, "a lower p99 is ahead: 8 − 10")
 	assert.Equal(t, 1, cl.Short, "the generator fell short in one round")
 	assert.Zero(t, byName["crowd/nginx"].Short)
 }

@@ -66,9 +66,9 @@ var throughputColumns = []string{
 
 // ratioColumns: same-round comparisons; lb-base's only when it took part.
 func ratioColumns(withBase bool) []string {
-	c := []string{"case", "target", "vs haproxy", "CPU vs haproxy", "vs best peer", "CPU vs best peer"}
+	c := []string{"case", "target", "vs haproxy", "CPU vs haproxy", "vs best peer", "CPU vs best peer", "best peer by round"}
 	if withBase {
-		c = append(c, "vs lb-base", "CPU vs lb-base")
+		c = append(c, "vs lb-base", "CPU vs lb-base", "lb-base by round")
 	}
 	return c
 }
@@ -117,9 +117,10 @@ func ratioRow(c cell, withBase bool) []string {
 		}
 		return fmtRatio(v)
 	}
-	r := []string{c.Case, c.Target, fig(c.VsHAProxy), fmtRatio(c.CPUVsHAProxy), fig(c.VsBestPeer), fmtRatio(c.CPUVsBestPeer)}
+	r := []string{c.Case, c.Target, fig(c.VsHAProxy), fmtRatio(c.CPUVsHAProxy), fig(c.VsBestPeer), fmtRatio(c.CPUVsBestPeer),
+		fmtRoundSpan(c.BestPeerRounds, c.Rate)}
 	if withBase {
-		r = append(r, fig(c.VsLBBase), fmtRatio(c.CPUVsLBBase))
+		r = append(r, fig(c.VsLBBase), fmtRatio(c.CPUVsLBBase), fmtRoundSpan(c.LBBaseRounds, c.Rate))
 	}
 	if c.Rounds == 0 {
 		r[2] = "error"
@@ -149,6 +150,23 @@ func idleRow(c idleCell, withBase bool) []string {
 	}
 	return append(r, fmtMiB(int64(c.RSSAfterKiB)), fmt.Sprintf("%.0f%%", 100*c.Released), back,
 		fmt.Sprint(c.Failed), fmt.Sprint(c.DroppedIdle))
+}
+
+// fmtRoundSpan formats a comparison round by round: "0.86 to 1.15×, 1 of
+// 3 ≥ 1×" (paced cases: "-5.20 to +1.30 ms, 2 of 3 ≤ 0"); nil as empty.
+func fmtRoundSpan(s *roundSpan, paced bool) string {
+	if s == nil {
+		return ""
+	}
+	f, unit, level := "%.2f", "×", "≥ 1×"
+	if paced {
+		f, unit, level = "%+.2f", " ms", "≤ 0"
+	}
+	r := fmt.Sprintf(f, s.Min)
+	if s.Max != s.Min {
+		r += " to " + fmt.Sprintf(f, s.Max)
+	}
+	return fmt.Sprintf("%s%s, %d of %d %s", r, unit, s.Level, s.Of, level)
 }
 
 // fmtRatio formats a ratio as 1.23×, nil as empty.
@@ -268,8 +286,10 @@ CPU: the proxy's user+system seconds per 100k requests (nginx: master and worker
 errors and error statuses, total over all rounds. Comparisons are medians of same-round ones:
 vs haproxy: req/s ÷ HAProxy's with one thread (paced cases: p99 − HAProxy's p99), CPU per request ÷
 HAProxy's; vs best peer: req/s ÷ the higher of haproxy-mt's (nbthread = CPUs) and nginx's (paced:
-p99 − the lower p99), CPU per request ÷ the lower of the two; vs lb-base: against the baseline lb
-(--base-bin, and/or --base-config: config keys on top of lb's). lb-rp: bin/lb with "forwarder":
+p99 − the lower p99), CPU per request ÷ the lower of the two; best peer by round: the lowest and
+highest of those same-round comparisons, and in how many rounds the target was level or ahead
+(req/s at least 1×; paced: p99 no higher); vs lb-base and lb-base by round: likewise, against the
+baseline lb (--base-bin, and/or --base-config: config keys on top of lb's). lb-rp: bin/lb with "forwarder":
 "reverseproxy" (every request through httputil.ReverseProxy), otherwise lb's config; HTTP cases
 only.`
 
